@@ -1,0 +1,46 @@
+"""ANY /api/{proxy+}: API Gateway sends here whatever no other route matched.
+
+An unknown path is a 404; a known path with a method it does not serve is a 405 with `Allow`, and a
+plain OPTIONS (not a CORS preflight, which API Gateway answers itself) lists the methods.
+"""
+
+import re
+from http import HTTPStatus
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+
+from apikit.app import create_app, make_handler
+from apikit.errors import MethodNotAllowed, NotFound
+from apikit.responses import empty_response
+
+# The routes template.yaml declares; tests/unit/test_not_found.py fails when the two drift apart.
+ROUTES: dict[str, list[str]] = {
+    "/api/health": ["GET"],
+    "/api/posts": ["GET", "HEAD", "POST"],
+    "/api/posts/{id}": ["GET", "HEAD", "PUT", "PATCH", "DELETE"],
+}
+_PATTERNS = [(re.compile("^" + re.sub(r"\{[^/]+?\}", "[^/]+", path) + "$"), methods) for path, methods in ROUTES.items()]
+
+app = create_app()
+
+
+def allowed_methods(path: str) -> list[str] | None:
+    for pattern, methods in _PATTERNS:
+        if pattern.match(path):
+            return [*methods, "OPTIONS"]
+    return None
+
+
+@app.not_found
+def unmatched(_: NotFoundError) -> Response[str]:
+    event = app.current_event
+    allowed = allowed_methods(event.raw_path)
+    if allowed is None:
+        raise NotFound("No route matches this path.")
+    if event.request_context.http.method == "OPTIONS":
+        return empty_response(HTTPStatus.NO_CONTENT, {"Allow": ", ".join(allowed)})
+    raise MethodNotAllowed(allowed)
+
+
+lambda_handler = make_handler(app)

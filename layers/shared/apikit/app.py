@@ -1,0 +1,63 @@
+"""One Powertools resolver per function, with every error mapped to problem+json in this one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from apikit.errors import ApiError
+from apikit.logging import logger
+from apikit.responses import problem_response
+
+LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+def create_app() -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver()
+
+    def instance() -> str:
+        return app.current_event.raw_path
+
+    @app.exception_handler(ApiError)
+    def handle_api_error(error: ApiError) -> Response[str]:
+        return problem_response(error.status, error.detail, instance(), error.extra(), error.headers)
+
+    @app.not_found
+    def handle_not_found(_: NotFoundError) -> Response[str]:
+        return problem_response(HTTPStatus.NOT_FOUND, "No route matches this path.", instance())
+
+    @app.exception_handler(Exception)
+    def handle_unexpected(error: Exception) -> Response[str]:
+        # The stack trace goes to the logs, never to the client.
+        logger.exception("unhandled error")
+        return problem_response(HTTPStatus.INTERNAL_SERVER_ERROR, "An unexpected error occurred.", instance())
+
+    return app
+
+
+def make_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
+    """The Lambda entry point: resolve, then add what every response carries."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        response = app.resolve(event, context)
+        http = event.get("requestContext", {}).get("http", {})
+        request_id = event.get("requestContext", {}).get("requestId", "")
+        response.setdefault("headers", {})["X-Request-Id"] = request_id
+        if http.get("method") == "HEAD":
+            # HEAD answers with the GET headers and no body (RFC 9110 section 9.3.2).
+            response["body"] = ""
+            response["isBase64Encoded"] = False
+        logger.info(
+            "request",
+            extra={"method": http.get("method"), "path": event.get("rawPath"), "status": response["statusCode"]},
+        )
+        return response
+
+    return lambda_handler

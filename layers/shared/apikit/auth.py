@@ -1,0 +1,72 @@
+"""Bearer tokens: HS256 JWTs signed with the key in Secrets Manager (fetched once, then cached)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+
+from apikit.config import get_settings
+from apikit.errors import Unauthorized
+
+ALGORITHM = "HS256"
+REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+
+
+def signing_key() -> str:
+    settings = get_settings()
+    # Powertools caches the value for max_age seconds, so a rotated key is picked up without a redeploy.
+    return parameters.get_secret(settings.jwt_secret_id, max_age=settings.secret_cache_seconds)
+
+
+def issue_access_token(user_id: str, *, now: int | None = None) -> str:
+    settings = get_settings()
+    issued_at = int(time.time()) if now is None else now
+    claims = {
+        "sub": user_id,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": issued_at,
+        "exp": issued_at + settings.access_token_ttl_seconds,
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, signing_key(), algorithm=ALGORITHM)
+
+
+def verify_access_token(token: str) -> Principal:
+    settings = get_settings()
+    try:
+        claims = jwt.decode(
+            token,
+            signing_key(),
+            algorithms=[ALGORITHM],  # pinned: no alg:none, no RS/HS confusion
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": REQUIRED_CLAIMS},
+        )
+    except jwt.PyJWTError as error:
+        raise Unauthorized("The access token is invalid or expired.", invalid_token=True) from error
+    subject = claims["sub"]
+    if not isinstance(subject, str) or not subject:
+        raise Unauthorized("The access token is invalid or expired.", invalid_token=True)
+    return Principal(user_id=subject)
+
+
+def require_user(event: APIGatewayProxyEventV2) -> Principal:
+    """The caller named by `Authorization: Bearer <jwt>`, or 401."""
+    header = event.headers.get("authorization")
+    if not header:
+        raise Unauthorized()
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("The Authorization header must be 'Bearer <token>'.", invalid_token=True)
+    return verify_access_token(token.strip())

@@ -1,0 +1,52 @@
+"""Conditional requests (RFC 9110 section 13): ETags for caching (304) and optimistic concurrency (412)."""
+
+from __future__ import annotations
+
+import re
+
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+
+_ENTITY_TAG = re.compile(r'\s*(W/)?"([^"]*)"\s*')
+_OUR_TAG = re.compile(r'"v(\d{1,18})"')
+
+
+def etag(version: int) -> str:
+    return f'"v{version}"'
+
+
+def _entity_tags(header: str) -> list[tuple[bool, str]] | None:
+    """(weak, tag) pairs of an If-Match / If-None-Match header; None means `*`."""
+    if header.strip() == "*":
+        return None
+    tags = []
+    for part in header.split(","):
+        match = _ENTITY_TAG.fullmatch(part)
+        if match:
+            tags.append((bool(match.group(1)), f'"{match.group(2)}"'))
+    return tags
+
+
+def if_match_versions(event: APIGatewayProxyEventV2) -> list[int] | None:
+    """Versions the caller's If-Match accepts, compared strongly; None when any existing version will do.
+
+    An If-Match that names no version of ours gives an empty list: the write must then fail with 412.
+    """
+    header = event.headers.get("if-match")
+    tags = None if header is None else _entity_tags(header)
+    if tags is None:
+        return None
+    versions = []
+    for weak, tag in tags:
+        match = _OUR_TAG.fullmatch(tag)
+        if match and not weak:
+            versions.append(int(match.group(1)))
+    return versions
+
+
+def not_modified(event: APIGatewayProxyEventV2, current: str) -> bool:
+    """True when If-None-Match matches the current tag (weak comparison), so a GET answers 304."""
+    header = event.headers.get("if-none-match")
+    if header is None:
+        return False
+    tags = _entity_tags(header)
+    return tags is None or any(tag == current for _, tag in tags)

@@ -1,0 +1,33 @@
+"""Settings read from the environment that template.yaml sets for every function."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+
+@dataclass(frozen=True)
+class Settings:
+    posts_table: str
+    jwt_secret_id: str
+    jwt_issuer: str
+    jwt_audience: str
+    access_token_ttl_seconds: int
+    secret_cache_seconds: int
+    max_body_bytes: int
+
+
+@cache
+def get_settings() -> Settings:
+    # Read on first use, not at import: functions must import without any AWS environment.
+    env = os.environ
+    return Settings(
+        posts_table=env.get("POSTS_TABLE", "posts"),
+        jwt_secret_id=env.get("JWT_SECRET_ARN", "jwt-signing-key"),
+        jwt_issuer=env.get("JWT_ISSUER", "api-routes"),
+        jwt_audience=env.get("JWT_AUDIENCE", "api-routes"),
+        access_token_ttl_seconds=int(env.get("ACCESS_TOKEN_TTL_SECONDS", "900")),
+        secret_cache_seconds=int(env.get("SECRET_CACHE_SECONDS", "300")),
+        max_body_bytes=int(env.get("MAX_BODY_BYTES", "262144")),
+    )

@@ -1,0 +1,1 @@
+"""One repository per table; each creates its boto3 client on first use and reuses it."""

@@ -1,0 +1,239 @@
+"""Posts in DynamoDB. Every write is one conditional call: owner and version are checked by DynamoDB itself."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from datetime import UTC, datetime
+from functools import cache
+from typing import Annotated, Any
+
+import boto3
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from apikit.config import get_settings
+from apikit.errors import BadRequest, Forbidden, NotFound, PreconditionFailed
+
+Title = Annotated[str, Field(min_length=1, max_length=200)]
+Content = Annotated[str, Field(max_length=20_000)]
+
+# GSIs declared in template.yaml: every post has ENTITY as its `entity`, so ByCreatedAt lists all posts by date.
+ENTITY = "post"
+INDEX_ALL = "ByCreatedAt"
+INDEX_AUTHOR = "ByAuthor"
+_CURSOR_KEYS = {INDEX_ALL: {"id", "entity", "created_at"}, INDEX_AUTHOR: {"id", "author_id", "created_at"}}
+
+
+class PostInput(BaseModel):
+    """Body of POST and PUT."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    title: Title
+    content: Content
+
+
+class PostPatch(BaseModel):
+    """Body of PATCH (JSON merge patch): any subset of the fields."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    title: Title | None = None
+    content: Content | None = None
+
+    @field_validator("title", "content", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # In a merge patch null means "remove", and a post cannot lose its title or content.
+        if value is None:
+            raise ValueError("a post field cannot be removed")
+        return value
+
+    def changes(self) -> dict[str, str]:
+        return {field: value for field, value in self.model_dump(exclude_unset=True).items() if value is not None}
+
+
+class Post(BaseModel):
+    id: str
+    title: str
+    content: str
+    author_id: str
+    created_at: str
+    updated_at: str
+    version: int = Field(exclude=True)
+
+
+class PostPage(BaseModel):
+    items: list[Post]
+    next_cursor: str | None
+
+
+@cache
+def _client() -> Any:
+    return boto3.client("dynamodb")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _to_post(item: dict[str, Any]) -> Post:
+    return Post(
+        id=item["id"]["S"],
+        title=item["title"]["S"],
+        content=item["content"]["S"],
+        author_id=item["author_id"]["S"],
+        created_at=item["created_at"]["S"],
+        updated_at=item["updated_at"]["S"],
+        version=int(item["version"]["N"]),
+    )
+
+
+def _encode_cursor(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, index: str) -> dict[str, Any]:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError) as error:
+        raise BadRequest("The cursor is invalid.") from error
+    valid = (
+        isinstance(key, dict)
+        and set(key) == _CURSOR_KEYS[index]
+        and all(isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str) for value in key.values())
+    )
+    if not valid:
+        raise BadRequest("The cursor is invalid.")
+    return key
+
+
+def is_post_id(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+class PostsRepository:
+    @property
+    def table(self) -> str:
+        return get_settings().posts_table
+
+    def create(self, author_id: str, data: PostInput) -> Post:
+        now = _now()
+        post = Post(id=str(uuid.uuid4()), author_id=author_id, created_at=now, updated_at=now, version=1, **data.model_dump())
+        _client().put_item(
+            TableName=self.table,
+            Item={
+                "id": {"S": post.id},
+                "entity": {"S": ENTITY},
+                "title": {"S": post.title},
+                "content": {"S": post.content},
+                "author_id": {"S": post.author_id},
+                "created_at": {"S": post.created_at},
+                "updated_at": {"S": post.updated_at},
+                "version": {"N": "1"},
+            },
+            ConditionExpression="attribute_not_exists(id)",
+        )
+        return post
+
+    def get(self, post_id: str) -> Post:
+        if not is_post_id(post_id):
+            raise NotFound("No post has this id.")
+        item = _client().get_item(TableName=self.table, Key={"id": {"S": post_id}}).get("Item")
+        if item is None:
+            raise NotFound("No post has this id.")
+        return _to_post(item)
+
+    def list(self, limit: int, cursor: str | None = None, author_id: str | None = None) -> PostPage:
+        index = INDEX_AUTHOR if author_id is not None else INDEX_ALL
+        partition = ("author_id", author_id) if author_id is not None else ("entity", ENTITY)
+        query: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": index,
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": partition[0]},
+            "ExpressionAttributeValues": {":pk": {"S": partition[1]}},
+            "ScanIndexForward": False,  # newest first
+            "Limit": limit,
+        }
+        if cursor is not None:
+            query["ExclusiveStartKey"] = _decode_cursor(cursor, index)
+        result = _client().query(**query)
+        last_key = result.get("LastEvaluatedKey")
+        return PostPage(
+            items=[_to_post(item) for item in result.get("Items", [])],
+            next_cursor=_encode_cursor(last_key) if last_key else None,
+        )
+
+    def update(self, post_id: str, caller_id: str, changes: dict[str, str], if_match: list[int] | None = None) -> Post:
+        """Set the given fields in one conditional UpdateItem; `if_match` lists the versions the caller accepts."""
+        names = {"#version": "version", "#updated_at": "updated_at"}
+        values: dict[str, Any] = {":one": {"N": "1"}, ":now": {"S": _now()}}
+        assignments = ["#updated_at = :now", "#version = #version + :one"]
+        for field, value in changes.items():
+            names[f"#{field}"] = field
+            values[f":{field}"] = {"S": value}
+            assignments.append(f"#{field} = :{field}")
+        condition, names, values = self._write_condition(caller_id, if_match, names, values)
+        response = self._conditional(
+            "update_item",
+            post_id,
+            caller_id,
+            Key={"id": {"S": post_id}},
+            UpdateExpression="SET " + ", ".join(assignments),
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
+        return _to_post(response["Attributes"])
+
+    def delete(self, post_id: str, caller_id: str, if_match: list[int] | None = None) -> None:
+        condition, names, values = self._write_condition(caller_id, if_match, {}, {})
+        self._conditional(
+            "delete_item",
+            post_id,
+            caller_id,
+            Key={"id": {"S": post_id}},
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    @staticmethod
+    def _write_condition(
+        caller_id: str, if_match: list[int] | None, names: dict[str, str], values: dict[str, Any]
+    ) -> tuple[str, dict[str, str], dict[str, Any]]:
+        names = {**names, "#id": "id", "#author_id": "author_id"}
+        values = {**values, ":caller": {"S": caller_id}}
+        condition = "attribute_exists(#id) AND #author_id = :caller"
+        if if_match is not None:
+            names["#version"] = "version"
+            placeholders = []
+            for position, version in enumerate(if_match or [-1]):  # an If-Match no version satisfies
+                values[f":v{position}"] = {"N": str(version)}
+                placeholders.append(f":v{position}")
+            condition += f" AND #version IN ({', '.join(placeholders)})"
+        return condition, names, values
+
+    def _conditional(self, operation: str, post_id: str, caller_id: str, **request: Any) -> Any:
+        if not is_post_id(post_id):
+            raise NotFound("No post has this id.")
+        try:
+            return getattr(_client(), operation)(
+                TableName=self.table, ReturnValuesOnConditionCheckFailure="ALL_OLD", **request
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            # DynamoDB hands back the item as it was, so the reason costs no extra read.
+            current = error.response.get("Item")
+            if current is None:
+                raise NotFound("No post has this id.") from error
+            if current["author_id"]["S"] != caller_id:
+                raise Forbidden("Only the author may change this post.") from error
+            raise PreconditionFailed("The post has changed since the given If-Match version.") from error
