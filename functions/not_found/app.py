@@ -20,7 +20,9 @@ ROUTES: dict[str, list[str]] = {
     "/api/posts": ["GET", "HEAD", "POST"],
     "/api/posts/{id}": ["GET", "HEAD", "PUT", "PATCH", "DELETE"],
 }
-_PATTERNS = [(re.compile("^" + re.sub(r"\{[^/]+?\}", "[^/]+", path) + "$"), methods) for path, methods in ROUTES.items()]
+_PATTERNS = [
+    (re.compile("^" + re.sub(r"\{[^/]+?\}", "[^/]+", path) + "$"), methods) for path, methods in ROUTES.items()
+]
 
 app = create_app()
 

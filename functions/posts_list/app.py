@@ -21,7 +21,7 @@ class ListQuery(BaseModel):
 @app.route("/api/posts", method=["GET", "HEAD"])
 def list_posts() -> Response[str]:
     query = parse_query(app.current_event, ListQuery)
-    return json_response(posts.list(query.limit, query.cursor, query.author))
+    return json_response(posts.page(query.limit, query.cursor, query.author))
 
 
 lambda_handler = make_handler(app)

@@ -24,7 +24,6 @@ def create_app() -> APIGatewayHttpResolver:
     def instance() -> str:
         return app.current_event.raw_path
 
-    @app.exception_handler(ApiError)
     def handle_api_error(error: ApiError) -> Response[str]:
         return problem_response(error.status, error.detail, instance(), error.extra(), error.headers)
 
@@ -32,12 +31,14 @@ def create_app() -> APIGatewayHttpResolver:
     def handle_not_found(_: NotFoundError) -> Response[str]:
         return problem_response(HTTPStatus.NOT_FOUND, "No route matches this path.", instance())
 
-    @app.exception_handler(Exception)
     def handle_unexpected(error: Exception) -> Response[str]:
         # The stack trace goes to the logs, never to the client.
         logger.exception("unhandled error")
         return problem_response(HTTPStatus.INTERNAL_SERVER_ERROR, "An unexpected error occurred.", instance())
 
+    # Registered by call, not decorator: Powertools leaves exception_handler untyped.
+    app.exception_handler(ApiError)(handle_api_error)
+    app.exception_handler(Exception)(handle_unexpected)
     return app
 
 

@@ -51,9 +51,7 @@ class MethodNotAllowed(ApiError):
     status = HTTPStatus.METHOD_NOT_ALLOWED
 
     def __init__(self, allowed: list[str]) -> None:
-        super().__init__(
-            "The method is not allowed for this resource.", headers={"Allow": ", ".join(allowed)}
-        )
+        super().__init__("The method is not allowed for this resource.", headers={"Allow": ", ".join(allowed)})
 
 
 class Conflict(ApiError):

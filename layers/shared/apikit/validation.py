@@ -38,7 +38,7 @@ def raw_body(event: APIGatewayProxyEventV2) -> bytes:
     return body.encode()
 
 
-def parse_body(
+def parse_body[Model: BaseModel](
     event: APIGatewayProxyEventV2, model: type[Model], media_types: tuple[str, ...] = ("application/json",)
 ) -> Model:
     if _media_type(event) not in media_types:
@@ -56,7 +56,7 @@ def parse_body(
         raise UnprocessableContent(validation_errors(error, "body")) from error
 
 
-def parse_query(event: APIGatewayProxyEventV2, model: type[Model]) -> Model:
+def parse_query[Model: BaseModel](event: APIGatewayProxyEventV2, model: type[Model]) -> Model:
     try:
         return model.model_validate(event.query_string_parameters or {})
     except ValidationError as error:

@@ -8,7 +8,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import boto3
 from botocore.exceptions import ClientError
@@ -96,17 +96,19 @@ def _encode_cursor(key: dict[str, Any]) -> str:
 
 def _decode_cursor(cursor: str, index: str) -> dict[str, Any]:
     try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        key: Any = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError) as error:
         raise BadRequest("The cursor is invalid.") from error
     valid = (
         isinstance(key, dict)
         and set(key) == _CURSOR_KEYS[index]
-        and all(isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str) for value in key.values())
+        and all(
+            isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str) for value in key.values()
+        )
     )
     if not valid:
         raise BadRequest("The cursor is invalid.")
-    return key
+    return cast(dict[str, Any], key)
 
 
 def is_post_id(value: str) -> bool:
@@ -123,7 +125,9 @@ class PostsRepository:
 
     def create(self, author_id: str, data: PostInput) -> Post:
         now = _now()
-        post = Post(id=str(uuid.uuid4()), author_id=author_id, created_at=now, updated_at=now, version=1, **data.model_dump())
+        post = Post(
+            id=str(uuid.uuid4()), author_id=author_id, created_at=now, updated_at=now, version=1, **data.model_dump()
+        )
         _client().put_item(
             TableName=self.table,
             Item={
@@ -148,7 +152,7 @@ class PostsRepository:
             raise NotFound("No post has this id.")
         return _to_post(item)
 
-    def list(self, limit: int, cursor: str | None = None, author_id: str | None = None) -> PostPage:
+    def page(self, limit: int, cursor: str | None = None, author_id: str | None = None) -> PostPage:
         index = INDEX_AUTHOR if author_id is not None else INDEX_ALL
         partition = ("author_id", author_id) if author_id is not None else ("entity", ENTITY)
         query: dict[str, Any] = {

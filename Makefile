@@ -1,0 +1,64 @@
+# The one command surface. `make dev` runs the API locally, `make test` proves it.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+TOOLS := .venv-tools
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export SAM_CLI_TELEMETRY := 0
+
+# Lambda runs python3.13: prefer it, accept 3.12 with a warning, otherwise say what to install.
+define find_python
+for candidate in python3.13 python3.12; do \
+  if $$candidate -c 'import sys' >/dev/null 2>&1; then \
+    [ $$candidate = python3.13 ] || echo "warning: python3.13 not found; using $$candidate (Lambda runs 3.13)" >&2; \
+    echo $$candidate; exit 0; \
+  fi; \
+done; \
+echo "error: python3.13 is required (3.12 works too). Install it, e.g. 'pyenv install 3.13' or 'uv python install 3.13'." >&2; \
+exit 1
+endef
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
+	@python=$$($(find_python)) || exit 1; [ -x $(PY) ] || $$python -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+$(TOOLS)/.installed: requirements-tools.txt
+	@python=$$($(find_python)) || exit 1; [ -x $(TOOLS)/bin/python ] || $$python -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install -q -r requirements-tools.txt
+	@touch $@
+
+.PHONY: install
+install: $(VENV)/.installed ## create .venv and install the pinned dependencies
+
+.PHONY: lint
+lint: $(VENV)/.installed ## ruff and mypy (strict) on functions, layer and dev server
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy layers/shared/apikit functions devserver
+
+.PHONY: format
+format: $(VENV)/.installed ## apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+.PHONY: test
+test: lint ## lint, then every test with coverage (fails under 90%)
+	$(PY) -m pytest --cov --cov-report=term
+
+.PHONY: validate
+validate: $(TOOLS)/.installed ## cfn-lint the template and run it through the SAM transform
+	$(TOOLS)/bin/cfn-lint template.yaml
+	$(TOOLS)/bin/python scripts/sam_transform.py template.yaml
+
+.PHONY: clean
+clean: ## remove virtualenvs, build output and caches
+	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
