@@ -28,7 +28,7 @@ def signing_key() -> str:
     return parameters.get_secret(settings.jwt_secret_id, max_age=settings.secret_cache_seconds)
 
 
-def issue_access_token(user_id: str, *, now: int | None = None) -> str:
+def issue_access_token(user_id: str, *, now: int | None = None, key: str | None = None) -> str:
     settings = get_settings()
     issued_at = int(time.time()) if now is None else now
     claims = {
@@ -39,7 +39,7 @@ def issue_access_token(user_id: str, *, now: int | None = None) -> str:
         "exp": issued_at + settings.access_token_ttl_seconds,
         "jti": uuid.uuid4().hex,
     }
-    return jwt.encode(claims, signing_key(), algorithm=ALGORITHM)
+    return jwt.encode(claims, key or signing_key(), algorithm=ALGORITHM)
 
 
 def verify_access_token(token: str) -> Principal:

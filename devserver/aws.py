@@ -1,0 +1,174 @@
+"""Embedded AWS for the dev server: moto's server on a free port, with the template's tables, buckets and
+secrets created in it, and optional persistence of data across restarts."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from devserver.template import REGION, App, create_tables, load_template
+
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
+SERVICES = ("DYNAMODB", "S3", "SECRETS_MANAGER")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def lambda_environment(endpoint: str) -> dict[str, str]:
+    """What every function's environment gets locally: dummy credentials and the local endpoint for every service."""
+    environment = {
+        **DUMMY_CREDENTIALS,
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_SAM_LOCAL": "true",
+        "PYTHONUNBUFFERED": "1",
+    }
+    environment.update({f"AWS_ENDPOINT_URL_{service}": endpoint for service in SERVICES})
+    return environment
+
+
+class MotoServer:
+    """moto in a child process: started on a free port, stopped (and its port freed) by `stop`."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "devserver.moto_process", str(self.port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        if self.process.stdout.readline().strip() != "ready":
+            self.stop()
+            raise RuntimeError("moto's server did not start")
+        self._wait_listening()
+
+    def _wait_listening(self) -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError(f"moto's server is not listening on {self.port}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            try:
+                assert self.process.stdin is not None
+                self.process.stdin.close()
+                self.process.wait(timeout=5)
+            except (subprocess.TimeoutExpired, BrokenPipeError):
+                self.process.kill()
+                self.process.wait()
+
+
+class LocalAws:
+    """Creates and persists what template.yaml declares, against moto or any endpoint (e.g. DynamoDB Local)."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        session = boto3.Session(
+            aws_access_key_id="local", aws_secret_access_key="local", aws_session_token="local", region_name=REGION
+        )
+        config = Config(retries={"max_attempts": 2})
+        self.dynamodb = session.client("dynamodb", endpoint_url=endpoint, config=config)
+        self.s3 = session.client("s3", endpoint_url=endpoint, config=config)
+        self.secretsmanager = session.client("secretsmanager", endpoint_url=endpoint, config=config)
+
+    def create_resources(self, app: App, secret_values: dict[str, str]) -> None:
+        existing = set(self.dynamodb.list_tables().get("TableNames", []))
+        template = load_template(app.path)
+        template["Resources"] = {
+            logical_id: resource
+            for logical_id, resource in template.get("Resources", {}).items()
+            if not (resource.get("Type") == "AWS::DynamoDB::Table" and logical_id in existing)
+        }
+        create_tables(self.dynamodb, template)
+        buckets = {bucket["Name"] for bucket in self.s3.list_buckets().get("Buckets", [])}
+        for name in app.buckets.values():
+            if name not in buckets:
+                self.s3.create_bucket(Bucket=name)
+        for logical_id in app.secrets:
+            value = secret_values.get(logical_id, "")
+            try:
+                self.secretsmanager.create_secret(Name=logical_id, SecretString=value)
+            except self.secretsmanager.exceptions.ResourceExistsException:
+                self.secretsmanager.put_secret_value(SecretId=logical_id, SecretString=value)
+
+    # --- persistence: a JSON snapshot of every table and bucket ---------------------------------------------
+
+    def snapshot(self, app: App, directory: Path) -> None:
+        data: dict[str, Any] = {"tables": {}, "buckets": {}}
+        for table in app.tables:
+            items: list[dict[str, Any]] = []
+            for page in self.dynamodb.get_paginator("scan").paginate(TableName=table):
+                items.extend(page.get("Items", []))
+            data["tables"][table] = items
+        for name in app.buckets.values():
+            objects = {}
+            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+                for entry in page.get("Contents", []):
+                    stored = self.s3.get_object(Bucket=name, Key=entry["Key"])
+                    objects[entry["Key"]] = {
+                        "body": base64.b64encode(stored["Body"].read()).decode(),
+                        "content_type": stored.get("ContentType", "application/octet-stream"),
+                    }
+            data["buckets"][name] = objects
+        directory.mkdir(parents=True, exist_ok=True)
+        temporary = directory / "snapshot.json.tmp"
+        temporary.write_text(json.dumps(data))
+        temporary.replace(directory / "snapshot.json")  # atomic: a crash mid-write keeps the old snapshot
+
+    def restore(self, directory: Path) -> int:
+        path = directory / "snapshot.json"
+        if not path.exists():
+            return 0
+        data = json.loads(path.read_text())
+        restored = 0
+        for table, items in data.get("tables", {}).items():
+            for start in range(0, len(items), 25):
+                batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+                self.dynamodb.batch_write_item(RequestItems={table: batch})
+            restored += len(items)
+        for name, objects in data.get("buckets", {}).items():
+            for key, stored in objects.items():
+                self.s3.put_object(
+                    Bucket=name, Key=key, Body=base64.b64decode(stored["body"]), ContentType=stored["content_type"]
+                )
+            restored += len(objects)
+        return restored
+
+
+def secret_values(app: App, root: Path) -> dict[str, str]:
+    """Secret values from the gitignored secrets.local.json, created on first run from secrets.example.json;
+    an empty value for a secret the template generates becomes a fresh random one."""
+    local = root / "secrets.local.json"
+    if not local.exists():
+        example = root / "secrets.example.json"
+        values: dict[str, str] = json.loads(example.read_text()) if example.exists() else {}
+        for logical_id, properties in app.secrets.items():
+            if not values.get(logical_id) and "GenerateSecretString" in properties:
+                values[logical_id] = secrets.token_urlsafe(48)
+        local.write_text(json.dumps(values, indent=2) + "\n")
+        local.chmod(0o600)
+    loaded: dict[str, str] = json.loads(local.read_text())
+    return loaded

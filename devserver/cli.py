@@ -1,0 +1,204 @@
+"""`python -m devserver` (behind `make dev`): a Docker-free `sam local start-api` and `sam local invoke`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from devserver.aws import LocalAws, MotoServer, lambda_environment, secret_values
+from devserver.gateway import Gateway
+from devserver.pool import FunctionPool
+from devserver.template import App, load_app, parse_parameter_overrides
+from devserver.watcher import Watcher
+
+
+class QuietNoDelayHandler(WSGIRequestHandler):
+    """TCP_NODELAY, or keep-alive requests stall ~40 ms on Nagle vs delayed ACK; the gateway logs each request."""
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+def log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+class DevServer:
+    def __init__(self, options: argparse.Namespace) -> None:
+        self.options = options
+        self.template_path = Path(options.template).resolve()
+        self.root = self.template_path.parent
+        self.overrides = parse_parameter_overrides(options.parameter_overrides)
+        self.env_vars: dict[str, dict[str, str]] = json.loads(Path(options.env_vars).read_text()) if options.env_vars else {}
+        self.app = self._load()
+        self.moto: MotoServer | None = None
+        if options.aws_endpoint:
+            endpoint = options.aws_endpoint
+        else:
+            self.moto = MotoServer()
+            endpoint = self.moto.endpoint
+        self.aws = LocalAws(endpoint)
+        self.aws.create_resources(self.app, secret_values(self.app, self.root))
+        self.persist = Path(options.persist).resolve() if options.persist else None
+        if self.persist:
+            log(f"Restored {self.aws.restore(self.persist)} items from {self.persist}")
+        self.environment = lambda_environment(endpoint)
+        self.pools = self._pools()
+        self.gateway = Gateway(self.app, self.pools, log)
+        self.lock = threading.Lock()
+
+    def _load(self) -> App:
+        return load_app(self.template_path, self.overrides, self.env_vars, self.options.concurrency)
+
+    def _pools(self) -> dict[str, FunctionPool]:
+        return {name: FunctionPool(function, self.environment) for name, function in self.app.functions.items()}
+
+    def reload_functions(self, names: set[str]) -> None:
+        for name in sorted(names):
+            self.pools[name].restart()
+        log(f"Reloaded {', '.join(sorted(names))}")
+
+    def reload_template(self) -> None:
+        try:
+            app = self._load()
+        except Exception as error:  # a half-saved template must not stop the server
+            log(f"template.yaml not reloaded: {error}")
+            return
+        with self.lock:
+            old = self.pools
+            self.app = app
+            self.aws.create_resources(app, secret_values(app, self.root))
+            self.pools = self._pools()
+            self.gateway.pools = self.pools
+            self.gateway.load(app)
+        for pool in old.values():
+            pool.close()
+        log(f"Reloaded {self.template_path.name}: {len(app.routes)} routes")
+        self.print_routes()
+
+    def print_routes(self) -> None:
+        for route in sorted(self.app.routes, key=lambda route: (route.path, route.method)):
+            log(f"  {route.method:7} {route.path:28} -> {route.function}")
+
+    def serve(self) -> None:
+        server: BaseWSGIServer = make_server(
+            self.options.host, self.options.port, self.gateway, threaded=True, request_handler=QuietNoDelayHandler
+        )
+        watcher = Watcher(lambda: self.app, self.reload_functions, self.reload_template)
+        if not self.options.no_reload:
+            watcher.start()
+        stop = threading.Event()
+
+        def shutdown(signum: int, frame: Any) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGINT, shutdown)
+        signal.signal(signal.SIGTERM, shutdown)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        thread.start()
+        log(f"Mounted {len(self.app.routes)} routes from {self.template_path.name}:")
+        self.print_routes()
+        log(f"AWS endpoint: {self.aws.endpoint} (DynamoDB, S3, Secrets Manager)")
+        log(f"Running on http://{self.options.host}:{server.server_port}/ (Ctrl-C to stop)")
+        stop.wait()
+        log("Shutting down")
+        server.shutdown()
+        server.server_close()
+        watcher.stop() if not self.options.no_reload else None
+        self.close()
+
+    def close(self) -> None:
+        if self.persist:
+            self.aws.snapshot(self.app, self.persist)
+            log(f"Saved data to {self.persist}")
+        for pool in self.pools.values():
+            pool.close()
+        if self.moto:
+            self.moto.stop()
+
+
+def invoke(options: argparse.Namespace) -> int:
+    options.port, options.host, options.no_reload = 0, "127.0.0.1", True
+    server = DevServer(options)
+    try:
+        function = resolve_function_name(server.app, options.function)
+        event = json.loads(Path(options.event).read_text()) if options.event != "-" else json.load(sys.stdin)
+        invocation = server.pools[function].invoke(event)
+        server.gateway.report(function, event.get("requestContext", {}).get("requestId", "-"), invocation)
+        print(invocation.payload if invocation.payload is not None else json.dumps({"errorType": invocation.outcome}))
+        return 0 if invocation.outcome == "ok" else 1
+    finally:
+        server.close()
+
+
+def resolve_function_name(app: App, name: str) -> str:
+    """A logical id (as sam uses), or the function's directory name under functions/."""
+    if name in app.functions:
+        return name
+    for logical_id, function in app.functions.items():
+        if function.code_dir.name == name:
+            return logical_id
+    raise SystemExit(f"unknown function {name!r}; choose one of: {', '.join(sorted(app.functions))}")
+
+
+def token(options: argparse.Namespace) -> int:
+    """An access token for USER_ID signed with the local JWT key, for curl and the browser."""
+    app = load_app(options.template)
+    key = secret_values(app, Path(options.template).resolve().parent)["JwtSecret"]
+    environment = next(iter(app.functions.values())).environment
+    os.environ.update({name: value for name, value in environment.items() if name.startswith("JWT_")})
+    sys.path.insert(0, str(Path(options.template).resolve().parent / "layers" / "shared"))
+    from apikit.auth import issue_access_token
+
+    print(issue_access_token(options.user_id, key=key))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--template", "-t", default="template.yaml", help="the SAM template (default: template.yaml)")
+    common.add_argument("--env-vars", "-n", help="SAM env.json: {LogicalId: {VAR: value}, Parameters: {VAR: value}}")
+    common.add_argument("--parameter-overrides", help="template parameters: 'Key=Value Key2=Value2'")
+    common.add_argument("--aws-endpoint", help="use this AWS endpoint (e.g. DynamoDB Local) instead of embedded moto")
+    common.add_argument("--persist", metavar="DIR", help="keep tables and buckets in DIR across restarts")
+    common.add_argument("--concurrency", type=int, default=4, help="warm workers per function at most (default 4)")
+    main = argparse.ArgumentParser(prog="devserver", description=__doc__, parents=[common])
+    commands = main.add_subparsers(dest="command")
+    start = commands.add_parser("start-api", parents=[common], help="serve the API (the default)")
+    for target in (main, start):
+        target.add_argument("--host", default="127.0.0.1")
+        target.add_argument("--port", "-p", type=int, default=3000)
+        target.add_argument("--no-reload", action="store_true", help="do not watch files")
+    run = commands.add_parser("invoke", parents=[common], help="run one function once with an event file")
+    run.add_argument("function", help="logical id (PostsGetFunction) or directory name (posts_get)")
+    run.add_argument("--event", "-e", required=True, help="event JSON file, or - for stdin")
+    mint = commands.add_parser("token", parents=[common], help="print an access token for local requests")
+    mint.add_argument("user_id")
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parser().parse_args(argv)
+    if options.command == "invoke":
+        return invoke(options)
+    if options.command == "token":
+        return token(options)
+    started = time.perf_counter()
+    server = DevServer(options)
+    log(f"Started in {time.perf_counter() - started:.2f} s")
+    server.serve()
+    return 0

@@ -1,0 +1,65 @@
+"""Hot reload: an edited function restarts only its own workers; the layer restarts its users; the template
+reloads routes and functions."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from watchfiles import Change, watch
+
+from devserver.template import App
+
+
+def affected_functions(app: App, changed: set[Path]) -> set[str]:
+    functions = set()
+    for logical_id, function in app.functions.items():
+        roots = [function.code_dir, *function.layer_dirs]
+        if any(path.is_relative_to(root) for path in changed for root in roots):
+            functions.add(logical_id)
+    return functions
+
+
+class Watcher:
+    def __init__(
+        self,
+        app: Callable[[], App],
+        on_functions: Callable[[set[str]], None],
+        on_template: Callable[[], None],
+    ) -> None:
+        self.app = app
+        self.on_functions = on_functions
+        self.on_template = on_template
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="watcher", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout=2)
+
+    def _paths(self) -> list[Path]:
+        app = self.app()
+        roots = {app.path}
+        for function in app.functions.values():
+            roots.add(function.code_dir)
+            roots.update(path for path in function.layer_dirs if path.exists())
+        return sorted(roots)
+
+    def _run(self) -> None:
+        while not self.stop_event.is_set():
+            paths = self._paths()
+            for changes in watch(*paths, stop_event=self.stop_event, debounce=200, step=20, yield_on_timeout=False):
+                changed = {Path(path) for change, path in changes if change != Change.deleted or path.endswith(".py")}
+                changed = {path for path in changed if "__pycache__" not in path.parts}
+                if not changed:
+                    continue
+                if self.app().path in changed:
+                    self.on_template()
+                    break  # the template may name new directories: watch again from the new list
+                functions = affected_functions(self.app(), changed)
+                if functions:
+                    self.on_functions(functions)
