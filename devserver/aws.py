@@ -87,7 +87,10 @@ class LocalAws:
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
         session = boto3.Session(
-            aws_access_key_id="local", aws_secret_access_key="local", aws_session_token="local", region_name=REGION
+            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=DUMMY_CREDENTIALS["AWS_SESSION_TOKEN"],
+            region_name=REGION,
         )
         config = Config(retries={"max_attempts": 2})
         self.dynamodb = session.client("dynamodb", endpoint_url=endpoint, config=config)

@@ -43,7 +43,9 @@ class DevServer:
         self.template_path = Path(options.template).resolve()
         self.root = self.template_path.parent
         self.overrides = parse_parameter_overrides(options.parameter_overrides)
-        self.env_vars: dict[str, dict[str, str]] = json.loads(Path(options.env_vars).read_text()) if options.env_vars else {}
+        self.env_vars: dict[str, dict[str, str]] = (
+            json.loads(Path(options.env_vars).read_text()) if options.env_vars else {}
+        )
         self.app = self._load()
         self.moto: MotoServer | None = None
         if options.aws_endpoint:

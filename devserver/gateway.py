@@ -86,28 +86,35 @@ class Gateway:
         started = time.perf_counter()
         cors = self.app.cors
         method = request.method.upper()
-        if cors and method == "OPTIONS" and "origin" in request.headers and "access-control-request-method" in request.headers:
-            response = self.preflight(request, cors)
-            self.log(f"{method} {request.path} {response.status_code} {(time.perf_counter() - started) * 1000:.1f} ms (CORS preflight)")
-            return response
+        preflight = (
+            method == "OPTIONS" and "origin" in request.headers and "access-control-request-method" in request.headers
+        )
         raw_path = request.environ.get("RAW_URI", request.full_path).split("?", 1)[0] or "/"
-        matched = self.match(method, unquote(raw_path))
-        if matched is None:
-            response = api_error(404, "Not Found")
+        if cors and preflight:
+            # API Gateway answers preflights itself, before any route or function sees them.
+            response = self.preflight(request, cors)
         else:
-            route, path_parameters = matched
-            event = self.build_event(request, raw_path, route, path_parameters)
-            invocation = self.pools[route.function].invoke(event)
-            response = self.build_response(invocation, head=method == "HEAD")
-            self.report(route.function, event["requestContext"]["requestId"], invocation)
-        if cors:
-            self.add_cors_headers(request, response, cors)
-        self.log(f"{method} {request.full_path.rstrip('?')} {response.status_code} {(time.perf_counter() - started) * 1000:.1f} ms")
+            matched = self.match(method, unquote(raw_path))
+            if matched is None:
+                response = api_error(404, "Not Found")
+            else:
+                route, path_parameters = matched
+                event = self.build_event(request, raw_path, route, path_parameters)
+                invocation = self.pools[route.function].invoke(event)
+                response = self.build_response(invocation, head=method == "HEAD")
+                self.report(route.function, event["requestContext"]["requestId"], invocation)
+            if cors:
+                self.add_cors_headers(request, response, cors)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        query = f"?{request.query_string.decode()}" if request.query_string else ""
+        self.log(f"{method} {raw_path}{query} {response.status_code} {elapsed_ms:.1f} ms")
         return response
 
     # --- request -> event ----------------------------------------------------------------------------------
 
-    def build_event(self, request: Request, raw_path: str, route: Route, path_parameters: dict[str, str]) -> dict[str, Any]:
+    def build_event(
+        self, request: Request, raw_path: str, route: Route, path_parameters: dict[str, str]
+    ) -> dict[str, Any]:
         now = datetime.now(UTC)
         headers: dict[str, str] = {}
         for name, value in request.headers.items():
@@ -120,7 +127,10 @@ class Gateway:
         for key, value in parse_qsl(raw_query, keep_blank_values=True):
             query[key] = f"{query[key]},{value}" if key in query else value
         cookies = [
-            cookie.strip() for header in request.headers.getlist("Cookie") for cookie in header.split(";") if cookie.strip()
+            cookie.strip()
+            for header in request.headers.getlist("Cookie")
+            for cookie in header.split(";")
+            if cookie.strip()
         ]
         body = request.get_data()
         content_type = request.headers.get("content-type", "")
@@ -220,7 +230,7 @@ class Gateway:
 
     def add_cors_headers(self, request: Request, response: Response, cors: dict[str, Any]) -> None:
         # API Gateway's configuration wins over whatever the function sent.
-        for name in [name for name in response.headers.keys() if name.lower().startswith("access-control-")]:
+        for name in [name for name, _ in response.headers.items() if name.lower().startswith("access-control-")]:
             del response.headers[name]
         origin = self.allowed_origin(request.headers.get("origin"), cors)
         if origin is None:
@@ -254,7 +264,7 @@ def shape_response(result: Any) -> Response | None:
     body = result.get("body") or ""
     data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
     response = Response(data, status=status, headers=headers)
-    if "content-type" not in {name.lower() for name in headers.keys()}:
+    if "content-type" not in headers:  # Headers compares names case-insensitively
         del response.headers["Content-Type"]
         if data:
             response.headers["Content-Type"] = "application/json"

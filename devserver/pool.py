@@ -29,7 +29,9 @@ class Worker:
         self.generation = generation
         self.connection: Connection
         self.connection, child = _spawn.Pipe()
-        self.process = _spawn.Process(target=serve, args=(child, spec), name=f"lambda:{spec.function_name}", daemon=True)
+        self.process = _spawn.Process(
+            target=serve, args=(child, spec), name=f"lambda:{spec.function_name}", daemon=True
+        )
         self.process.start()
         child.close()
         self.ready = False
@@ -86,7 +88,9 @@ class FunctionPool:
                 outcome, _, init_ms, memory_mb = worker.call(None, INIT_TIMEOUT_SECONDS)
                 if outcome != "ready":
                     worker.kill()
-                    return Invocation("init_error" if outcome == "init_error" else outcome, None, 0.0, memory_mb, init_ms)
+                    return Invocation(
+                        "init_error" if outcome == "init_error" else outcome, None, 0.0, memory_mb, init_ms
+                    )
                 worker.ready = True
             outcome, payload, duration_ms, memory_mb = worker.call(event, self.function.timeout)
             return Invocation(outcome, payload, duration_ms, memory_mb, init_ms)

@@ -1,0 +1,130 @@
+"""The real template.yaml through the dev server: what a user sees with curl and a browser."""
+
+from __future__ import annotations
+
+from tests.integration.conftest import ROOT, token
+
+ORIGIN = "http://localhost:3000"  # the template's default CorsAllowedOrigins
+
+
+def test_posts_crud_round_trip(api):
+    alice = {"Authorization": f"Bearer {token('alice')}"}
+    bob = {"Authorization": f"Bearer {token('bob')}"}
+
+    created = api.request("POST", "/api/posts", json={"title": "Hello", "content": "First"}, headers=alice)
+    assert created.status_code == 201
+    location = created.headers["Location"]
+    assert created.headers["ETag"] == '"v1"'
+
+    fetched = api.get(location)
+    assert fetched.status_code == 200
+    assert fetched.json()["title"] == "Hello"
+    assert fetched.headers["X-Request-Id"]
+
+    head = api.request("HEAD", location)
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["ETag"] == '"v1"'
+
+    assert api.get(location, headers={"If-None-Match": '"v1"'}).status_code == 304
+
+    patched = api.request(
+        "PATCH",
+        location,
+        json={"content": "Edited"},
+        headers={**alice, "If-Match": '"v1"', "Content-Type": "application/merge-patch+json"},
+    )
+    assert patched.status_code == 200
+    assert patched.json()["content"] == "Edited"
+    assert patched.headers["ETag"] == '"v2"'
+
+    stale = api.request("PUT", location, json={"title": "X", "content": "Y"}, headers={**alice, "If-Match": '"v1"'})
+    assert stale.status_code == 412
+    assert stale.headers["Content-Type"] == "application/problem+json"
+
+    assert api.request("DELETE", location, headers=bob).status_code == 403
+    assert api.request("DELETE", location, headers=alice).status_code == 204
+    gone = api.get(location)
+    assert gone.status_code == 404
+    assert gone.json()["status"] == 404
+
+
+def test_list_pages_through_everything(api):
+    alice = {"Authorization": f"Bearer {token('pager')}"}
+    ids = [
+        api.request("POST", "/api/posts", json={"title": f"p{n}", "content": ""}, headers=alice).json()["id"]
+        for n in range(5)
+    ]
+    seen, cursor = [], None
+    while True:
+        params = {"author": "pager", "limit": "2", **({"cursor": cursor} if cursor else {})}
+        page = api.get("/api/posts", params=params).json()
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == list(reversed(ids))  # newest first, each once
+    assert api.get("/api/posts", params={"cursor": "garbage!"}).status_code == 400
+
+
+def test_unknown_path_is_404_and_wrong_method_is_405(api):
+    unknown = api.get("/api/nope")
+    assert unknown.status_code == 404
+    assert unknown.headers["Content-Type"] == "application/problem+json"
+
+    wrong = api.request("DELETE", "/api/posts")
+    assert wrong.status_code == 405
+    assert wrong.headers["Allow"] == "GET, HEAD, POST, OPTIONS"
+
+    assert api.get("/not-under-api").json() == {"message": "Not Found"}  # API Gateway's own 404
+
+
+def test_cors_preflight_and_simple_request(api):
+    preflight = api.request(
+        "OPTIONS",
+        "/api/posts/123",
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "if-match",
+        },
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert "PUT" in preflight.headers["Access-Control-Allow-Methods"].split(",")
+    assert "if-match" in preflight.headers["Access-Control-Allow-Headers"].split(",")
+    assert preflight.headers["Access-Control-Allow-Credentials"] == "true"
+    assert preflight.headers["Access-Control-Max-Age"] == "600"
+
+    foreign = api.request(
+        "OPTIONS", "/api/posts", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    )
+    assert "Access-Control-Allow-Origin" not in foreign.headers
+
+    simple = api.get("/api/health", headers={"Origin": ORIGIN})
+    assert simple.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert "x-request-id" in simple.headers["Access-Control-Expose-Headers"].split(",")
+
+    plain_options = api.request("OPTIONS", "/api/posts")  # not a preflight: the catch-all lists the methods
+    assert plain_options.status_code == 204
+    assert plain_options.headers["Allow"] == "GET, HEAD, POST, OPTIONS"
+
+
+def test_data_persists_across_restart_with_persist(start_server, tmp_path):
+    data = tmp_path / "data"
+    first = start_server(ROOT / "template.yaml", "--persist", str(data))
+    created = first.request(
+        "POST",
+        "/api/posts",
+        json={"title": "Kept", "content": "across restarts"},
+        headers={"Authorization": f"Bearer {token('alice')}"},
+    )
+    assert created.status_code == 201
+    assert first.stop() == 0
+    assert (data / "snapshot.json").exists()
+
+    second = start_server(ROOT / "template.yaml", "--persist", str(data))
+    fetched = second.get(created.headers["Location"])
+
+    assert fetched.status_code == 200
+    assert fetched.json()["title"] == "Kept"

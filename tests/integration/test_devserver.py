@@ -1,0 +1,224 @@
+"""The dev server driven over HTTP, as a user drives it with curl or a browser."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tests.integration.conftest import ROOT, port_is_free
+
+
+def test_event_is_a_faithful_http_api_v2_event(project, start_server):
+    server = start_server(project / "template.yaml")
+    # http.client, because it sends a repeated header as two lines, as browsers and proxies may.
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    connection.putrequest("GET", "/echo/a/b%20c?x=1&x=2&y=", skip_accept_encoding=True)
+    for name, value in [("X-Multi", "one"), ("X-Multi", "two"), ("Cookie", "a=1; b=2"), ("User-Agent", "itest/1.0")]:
+        connection.putheader(name, value)
+    connection.endheaders()
+    raw = connection.getresponse()
+    first = (raw.status, json.loads(raw.read()))
+    connection.close()
+    second = server.get("/echo/again")
+
+    assert first[0] == 200
+    event = first[1]["event"]
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == "ANY /echo/{proxy+}"
+    assert event["rawPath"] == "/echo/a/b%20c"
+    assert event["rawQueryString"] == "x=1&x=2&y="
+    assert event["queryStringParameters"] == {"x": "1,2", "y": ""}
+    assert event["pathParameters"] == {"proxy": "a/b c"}
+    assert event["cookies"] == ["a=1", "b=2"]
+    assert event["headers"]["x-multi"] == "one,two"
+    assert "cookie" not in event["headers"]
+    assert all(name == name.lower() for name in event["headers"])
+    context = event["requestContext"]
+    assert context["stage"] == "$default"
+    assert context["routeKey"] == "ANY /echo/{proxy+}"
+    assert context["http"] == {
+        "method": "GET",
+        "path": "/echo/a/b%20c",
+        "protocol": "HTTP/1.1",
+        "sourceIp": "127.0.0.1",
+        "userAgent": "itest/1.0",
+    }
+    assert abs(context["timeEpoch"] - time.time() * 1000) < 10_000
+    assert context["requestId"] != second.json()["event"]["requestContext"]["requestId"]
+    assert event["isBase64Encoded"] is False
+    assert "body" not in event
+    # Template intrinsics resolved as sam local resolves them.
+    assert first[1]["environment"]["GREETING"] == "hello"
+    assert first[1]["environment"]["TABLE"] == "ItemsTable"
+    assert first[1]["environment"]["TABLE_ARN"] == "arn:aws:dynamodb:us-east-1:123456789012:table/ItemsTable"
+    assert 0 < first[1]["remaining_ms"] <= 3000
+
+
+def test_response_cookies_headers_and_cors_come_out_like_api_gateway(project, start_server):
+    server = start_server(project / "template.yaml")
+
+    response = server.get("/echo/x", headers={"Origin": "https://app.example"})
+
+    assert response.headers["x-echo"] == "1"
+    assert response.raw.headers.getlist("Set-Cookie") == ["a=1; Path=/", "b=2; HttpOnly"]
+    # The HttpApi CorsConfiguration owns CORS: the function's own header is replaced.
+    assert response.headers["access-control-allow-origin"] == "*"
+
+
+def test_env_vars_file_and_parameter_overrides(project, start_server, tmp_path):
+    env_file = tmp_path / "env.json"
+    env_file.write_text(json.dumps({"EchoFunction": {"FROM_ENV_JSON": "from-file", "UNDECLARED": "x"}}))
+    server = start_server(
+        project / "template.yaml", "--env-vars", str(env_file), "--parameter-overrides", "Greeting=hi"
+    )
+
+    environment = server.get("/echo/x").json()["environment"]
+
+    assert environment["FROM_ENV_JSON"] == "from-file"
+    assert environment["GREETING"] == "hi"
+
+
+def test_binary_body_round_trips_base64(project, start_server):
+    server = start_server(project / "template.yaml")
+    payload = bytes(range(256)) * 4
+
+    response = server.request("POST", "/items/1", data=payload, headers={"Content-Type": "application/octet-stream"})
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/octet-stream"
+    assert response.content == payload
+
+
+def test_timeout_kills_the_worker_and_answers_504(project, start_server):
+    server = start_server(project / "template.yaml")
+
+    started = time.monotonic()
+    response = server.get("/slow")
+    elapsed = time.monotonic() - started
+
+    assert response.status_code == 504
+    assert response.json() == {"message": "Endpoint request timed out"}
+    assert elapsed < 10  # the function's Timeout is 1 s (plus its cold start), not the handler's 30 s sleep
+    assert server.get("/hello").status_code == 200  # the server itself is unaffected
+
+
+def test_crash_gives_502_then_a_fresh_worker(project, start_server):
+    server = start_server(project / "template.yaml")
+    first_pid = server.get("/crash").json()["pid"]
+
+    crashed = server.get("/crash", params={"mode": "exit"})
+    after = server.get("/crash")
+
+    assert crashed.status_code == 502
+    assert crashed.json() == {"message": "Internal Server Error"}
+    assert after.status_code == 200
+    assert after.json()["pid"] != first_pid
+
+
+def test_handler_exception_and_invalid_response_give_500(project, start_server):
+    server = start_server(project / "template.yaml")
+
+    raised = server.get("/crash", params={"mode": "raise"})
+    invalid = server.get("/crash", params={"mode": "bad"})
+
+    assert raised.status_code == 500
+    assert raised.json() == {"message": "Internal Server Error"}
+    assert "boom" not in raised.text
+    assert invalid.status_code == 500
+    assert "RuntimeError: boom" in server.output()  # the traceback goes to the console
+
+
+def test_parallel_requests_use_several_warm_workers_up_to_the_limit(project, start_server):
+    server = start_server(project / "template.yaml", "--concurrency", "3")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        pids = set(pool.map(lambda _: server.get("/crash").json()["pid"], range(24)))
+
+    assert 1 <= len(pids) <= 3
+    assert "REPORT RequestId:" in server.output()
+    assert "Init Duration:" in server.output()
+
+
+def test_hot_reload_restarts_only_the_edited_function(project, start_server):
+    server = start_server(project / "template.yaml")
+    assert server.get("/hello").text == "v1"
+    echo_pid_before = server.get("/crash").json()["pid"]
+
+    source = project / "functions" / "hello" / "app.py"
+    source.write_text(source.read_text().replace('"v1"', '"v2"'))
+    started = time.monotonic()
+    while server.get("/hello").text != "v2":
+        assert time.monotonic() - started < 10, server.output()
+        time.sleep(0.1)
+
+    assert "Reloaded HelloFunction" in server.output()
+    assert server.get("/crash").json()["pid"] == echo_pid_before  # untouched function stays warm
+
+
+def test_template_edit_reloads_routes(project, start_server):
+    server = start_server(project / "template.yaml")
+    assert server.get("/greet").status_code == 404
+
+    template = project / "template.yaml"
+    template.write_text(template.read_text().replace("Path: /hello,", "Path: /greet,"))
+    started = time.monotonic()
+    while server.get("/greet").status_code != 200:
+        assert time.monotonic() - started < 10, server.output()
+        time.sleep(0.1)
+
+    assert server.get("/hello").status_code == 404
+
+
+def test_ctrl_c_stops_everything_and_frees_the_port(project, start_server):
+    server = start_server(project / "template.yaml")
+    server.get("/hello")
+    children = _children(server.process.pid)
+    assert children  # moto and at least one warm worker
+
+    assert server.stop() == 0
+
+    assert port_is_free(server.port)
+    time.sleep(0.2)
+    assert [pid for pid in children if Path(f"/proc/{pid}").exists() and not _is_zombie(pid)] == []
+
+
+def test_invoke_runs_one_function_with_an_event_file():
+    result = subprocess.run(
+        [sys.executable, "-m", "devserver", "invoke", "HealthFunction", "-e", "events/health/get.json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    response = json.loads(result.stdout.strip().splitlines()[-1])
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == {"status": "ok"}
+    assert "REPORT RequestId: Vb3kAjYkoAMEb1A=" in result.stderr
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False
