@@ -38,6 +38,18 @@ $(TOOLS)/.installed: requirements-tools.txt
 .PHONY: install
 install: $(VENV)/.installed ## create .venv and install the pinned dependencies
 
+.PHONY: dev
+dev: $(VENV)/.installed ## run the API on http://127.0.0.1:3000 (flags: make dev ARGS="--port 3001")
+	$(PY) -m devserver $(ARGS)
+
+.PHONY: invoke
+invoke: $(VENV)/.installed ## run one function once: make invoke FN=posts_get EVENT=events/posts_get/get.json
+	$(PY) -m devserver invoke $(FN) -e $(EVENT) $(ARGS)
+
+.PHONY: token
+token: $(VENV)/.installed ## print a local access token: make token USER_ID=alice
+	@$(PY) -m devserver token $(or $(USER_ID),alice)
+
 .PHONY: lint
 lint: $(VENV)/.installed ## ruff and mypy (strict) on functions, layer and dev server
 	$(VENV)/bin/ruff check .

@@ -56,6 +56,12 @@ class Worker:
         self.process.join(timeout=5)
         self.connection.close()
 
+    def stop(self) -> None:
+        """Retire an idle worker: closing its pipe ends its loop, so it exits cleanly (and flushes its output)."""
+        self.connection.close()
+        self.process.join(timeout=1)
+        self.kill()
+
     @property
     def alive(self) -> bool:
         return self.process.is_alive() and not self.connection.closed
@@ -122,7 +128,7 @@ class FunctionPool:
             if worker.alive and worker.generation == self.generation:
                 self.idle.append(worker)
             else:
-                worker.kill()
+                worker.stop()
                 self.count -= 1
             self.condition.notify()
 
@@ -134,7 +140,7 @@ class FunctionPool:
             self.count -= len(stale)
             self.condition.notify_all()
         for worker in stale:
-            worker.kill()
+            worker.stop()
 
     def close(self) -> None:
         self.restart()
