@@ -19,6 +19,11 @@ ROUTES: dict[str, list[str]] = {
     "/api/health": ["GET"],
     "/api/posts": ["GET", "HEAD", "POST"],
     "/api/posts/{id}": ["GET", "HEAD", "PUT", "PATCH", "DELETE"],
+    "/api/auth/signup": ["POST"],
+    "/api/auth/login": ["POST"],
+    "/api/auth/refresh": ["POST"],
+    "/api/auth/logout": ["POST"],
+    "/api/auth/me": ["GET"],
 }
 _PATTERNS = [
     (re.compile("^" + re.sub(r"\{[^/]+?\}", "[^/]+", path) + "$"), methods) for path, methods in ROUTES.items()

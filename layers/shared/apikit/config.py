@@ -10,10 +10,13 @@ from functools import cache
 @dataclass(frozen=True)
 class Settings:
     posts_table: str
+    users_table: str
+    sessions_table: str
     jwt_secret_id: str
     jwt_issuer: str
     jwt_audience: str
     access_token_ttl_seconds: int
+    refresh_token_ttl_seconds: int
     secret_cache_seconds: int
     max_body_bytes: int
 
@@ -24,10 +27,13 @@ def get_settings() -> Settings:
     env = os.environ
     return Settings(
         posts_table=env.get("POSTS_TABLE", "posts"),
+        users_table=env.get("USERS_TABLE", "users"),
+        sessions_table=env.get("SESSIONS_TABLE", "sessions"),
         jwt_secret_id=env.get("JWT_SECRET_ARN", "jwt-signing-key"),
         jwt_issuer=env.get("JWT_ISSUER", "api-routes"),
         jwt_audience=env.get("JWT_AUDIENCE", "api-routes"),
         access_token_ttl_seconds=int(env.get("ACCESS_TOKEN_TTL_SECONDS", "900")),
+        refresh_token_ttl_seconds=int(env.get("REFRESH_TOKEN_TTL_SECONDS", str(30 * 24 * 3600))),
         secret_cache_seconds=int(env.get("SECRET_CACHE_SECONDS", "300")),
         max_body_bytes=int(env.get("MAX_BODY_BYTES", "262144")),
     )

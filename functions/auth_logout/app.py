@@ -1,0 +1,21 @@
+"""POST /api/auth/logout: revoke the refresh token's family and clear the cookie; 204 either way."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from apikit.accounts import REFRESH_COOKIE, REFRESH_COOKIE_PATH, logout
+from apikit.app import create_app, make_handler
+from apikit.cookies import expired_cookie, read_cookie
+from apikit.responses import empty_response
+
+app = create_app()
+
+
+@app.post("/api/auth/logout")
+def log_out() -> Response[str]:
+    logout(read_cookie(app.current_event, REFRESH_COOKIE))
+    response = empty_response()
+    response.cookies.append(expired_cookie(REFRESH_COOKIE, REFRESH_COOKIE_PATH))
+    return response
+
+
+lambda_handler = make_handler(app)

@@ -1,0 +1,129 @@
+"""Sign-up, login, refresh and logout: the steps between a validated request and the repositories."""
+
+from __future__ import annotations
+
+import re
+from http import HTTPStatus
+from typing import Annotated, Literal, Self
+
+from aws_lambda_powertools.event_handler import Response
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from apikit.auth import issue_access_token
+from apikit.config import get_settings
+from apikit.cookies import session_cookie
+from apikit.errors import Unauthorized
+from apikit.repositories.sessions import SessionsRepository
+from apikit.repositories.users import User, UsersRepository
+from apikit.responses import json_response
+
+REFRESH_COOKIE = "refresh_token"
+REFRESH_COOKIE_PATH = "/api/auth"
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+
+
+def _normalise_email(value: str) -> str:
+    email = value.strip().lower()
+    if not _EMAIL.fullmatch(email):
+        raise ValueError("not a valid email address")
+    return email
+
+
+Email = Annotated[str, Field(max_length=254), AfterValidator(_normalise_email)]
+
+
+class SignupRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    email: Email
+    password: str = Field(min_length=12, max_length=128)
+    name: str = Field(min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _password_is_not_the_email(self) -> Self:
+        if self.password.strip().lower() == self.email:
+            raise ValueError("the password must not be the email address")
+        return self
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    email: Email
+    password: str = Field(min_length=1, max_length=128)  # bounded: hashing a megabyte would be a cheap DoS
+
+
+class TokenResponse(BaseModel):
+    """OAuth 2.0 field names (RFC 6749 section 5.1)."""
+
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme name, not a secret
+    expires_in: int
+    user: User
+
+
+users = UsersRepository()
+sessions = SessionsRepository()
+
+
+def _tokens(user: User) -> tuple[TokenResponse, str]:
+    session = sessions.start(user.id)
+    return _response(user), session.refresh_token
+
+
+def _response(user: User) -> TokenResponse:
+    return TokenResponse(
+        access_token=issue_access_token(user.id), expires_in=get_settings().access_token_ttl_seconds, user=user
+    )
+
+
+def signup(request: SignupRequest) -> tuple[TokenResponse, str]:
+    from apikit.passwords import hash_password  # argon2 loads only in the functions that hash
+
+    user = users.create(request.email, request.name, hash_password(request.password))
+    return _tokens(user)
+
+
+def login(request: LoginRequest) -> tuple[TokenResponse, str]:
+    from apikit.passwords import hash_password, needs_rehash, verify_password
+
+    wrong = Unauthorized("The email or password is incorrect.")
+    credentials = users.credentials(request.email)
+    # Always one argon2 verify, so an unknown email takes as long as a wrong password.
+    if not verify_password(credentials.password_hash if credentials else None, request.password):
+        raise wrong
+    assert credentials is not None
+    if needs_rehash(credentials.password_hash):
+        users.replace_hash(request.email, credentials.user_id, hash_password(request.password))
+    user = users.get(credentials.user_id)
+    if user is None:
+        raise wrong
+    return _tokens(user)
+
+
+def refresh(refresh_token: str | None) -> tuple[TokenResponse, str]:
+    if not refresh_token:
+        raise Unauthorized("A refresh token cookie is required.")
+    session = sessions.rotate(refresh_token)
+    user = users.get(session.user_id)
+    if user is None:
+        raise Unauthorized("The refresh token is invalid or expired.", invalid_token=True)
+    return _response(user), session.refresh_token
+
+
+def logout(refresh_token: str | None) -> None:
+    if refresh_token:
+        sessions.revoke(refresh_token)
+
+
+def current_user(user_id: str) -> User:
+    user = users.get(user_id)
+    if user is None:
+        raise Unauthorized("The access token is invalid or expired.", invalid_token=True)
+    return user
+
+
+def token_response(tokens: TokenResponse, refresh_token: str, status: int = HTTPStatus.OK) -> Response[str]:
+    """Tokens in the body, the refresh token only in its HttpOnly cookie; never cached (RFC 6749 section 5.1)."""
+    cookie = session_cookie(
+        REFRESH_COOKIE, refresh_token, REFRESH_COOKIE_PATH, get_settings().refresh_token_ttl_seconds
+    )
+    return json_response(tokens, status, headers={"Cache-Control": "no-store"}, cookies=[cookie])

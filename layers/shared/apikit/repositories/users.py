@@ -1,0 +1,95 @@
+"""Users in DynamoDB: a profile item per user and a credentials item per email, written together in one
+transaction, so that an email can belong to one user only (no read-then-write)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from apikit.config import get_settings
+from apikit.errors import Conflict
+from apikit.repositories import dynamodb
+
+
+class User(BaseModel):
+    id: str
+    email: str
+    name: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Credentials:
+    user_id: str
+    password_hash: str
+
+
+def _user_key(user_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"user#{user_id}"}}
+
+
+def _email_key(email: str) -> dict[str, Any]:
+    return {"pk": {"S": f"email#{email}"}}
+
+
+class UsersRepository:
+    @property
+    def table(self) -> str:
+        return get_settings().users_table
+
+    def create(self, email: str, name: str, password_hash: str) -> User:
+        user = User(
+            id=str(uuid.uuid4()),
+            email=email,
+            name=name,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        )
+        profile = {
+            **_user_key(user.id),
+            "id": {"S": user.id},
+            "email": {"S": email},
+            "name": {"S": name},
+            "created_at": {"S": user.created_at},
+        }
+        credentials = {**_email_key(email), "user_id": {"S": user.id}, "password_hash": {"S": password_hash}}
+        new_item = "attribute_not_exists(pk)"
+        try:
+            dynamodb().transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self.table, "Item": profile, "ConditionExpression": new_item}},
+                    {"Put": {"TableName": self.table, "Item": credentials, "ConditionExpression": new_item}},
+                ]
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                raise Conflict("An account with this email already exists.") from error
+            raise
+        return user
+
+    def credentials(self, email: str) -> Credentials | None:
+        item = dynamodb().get_item(TableName=self.table, Key=_email_key(email), ConsistentRead=True).get("Item")
+        if item is None:
+            return None
+        return Credentials(user_id=item["user_id"]["S"], password_hash=item["password_hash"]["S"])
+
+    def get(self, user_id: str) -> User | None:
+        item = dynamodb().get_item(TableName=self.table, Key=_user_key(user_id)).get("Item")
+        if item is None:
+            return None
+        return User(
+            id=item["id"]["S"], email=item["email"]["S"], name=item["name"]["S"], created_at=item["created_at"]["S"]
+        )
+
+    def replace_hash(self, email: str, user_id: str, password_hash: str) -> None:
+        dynamodb().update_item(
+            TableName=self.table,
+            Key=_email_key(email),
+            UpdateExpression="SET password_hash = :hash",
+            ConditionExpression="user_id = :user",
+            ExpressionAttributeValues={":hash": {"S": password_hash}, ":user": {"S": user_id}},
+        )
