@@ -128,3 +128,45 @@ def test_data_persists_across_restart_with_persist(start_server, tmp_path):
 
     assert fetched.status_code == 200
     assert fetched.json()["title"] == "Kept"
+
+
+def _refresh_cookie(response) -> str:
+    [cookie] = response.raw.headers.getlist("Set-Cookie")
+    assert {"HttpOnly", "Secure", "SameSite=Strict", "Path=/api/auth"} <= {part.strip() for part in cookie.split(";")}
+    return cookie.split(";", 1)[0]  # name=value, sent back by hand: requests keeps Secure cookies off http://
+
+
+def test_auth_flow_signup_login_post_refresh_logout(api):
+    account = {"email": "flow@example.com", "password": "a long enough password", "name": "Flow"}
+    assert api.request("POST", "/api/auth/signup", json=account).status_code == 201
+
+    logged_in = api.request(
+        "POST", "/api/auth/login", json={"email": account["email"], "password": account["password"]}
+    )
+    assert logged_in.status_code == 200
+    access, cookie = logged_in.json()["access_token"], _refresh_cookie(logged_in)
+
+    post = {"title": "From a session", "content": "..."}
+    first = api.request("POST", "/api/posts", json=post, headers={"Authorization": f"Bearer {access}"})
+    assert first.status_code == 201
+    assert first.json()["author_id"] == logged_in.json()["user"]["id"]
+
+    refreshed = api.request("POST", "/api/auth/refresh", headers={"Cookie": cookie})
+    assert refreshed.status_code == 200
+    rotated = _refresh_cookie(refreshed)
+    assert rotated != cookie
+    second = api.request(
+        "POST", "/api/posts", json=post, headers={"Authorization": f"Bearer {refreshed.json()['access_token']}"}
+    )
+    assert second.status_code == 201
+
+    me = api.get("/api/auth/me", headers={"Authorization": f"Bearer {refreshed.json()['access_token']}"})
+    assert me.json()["email"] == account["email"]
+
+    logged_out = api.request("POST", "/api/auth/logout", headers={"Cookie": rotated})
+    assert logged_out.status_code == 204
+    assert "Max-Age=0" in logged_out.headers["Set-Cookie"]
+
+    after = api.request("POST", "/api/auth/refresh", headers={"Cookie": rotated})
+    assert after.status_code == 401
+    assert after.headers["WWW-Authenticate"].startswith("Bearer")

@@ -1,0 +1,271 @@
+"""Auth endpoints: sign-up, login, refresh rotation with reuse detection, logout, me."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+
+import jwt
+import pytest
+
+from tests.conftest import JWT_KEY, bearer, invoke, load_event
+
+PASSWORD = "correct horse battery staple"
+COOKIE = re.compile(
+    r"refresh_token=([A-Za-z0-9_-]{43}); Path=/api/auth; Max-Age=2592000; HttpOnly; Secure; SameSite=Strict"
+)
+
+
+def signup(email="ada@example.com", password=PASSWORD, name="Ada", **extra):
+    body = {"email": email, "password": password, "name": name, **extra}
+    return invoke("auth_signup", load_event("auth_signup/post.json", body=body))
+
+
+def login(email="ada@example.com", password=PASSWORD):
+    return invoke("auth_login", load_event("auth_login/post.json", body={"email": email, "password": password}))
+
+
+def refresh(token):
+    cookies = [f"refresh_token={token}", "theme=dark"] if token else ["theme=dark"]
+    return invoke("auth_refresh", load_event("auth_refresh/post.json", cookies=cookies))
+
+
+def logout(token):
+    return invoke(
+        "auth_logout", load_event("auth_logout/post.json", cookies=[f"refresh_token={token}"] if token else [])
+    )
+
+
+def refresh_cookie(result) -> str:
+    [cookie] = result.cookies
+    match = COOKIE.fullmatch(cookie)
+    assert match, cookie
+    return match.group(1)
+
+
+def test_signup_creates_the_account_and_starts_a_session(aws):
+    result = signup(email="  Ada@Example.COM ")
+
+    assert result.status == 201
+    assert result.headers["cache-control"] == "no-store"
+    body = result.json()
+    assert set(body) == {"access_token", "token_type", "expires_in", "user"}
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == 900
+    assert set(body["user"]) == {"id", "email", "name", "created_at"}
+    assert body["user"]["email"] == "ada@example.com"
+    assert PASSWORD not in result.body
+    assert "argon2" not in result.body
+    claims = jwt.decode(body["access_token"], JWT_KEY, algorithms=["HS256"], audience="api-routes", issuer="api-routes")
+    assert claims["sub"] == body["user"]["id"]
+    assert claims["exp"] - claims["iat"] == 900
+    assert claims["jti"]
+    refresh_cookie(result)  # exactly the attributes the contract names
+
+
+@pytest.mark.parametrize(
+    ("changes", "location"),
+    [
+        ({"email": "not-an-email"}, ["body", "email"]),
+        ({"email": "a@b"}, ["body", "email"]),
+        ({"password": "x" * 11}, ["body", "password"]),
+        ({"password": "x" * 129}, ["body", "password"]),
+        ({"name": ""}, ["body", "name"]),
+        ({"role": "admin"}, ["body", "role"]),
+        ({"password": 123456789012}, ["body", "password"]),
+    ],
+)
+def test_signup_rejects_invalid_input_with_422(aws, changes, location):
+    result = signup(**changes)
+
+    assert result.status == 422
+    assert result.headers["content-type"] == "application/problem+json"
+    assert location in [error["loc"] for error in result.json()["errors"]]
+
+
+def test_signup_rejects_the_email_as_password(aws):
+    result = signup(email="longaddress@example.com", password="LongAddress@Example.com")
+
+    assert result.status == 422
+    assert result.json()["errors"][0]["msg"].endswith("the password must not be the email address")
+
+
+def test_duplicate_email_is_409_whatever_its_case(aws):
+    assert signup(email="ada@example.com").status == 201
+
+    again = signup(email="ADA@example.com", name="Someone else")
+
+    assert again.status == 409
+    assert again.json()["title"] == "Conflict"
+    assert again.cookies == []
+
+
+def test_login_succeeds_with_the_right_password(aws):
+    user_id = signup().json()["user"]["id"]
+
+    result = login(email="Ada@example.com")
+
+    assert result.status == 200
+    assert result.json()["user"]["id"] == user_id
+    refresh_cookie(result)
+
+
+def test_unknown_email_and_wrong_password_get_the_same_401(aws, monkeypatch):
+    signup()
+    from apikit import passwords
+
+    verified: list[str] = []
+    real = passwords.hasher()
+
+    class SpyHasher:
+        def verify(self, hash_: str, password: str) -> bool:
+            verified.append(hash_)
+            return real.verify(hash_, password)
+
+    monkeypatch.setattr(passwords, "hasher", SpyHasher)
+
+    wrong = login(password="not the password at all")
+    unknown = login(email="nobody@example.com")
+
+    assert wrong.status == unknown.status == 401
+    assert wrong.body == unknown.body
+    assert wrong.headers["www-authenticate"] == unknown.headers["www-authenticate"] == 'Bearer realm="api"'
+    assert wrong.cookies == unknown.cookies == []
+    # The unknown email still paid for one argon2 verification, against the dummy hash.
+    assert verified[-1] == passwords.DUMMY_HASH
+    assert len(verified) == 2
+
+
+def test_dummy_hash_uses_the_current_parameters():
+    from apikit.passwords import DUMMY_HASH, needs_rehash
+
+    assert not needs_rehash(DUMMY_HASH)
+
+
+def test_login_rehashes_a_hash_made_with_old_parameters(aws):
+    from argon2 import PasswordHasher
+
+    from apikit.passwords import needs_rehash
+    from apikit.repositories.users import UsersRepository
+
+    users = UsersRepository()
+    users.create("old@example.com", "Old", PasswordHasher(time_cost=1, memory_cost=8192).hash(PASSWORD))
+
+    assert login(email="old@example.com").status == 200
+
+    credentials = users.credentials("old@example.com")
+    assert credentials is not None
+    assert not needs_rehash(credentials.password_hash)
+    assert login(email="old@example.com").status == 200
+
+
+def test_refresh_rotates_and_reuse_revokes_the_family(aws):
+    first = refresh_cookie(signup())
+
+    rotated = refresh(first)
+    assert rotated.status == 200
+    assert rotated.json()["access_token"]
+    second = refresh_cookie(rotated)
+    assert second != first
+    third = refresh_cookie(refresh(second))
+
+    replay = refresh(first)  # a stolen, already used token
+    assert replay.status == 401
+    assert 'error="invalid_token"' in replay.headers["www-authenticate"]
+    assert replay.json()["detail"] == "The refresh token is invalid or expired."
+
+    assert refresh(third).status == 401  # the whole family is revoked, the legitimate client too
+    assert refresh_cookie(login()) != third  # logging in again starts a new family
+
+
+def test_refresh_without_or_with_a_bad_cookie_is_401(aws):
+    missing = refresh(None)
+    garbage = refresh("not-a-token")
+
+    assert missing.status == garbage.status == 401
+    assert missing.headers["www-authenticate"] == 'Bearer realm="api"'
+    assert 'error="invalid_token"' in garbage.headers["www-authenticate"]
+
+
+def test_expired_refresh_token_is_401(aws, monkeypatch):
+    token = refresh_cookie(signup())
+    from apikit.repositories import sessions
+
+    later = time.time() + 31 * 24 * 3600
+    monkeypatch.setattr(sessions.time, "time", lambda: later)
+
+    assert refresh(token).status == 401
+
+
+def test_logout_clears_the_cookie_and_revokes_the_session(aws):
+    token = refresh_cookie(signup())
+
+    result = logout(token)
+
+    assert result.status == 204
+    assert result.body == ""
+    assert result.cookies == ["refresh_token=; Path=/api/auth; Max-Age=0; HttpOnly; Secure; SameSite=Strict"]
+    assert refresh(token).status == 401
+    assert logout(None).status == 204  # nothing to revoke is still a clean logout
+
+
+def test_me_returns_the_bearer_of_the_token(aws):
+    user = signup().json()["user"]
+
+    result = invoke("auth_me", load_event("auth_me/get.json", headers={"authorization": bearer(user["id"])}))
+
+    assert result.status == 200
+    assert result.json() == user
+    assert result.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer", "Basic YWRhOnB3", "Bearer not.a.jwt"])
+def test_me_without_a_valid_token_is_401(aws, authorization):
+    result = invoke("auth_me", load_event("auth_me/get.json", headers={"authorization": authorization}))
+
+    assert result.status == 401
+    assert result.headers["www-authenticate"].startswith("Bearer")
+    assert result.json()["status"] == 401
+
+
+def test_me_for_a_deleted_user_is_401(aws):
+    result = invoke("auth_me", load_event("auth_me/get.json", headers={"authorization": bearer("no-such-user")}))
+
+    assert result.status == 401
+    assert 'error="invalid_token"' in result.headers["www-authenticate"]
+
+
+def test_logs_never_contain_passwords_tokens_cookies_or_hashes(aws, caplog):
+    from apikit.logging import logger
+
+    buffer = io.StringIO()
+    previous_stream = logger.registered_handler.setStream(buffer)  # exactly what Lambda would ship to CloudWatch
+    logger.setLevel("DEBUG")
+    try:
+        created = signup()
+        token = refresh_cookie(created)
+        logged_in = login()
+        rotated = refresh(refresh_cookie(logged_in))
+        logout(refresh_cookie(rotated))
+        login(password="wrong password, logged?")
+    finally:
+        logger.setLevel("INFO")
+        logger.registered_handler.setStream(previous_stream)
+    output = buffer.getvalue() + caplog.text
+
+    assert '"message":"request"' in output  # the requests were logged...
+    secrets = [
+        PASSWORD,
+        "wrong password, logged?",
+        token,
+        created.json()["access_token"],
+        "$argon2id$",
+        "refresh_token=",
+    ]
+    for secret in secrets:  # ...without any of these
+        assert secret not in output
+    for line in output.splitlines():
+        if line.startswith("{"):
+            assert "cookies" not in json.loads(line)
