@@ -9,6 +9,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -31,6 +32,8 @@ os.environ.update(
         "AWS_SESSION_TOKEN": "testing",
         "POWERTOOLS_SERVICE_NAME": "api-routes-test",
         "POSTS_TABLE": "PostsTable",
+        "USERS_TABLE": "UsersTable",
+        "SESSIONS_TABLE": "SessionsTable",
         "JWT_SECRET_ARN": "JwtSecret",
     }
 )
@@ -162,3 +165,48 @@ def create_post(aws: None) -> Callable[..., dict[str, Any]]:
         return {**result.json(), "etag": result.headers["etag"]}
 
     return create
+
+
+# Helpers several test modules share.
+
+
+def post_event(sample: str, post_id: str, **changes: Any) -> dict[str, Any]:
+    """A sample event aimed at /api/posts/<post_id>."""
+    return load_event(sample, path=f"/api/posts/{post_id}", **changes)
+
+
+def fetch_post(post_id: str) -> Result:
+    """GET /api/posts/<post_id> unconditionally (the sample event carries an If-None-Match)."""
+    return invoke("posts_get", post_event("posts_get/get.json", post_id, headers={"if-none-match": None}))
+
+
+def assert_problem(result: Result, status: int, instance: str | None = None) -> dict[str, Any]:
+    """Assert an RFC 9457 problem+json answer with this status (and instance, if given); return its body."""
+    assert result.status == status, result.body
+    assert result.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = result.json()
+    assert body["type"] == "about:blank"
+    assert body["title"] == HTTPStatus(status).phrase
+    assert body["status"] == status
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
+    if instance is not None:
+        assert body["instance"] == instance
+    return body
+
+
+WRITES = {
+    "PUT": ("posts_replace", "posts_replace/put.json"),
+    "PATCH": ("posts_patch", "posts_patch/patch.json"),
+    "DELETE": ("posts_delete", "posts_delete/delete.json"),
+}
+
+
+def write_post(method: str, post_id: str, user: str | None = "alice", **changes: Any) -> Result:
+    """PUT, PATCH or DELETE /api/posts/<post_id> as `user` (None: no Authorization) with the sample's body.
+
+    The samples' If-Match is dropped unless `headers` brings one, so a write is unconditional by default.
+    """
+    function, sample = WRITES[method]
+    headers = {"if-match": None, "authorization": bearer(user) if user else None, **changes.pop("headers", {})}
+    return invoke(function, post_event(sample, post_id, headers=headers, **changes))

@@ -1,6 +1,12 @@
 from __future__ import annotations
 
-from tests.conftest import bearer, invoke, load_event
+import uuid
+
+import pytest
+
+from tests.conftest import assert_problem, bearer, fetch_post, invoke, load_event, post_event, write_post
+
+PUBLIC_FIELDS = {"id", "title", "content", "author_id", "created_at", "updated_at"}
 
 
 def test_create_then_get_round_trip(create_post):
@@ -32,3 +38,162 @@ def test_create_returns_location_and_request_id(aws):
     assert result.status == 201
     assert result.headers["location"] == f"/api/posts/{result.json()['id']}"
     assert result.headers["x-request-id"] == event["requestContext"]["requestId"]
+
+
+def test_create_answers_the_new_post_with_a_fresh_uuid_and_the_caller_as_author(aws):
+    result = invoke(
+        "posts_create",
+        load_event(
+            "posts_create/post.json", headers={"authorization": bearer("carol")}, body={"title": "T", "content": ""}
+        ),
+    )
+
+    assert result.status == 201
+    assert result.headers["content-type"] == "application/json"
+    assert result.headers["etag"] == '"v1"'
+    body = result.json()
+    assert set(body) == PUBLIC_FIELDS  # no internal attributes such as version or entity
+    assert str(uuid.UUID(body["id"])) == body["id"]
+    assert body["author_id"] == "carol"
+    assert body["title"] == "T"
+    assert body["content"] == ""
+    assert body["created_at"] == body["updated_at"]
+    assert body["created_at"].endswith("Z")
+
+
+def test_two_creates_make_two_posts(create_post):
+    first = create_post(title="one")
+    second = create_post(title="two")
+
+    assert first["id"] != second["id"]
+    assert fetch_post(first["id"]).json()["title"] == "one"
+    assert fetch_post(second["id"]).json()["title"] == "two"
+
+
+def test_put_replaces_title_and_content_and_bumps_the_version(create_post):
+    post = create_post(author="alice", title="Old", content="Old content")
+
+    result = write_post("PUT", post["id"], body={"title": "New", "content": "New content"})
+
+    assert result.status == 200
+    assert result.headers["content-type"] == "application/json"
+    assert result.headers["etag"] == '"v2"'
+    body = result.json()
+    assert body["title"] == "New"
+    assert body["content"] == "New content"
+    assert body["author_id"] == "alice"
+    assert body["created_at"] == post["created_at"]
+    assert body["updated_at"] > post["updated_at"]
+    stored = fetch_post(post["id"])
+    assert stored.json() == body
+    assert stored.headers["etag"] == '"v2"'
+
+
+@pytest.mark.parametrize("content_type", ["application/merge-patch+json", "application/json"])
+def test_patch_changes_only_the_given_field(create_post, content_type):
+    post = create_post(author="alice", title="Old", content="Kept")
+
+    result = write_post("PATCH", post["id"], headers={"content-type": content_type}, body={"title": "New"})
+
+    assert result.status == 200
+    assert result.headers["etag"] == '"v2"'
+    body = result.json()
+    assert body["title"] == "New"
+    assert body["content"] == "Kept"
+    assert body["created_at"] == post["created_at"]
+    assert body["updated_at"] > post["updated_at"]
+    assert fetch_post(post["id"]).json() == body
+
+
+def test_patch_content_keeps_the_title(create_post):
+    post = create_post(author="alice", title="Kept", content="Old")
+
+    result = write_post("PATCH", post["id"], body={"content": "New"})
+
+    assert result.status == 200
+    assert (result.json()["title"], result.json()["content"]) == ("Kept", "New")
+
+
+def test_successive_writes_count_versions(create_post):
+    post = create_post()
+
+    etags = [write_post("PATCH", post["id"], body={"title": f"t{n}"}).headers["etag"] for n in range(3)]
+
+    assert etags == ['"v2"', '"v3"', '"v4"']
+    assert fetch_post(post["id"]).json()["title"] == "t2"
+
+
+def test_delete_answers_204_and_the_post_is_gone(create_post):
+    post = create_post(author="alice")
+
+    result = write_post("DELETE", post["id"])
+
+    assert result.status == 204
+    assert result.body == ""
+    assert_problem(fetch_post(post["id"]), 404, instance=f"/api/posts/{post['id']}")
+    assert_problem(write_post("DELETE", post["id"]), 404)
+
+
+# Unknown ids: a well-formed UUID nobody created, and strings that are no post id at all.
+MISSING_IDS = [str(uuid.uuid4()), "not-a-uuid", "42", "3f1c2a9e8b7d4e219a6f0c5d2e7b1a44"]
+
+
+@pytest.mark.parametrize("post_id", MISSING_IDS)
+@pytest.mark.parametrize("sample", ["posts_get/get.json", "posts_get/head.json"])
+def test_reading_an_unknown_post_is_404(aws, post_id, sample):
+    result = invoke("posts_get", post_event(sample, post_id, headers={"if-none-match": None}))
+
+    if sample.endswith("head.json"):
+        assert result.status == 404
+        assert result.headers["content-type"] == "application/problem+json"
+        assert result.body == ""
+    else:
+        body = assert_problem(result, 404, instance=f"/api/posts/{post_id}")
+        assert body["detail"] == "No post has this id."
+
+
+@pytest.mark.parametrize("post_id", MISSING_IDS)
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+def test_writing_an_unknown_post_is_404(aws, post_id, method):
+    result = write_post(method, post_id)
+
+    body = assert_problem(result, 404, instance=f"/api/posts/{post_id}")
+    assert body["detail"] == "No post has this id."
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+def test_an_update_of_an_unknown_id_creates_nothing(aws, method):
+    post_id = str(uuid.uuid4())
+
+    write_post(method, post_id, body={"title": "ghost", "content": "ghost"})
+
+    assert fetch_post(post_id).status == 404
+    listing = invoke("posts_list", load_event("posts_list/get.json", query={}))
+    assert listing.json() == {"items": [], "next_cursor": None}
+
+
+@pytest.mark.parametrize(
+    ("method", "body"),
+    [("PUT", {"title": "Hijacked", "content": "Hijacked"}), ("PATCH", {"title": "Hijacked"}), ("DELETE", None)],
+)
+def test_only_the_author_may_change_a_post(create_post, method, body):
+    post = create_post(author="alice", title="Mine", content="Mine")
+    before = fetch_post(post["id"])
+
+    result = write_post(method, post["id"], user="mallory", body=body)
+
+    problem = assert_problem(result, 403, instance=f"/api/posts/{post['id']}")
+    assert problem["detail"] == "Only the author may change this post."
+    after = fetch_post(post["id"])
+    assert after.status == 200
+    assert after.json() == before.json()
+    assert after.headers["etag"] == '"v1"'
+
+
+def test_the_author_cannot_be_changed_through_the_body(create_post):
+    post = create_post(author="alice")
+
+    result = write_post("PATCH", post["id"], body={"author_id": "mallory"})
+
+    assert_problem(result, 422)
+    assert fetch_post(post["id"]).json()["author_id"] == "alice"

@@ -7,7 +7,8 @@ import re
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 _ENTITY_TAG = re.compile(r'\s*(W/)?"([^"]*)"\s*')
-_OUR_TAG = re.compile(r'"v(\d{1,18})"')
+# Only the exact form etag() writes: strong comparison is character by character, so "v01" is not "v1".
+_OUR_TAG = re.compile(r'"v([1-9]\d{0,17})"')
 
 
 def etag(version: int) -> str:

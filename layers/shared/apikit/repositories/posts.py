@@ -94,17 +94,21 @@ def _encode_cursor(key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, index: str) -> dict[str, Any]:
+def _decode_cursor(cursor: str, index: str, partition: tuple[str, str]) -> dict[str, Any]:
     try:
         key: Any = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError) as error:
         raise BadRequest("The cursor is invalid.") from error
+    # DynamoDB answers a start key outside the queried partition, or with an empty key string, with a
+    # ValidationException: refuse such a cursor here so the client gets a 400, not a 500.
     valid = (
         isinstance(key, dict)
         and set(key) == _CURSOR_KEYS[index]
         and all(
-            isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str) for value in key.values()
+            isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str) and value["S"]
+            for value in key.values()
         )
+        and key[partition[0]]["S"] == partition[1]
     )
     if not valid:
         raise BadRequest("The cursor is invalid.")
@@ -165,7 +169,7 @@ class PostsRepository:
             "Limit": limit,
         }
         if cursor is not None:
-            query["ExclusiveStartKey"] = _decode_cursor(cursor, index)
+            query["ExclusiveStartKey"] = _decode_cursor(cursor, index, partition)
         result = _client().query(**query)
         last_key = result.get("LastEvaluatedKey")
         return PostPage(

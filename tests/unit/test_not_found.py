@@ -1,0 +1,140 @@
+"""ANY /api/{proxy+}: 404 for unknown paths, 405 with Allow for a known path and another method, OPTIONS lists them.
+
+Also checks the catch-all's route table and every function's resolver against template.yaml, so they cannot drift.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+import pytest
+
+from devserver.template import load_template, resources_of_type
+from tests.conftest import ROOT, assert_problem, invoke, load_event, load_function
+
+CATCH_ALL = ("/api/{proxy+}", "ANY")
+POST_ID = "3f1c2a9e-8b7d-4e21-9a6f-0c5d2e7b1a44"
+
+
+def catch_all(method: str, path: str):
+    return invoke("not_found", load_event("not_found/unknown_path.json", method=method, path=path))
+
+
+def template_routes() -> dict[str, set[tuple[str, str]]]:
+    """Function directory name -> the (path, method) pairs of its HttpApi events."""
+    routes: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for resource in resources_of_type(load_template(ROOT / "template.yaml"), "AWS::Serverless::Function").values():
+        function = resource["Properties"]["CodeUri"].strip("/").split("/")[-1]
+        for event in resource["Properties"].get("Events", {}).values():
+            if event["Type"] == "HttpApi":
+                routes[function].add((event["Properties"]["Path"], event["Properties"]["Method"].upper()))
+    return routes
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE", "PATCH"])
+@pytest.mark.parametrize(
+    "path", ["/api/nothing/here", "/api/posts/", f"/api/posts/{POST_ID}/comments", "/api/healthz", "/api/Posts"]
+)
+def test_an_unknown_path_is_404(aws, method, path):
+    result = catch_all(method, path)
+
+    body = assert_problem(result, 404, instance=path)
+    assert body["detail"] == "No route matches this path."
+    assert "allow" not in result.headers
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("DELETE", "/api/posts", "GET, HEAD, POST, OPTIONS"),
+        ("PUT", "/api/posts", "GET, HEAD, POST, OPTIONS"),
+        ("PATCH", "/api/posts", "GET, HEAD, POST, OPTIONS"),
+        ("POST", "/api/health", "GET, OPTIONS"),
+        ("DELETE", "/api/health", "GET, OPTIONS"),
+        ("POST", f"/api/posts/{POST_ID}", "GET, HEAD, PUT, PATCH, DELETE, OPTIONS"),
+        ("POST", "/api/posts/not-even-a-uuid", "GET, HEAD, PUT, PATCH, DELETE, OPTIONS"),
+    ],
+)
+def test_a_known_path_with_another_method_is_405_with_allow(aws, method, path, allow):
+    result = catch_all(method, path)
+
+    body = assert_problem(result, 405, instance=path)
+    assert result.headers["allow"] == allow
+    assert body["detail"] == "The method is not allowed for this resource."
+
+
+def test_head_on_a_get_only_path_is_405_without_a_body(aws):
+    result = catch_all("HEAD", "/api/health")
+
+    assert result.status == 405
+    assert result.headers["allow"] == "GET, OPTIONS"
+    assert result.body == ""
+
+
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/api/posts", "GET, HEAD, POST, OPTIONS"),
+        ("/api/health", "GET, OPTIONS"),
+        (f"/api/posts/{POST_ID}", "GET, HEAD, PUT, PATCH, DELETE, OPTIONS"),
+    ],
+)
+def test_options_on_a_known_path_is_204_with_allow(aws, path, allow):
+    result = catch_all("OPTIONS", path)
+
+    assert result.status == 204
+    assert result.body == ""
+    assert result.headers["allow"] == allow
+
+
+def test_options_on_an_unknown_path_is_404(aws):
+    assert_problem(catch_all("OPTIONS", "/api/nothing"), 404)
+
+
+# Drift between template.yaml and the code.
+
+
+def test_the_catch_all_knows_exactly_the_routes_of_the_template():
+    declared: dict[str, set[str]] = defaultdict(set)
+    for routes in template_routes().values():
+        for path, method in routes:
+            if (path, method) != CATCH_ALL:
+                declared[path].add(method)
+
+    known = {path: set(methods) for path, methods in load_function("not_found").ROUTES.items()}
+
+    assert known == dict(declared)
+
+
+def test_only_the_catch_all_is_declared_with_any():
+    any_routes = {
+        (function, path) for function, routes in template_routes().items() for path, method in routes if method == "ANY"
+    }
+
+    assert any_routes == {("not_found", CATCH_ALL[0])}
+
+
+def every_template_route():
+    return sorted(
+        (function, path, method)
+        for function, routes in template_routes().items()
+        for path, method in routes
+        if (path, method) != CATCH_ALL
+    )
+
+
+@pytest.mark.parametrize(("function", "path", "method"), every_template_route())
+def test_every_template_route_reaches_its_handler(create_post, function, path, method):
+    # A route the function does not declare falls through to the resolver's "No route matches this path." 404.
+    # Path parameters name an existing post, so a matched HEAD never answers 404 (whose body would be empty).
+    concrete = re.sub(r"\{[^/]+\}", create_post()["id"], path)
+    event = load_event("health/get.json", method=method, path=concrete)
+    event["routeKey"] = event["requestContext"]["routeKey"] = f"{method} {path}"
+
+    result = invoke(function, event)
+
+    if result.status == 404:
+        assert method != "HEAD"
+        assert result.json()["detail"] != "No route matches this path."
+    assert result.status != 405
