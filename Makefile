@@ -70,6 +70,10 @@ validate: $(TOOLS)/.installed ## cfn-lint the template and run it through the SA
 	$(TOOLS)/bin/cfn-lint template.yaml
 	$(TOOLS)/bin/python scripts/sam_transform.py template.yaml
 
+.PHONY: bench
+bench: $(VENV)/.installed ## benchmarks side by side with their baselines; writes docs/benchmarks.md
+	$(PY) benchmarks/run.py $(ARGS)
+
 .PHONY: clean
 clean: ## remove virtualenvs, build output and caches
 	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

@@ -59,17 +59,17 @@ def aws() -> Iterator[None]:
     """moto's DynamoDB and Secrets Manager holding what template.yaml declares, with every cache reset."""
     from aws_lambda_powertools.utilities import parameters
 
+    from apikit import repositories
     from apikit.config import get_settings
-    from apikit.repositories import posts
 
     get_settings.cache_clear()
-    posts._client.cache_clear()
+    repositories.dynamodb.cache_clear()
     parameters.clear_caches()
     with mock_aws():
         create_tables(boto3.client("dynamodb"), load_template(ROOT / "template.yaml"))
         boto3.client("secretsmanager").create_secret(Name="JwtSecret", SecretString=JWT_KEY)
         yield
-    posts._client.cache_clear()
+    repositories.dynamodb.cache_clear()
     parameters.clear_caches()
 
 

@@ -36,10 +36,10 @@ def main(function: str) -> None:
     spec.loader.exec_module(module)
 
     from apikit.auth import signing_key
-    from apikit.repositories.posts import _client
+    from apikit.repositories import dynamodb
 
     signing_key()
-    _client()
+    dynamodb()
     print("READY", flush=True)
 
     event = json.loads(sys.stdin.readline())

@@ -18,9 +18,9 @@ SECRET = "s3cr3t-table-arn:aws:dynamodb:us-east-1:123456789012:table/internal-Po
 @pytest.fixture
 def broken_dynamodb(aws, monkeypatch) -> Callable[[str, Exception], None]:
     """Make one operation of the repository's (cached) boto3 client raise the given exception."""
-    from apikit.repositories import posts
+    from apikit.repositories import dynamodb
 
-    client = posts._client()
+    client = dynamodb()
 
     def break_operation(operation: str, error: Exception) -> None:
         def fail(**_: Any) -> Any:

@@ -7,15 +7,14 @@ import binascii
 import json
 import uuid
 from datetime import UTC, datetime
-from functools import cache
 from typing import Annotated, Any, cast
 
-import boto3
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from apikit.config import get_settings
 from apikit.errors import BadRequest, Forbidden, NotFound, PreconditionFailed
+from apikit.repositories import dynamodb
 
 Title = Annotated[str, Field(min_length=1, max_length=200)]
 Content = Annotated[str, Field(max_length=20_000)]
@@ -67,11 +66,6 @@ class Post(BaseModel):
 class PostPage(BaseModel):
     items: list[Post]
     next_cursor: str | None
-
-
-@cache
-def _client() -> Any:
-    return boto3.client("dynamodb")
 
 
 def _now() -> str:
@@ -132,7 +126,7 @@ class PostsRepository:
         post = Post(
             id=str(uuid.uuid4()), author_id=author_id, created_at=now, updated_at=now, version=1, **data.model_dump()
         )
-        _client().put_item(
+        dynamodb().put_item(
             TableName=self.table,
             Item={
                 "id": {"S": post.id},
@@ -151,7 +145,7 @@ class PostsRepository:
     def get(self, post_id: str) -> Post:
         if not is_post_id(post_id):
             raise NotFound("No post has this id.")
-        item = _client().get_item(TableName=self.table, Key={"id": {"S": post_id}}).get("Item")
+        item = dynamodb().get_item(TableName=self.table, Key={"id": {"S": post_id}}).get("Item")
         if item is None:
             raise NotFound("No post has this id.")
         return _to_post(item)
@@ -170,7 +164,7 @@ class PostsRepository:
         }
         if cursor is not None:
             query["ExclusiveStartKey"] = _decode_cursor(cursor, index, partition)
-        result = _client().query(**query)
+        result = dynamodb().query(**query)
         last_key = result.get("LastEvaluatedKey")
         return PostPage(
             items=[_to_post(item) for item in result.get("Items", [])],
@@ -232,7 +226,7 @@ class PostsRepository:
         if not is_post_id(post_id):
             raise NotFound("No post has this id.")
         try:
-            return getattr(_client(), operation)(
+            return getattr(dynamodb(), operation)(
                 TableName=self.table, ReturnValuesOnConditionCheckFailure="ALL_OLD", **request
             )
         except ClientError as error:

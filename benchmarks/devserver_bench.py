@@ -1,0 +1,226 @@
+"""Dev server benchmarks: latency added over an in-process call, throughput, and hot-reload time."""
+
+from __future__ import annotations
+
+import http.client
+import importlib.util
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Server:
+    def __init__(self, template: Path, *args: str) -> None:
+        from devserver.aws import free_port
+
+        self.port = free_port()
+        self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115 - lives with the server
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "devserver", "--template", str(template), "--port", str(self.port), *args],
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while "Running on" not in self.output():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(self.output())
+            time.sleep(0.05)
+        self.aws_endpoint = re.search(r"AWS endpoint: (\S+)", self.output()).group(1)  # type: ignore[union-attr]
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text()
+
+    def stop(self) -> None:
+        self.process.send_signal(2)
+        self.process.wait(timeout=30)
+        os.unlink(self.log.name)
+
+
+def request(
+    port: int, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request(method, path, body=body, headers=headers or {})
+    response = connection.getresponse()
+    data = response.read()
+    connection.close()
+    return response.status, data
+
+
+def percentiles(samples_ms: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples_ms)
+    return statistics.median(ordered), ordered[int(len(ordered) * 0.95) - 1]
+
+
+def _timed(call: Any, count: int) -> list[float]:
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def _in_process_handler(function: str, aws_endpoint: str) -> Any:
+    """The same handler, imported here and pointed at the dev server's moto: the floor the dev server adds to."""
+    from devserver.aws import lambda_environment
+    from devserver.template import load_app
+
+    app = load_app(ROOT / "template.yaml")
+    spec_function = next(f for f in app.functions.values() if f.code_dir.name == function)
+    os.environ.update({**lambda_environment(aws_endpoint), **spec_function.environment, "LOG_LEVEL": "WARNING"})
+    sys.path[:0] = [str(path) for path in spec_function.layer_dirs]
+    spec = importlib.util.spec_from_file_location(f"inproc_{function}", spec_function.code_dir / "app.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.lambda_handler
+
+
+class Context:
+    function_name = "bench"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    aws_request_id = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def _client_load(port: int, path: str, threads: int, per_thread: int) -> int:
+    """A load generator as light as ab or wrk: raw sockets, one prebuilt request, read to EOF."""
+    import socket
+
+    payload = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
+    ok = 0
+    lock = threading.Lock()
+
+    def run() -> None:
+        nonlocal ok
+        for _ in range(per_thread):
+            with socket.create_connection(("127.0.0.1", port)) as connection:
+                connection.sendall(payload)
+                chunks = []
+                while chunk := connection.recv(65536):
+                    chunks.append(chunk)
+            if b"".join(chunks).startswith(b"HTTP/1.1 200"):
+                with lock:
+                    ok += 1
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return ok
+
+
+def latency_and_throughput(count: int, clients: int) -> dict[str, Any]:
+    server = Server(ROOT / "template.yaml", "--no-reload", "--parameter-overrides", "LogLevel=WARNING")
+    try:
+        bearer = subprocess.run(
+            [sys.executable, "-m", "devserver", "token", "bench"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        status, body = request(
+            server.port,
+            "POST",
+            "/api/posts",
+            json.dumps({"title": "Bench", "content": "x" * 500}).encode(),
+            {"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"},
+        )
+        assert status == 201, body
+        post_id = json.loads(body)["id"]
+        results: dict[str, Any] = {"routes": []}
+        for label, path, function, sample in [
+            ("GET /api/health", "/api/health", "health", "health/get.json"),
+            ("GET /api/posts/{id}", f"/api/posts/{post_id}", "posts_get", "posts_get/get.json"),
+        ]:
+            for _ in range(20):  # warm the worker
+                request(server.port, "GET", path)
+            through_server = _timed(lambda path=path: request(server.port, "GET", path), count)
+            handler = _in_process_handler(function, server.aws_endpoint)
+            event = json.loads((ROOT / "events" / sample).read_text())
+            event["rawPath"] = event["requestContext"]["http"]["path"] = path
+            event["headers"].pop("if-none-match", None)
+            if "pathParameters" in event:
+                event["pathParameters"]["id"] = post_id
+            for _ in range(20):
+                handler(event, Context())
+            in_process = _timed(lambda handler=handler, event=event: handler(event, Context()), count)
+            server_p50, server_p95 = percentiles(through_server)
+            local_p50, local_p95 = percentiles(in_process)
+            results["routes"].append(
+                {
+                    "route": label,
+                    "server_p50": server_p50,
+                    "server_p95": server_p95,
+                    "inprocess_p50": local_p50,
+                    "inprocess_p95": local_p95,
+                    "added_p50": server_p50 - local_p50,
+                }
+            )
+        per_process = max(1, clients // 2)
+        total_each = 1000
+        started = time.perf_counter()
+        with ProcessPoolExecutor(max_workers=2) as pool:
+            done = sum(
+                pool.map(
+                    _client_load,
+                    [server.port] * 2,
+                    ["/api/health"] * 2,
+                    [per_process] * 2,
+                    [total_each // per_process] * 2,
+                )
+            )
+        elapsed = time.perf_counter() - started
+        results["throughput"] = {
+            "clients": per_process * 2,
+            "requests": done,
+            "seconds": elapsed,
+            "rps": done / elapsed,
+        }
+        return results
+    finally:
+        server.stop()
+
+
+def reload_time(repeats: int) -> dict[str, float]:
+    """From saving an edited function to the first response that runs the new code."""
+    with tempfile.TemporaryDirectory() as scratch:
+        project = Path(scratch) / "project"
+        shutil.copytree(ROOT / "tests" / "integration" / "project", project)
+        server = Server(project / "template.yaml")
+        try:
+            source = project / "functions" / "hello" / "app.py"
+            samples = []
+            for version in range(2, 2 + repeats):
+                assert request(server.port, "GET", "/hello")[1] == f"v{version - 1}".encode()
+                time.sleep(0.3)
+                started = time.perf_counter()
+                source.write_text(source.read_text().replace(f'"v{version - 1}"', f'"v{version}"'))
+                while request(server.port, "GET", "/hello")[1] != f"v{version}".encode():
+                    time.sleep(0.01)
+                samples.append((time.perf_counter() - started) * 1000)
+            return {"median_ms": statistics.median(samples), "max_ms": max(samples)}
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    section, *numbers = sys.argv[1:]
+    values = [int(number) for number in numbers]
+    print(json.dumps(latency_and_throughput(*values) if section == "serve" else reload_time(*values)))

@@ -1,0 +1,330 @@
+"""Lambda-side benchmarks: cold init, warm overhead, AWS calls per request, package size.
+
+Every figure is printed next to a baseline measured in the same run. Run through `make bench`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import botocore.handlers
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYER = ROOT / "layers" / "shared"
+FUNCTIONS = sorted(path.name for path in (ROOT / "functions").iterdir() if (path / "app.py").exists())
+
+# Counting AWS calls: a botocore event hook that every session (so every client) registers on creation.
+CALLS: Counter[str] = Counter()
+
+
+def _count_call(model: Any, **_: Any) -> None:
+    CALLS[f"{model.service_model.service_name}.{model.name}"] += 1
+
+
+botocore.handlers.BUILTIN_HANDLERS.append(("before-call", _count_call))
+
+LAMBDA_ENV = {
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "POWERTOOLS_SERVICE_NAME": "bench",
+    "POSTS_TABLE": "PostsTable",
+    "USERS_TABLE": "UsersTable",
+    "SESSIONS_TABLE": "SessionsTable",
+    "JWT_SECRET_ARN": "JwtSecret",
+}
+BASELINES = {
+    "bare: json": "import json\n\ndef lambda_handler(event, context):\n    return json.dumps(event)\n",
+    "bare: boto3 + client": "import boto3\n\nclient = boto3.client('dynamodb')\n\n"
+    "def lambda_handler(event, context):\n    return client\n",
+}
+
+
+# --- 1. cold init ------------------------------------------------------------------------------------------
+
+_IMPORT_ONCE = """
+import sys, time
+sys.path[:0] = [{code!r}, {layer!r}]
+started = time.perf_counter()
+import app
+print((time.perf_counter() - started) * 1000)
+"""
+
+
+def _import_ms(code_dir: Path) -> float:
+    env = {**os.environ, **LAMBDA_ENV}
+    output = subprocess.run(
+        [sys.executable, "-c", _IMPORT_ONCE.format(code=str(code_dir), layer=str(LAYER))],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return float(output.strip())
+
+
+def top_imports(code_dir: Path, count: int = 4) -> str:
+    """The biggest top-level imports by cumulative time, from `python -X importtime`."""
+    script = f"import sys; sys.path[:0] = [{str(code_dir)!r}, {str(LAYER)!r}]; import app"
+    stderr = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", script],
+        env={**os.environ, **LAMBDA_ENV},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stderr
+    top: list[tuple[int, str]] = []
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        _, cumulative, name = line.split("|")
+        if name[1:2] == " ":  # nested import: depth 0 is a single space after the bar
+            continue
+        if cumulative.strip().isdigit():
+            top.append((int(cumulative), name.strip()))
+    top.sort(reverse=True)
+    return ", ".join(f"{name} {micros / 1000:.0f}" for micros, name in top[:count] if name != "app")
+
+
+def cold_init(repeats: int) -> list[dict[str, Any]]:
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        targets: dict[str, Path] = {}
+        for name, source in BASELINES.items():
+            directory = Path(scratch) / name.replace(" ", "").replace(":", "_").replace("+", "_")
+            directory.mkdir()
+            (directory / "app.py").write_text(source)
+            targets[name] = directory
+        targets.update({name: ROOT / "functions" / name for name in FUNCTIONS})
+        for directory in targets.values():
+            _import_ms(directory)  # writes the .pyc files, as a built artifact ships them
+        medians = {name: statistics.median(_import_ms(path) for _ in range(repeats)) for name, path in targets.items()}
+        bare_json, bare_boto3 = medians["bare: json"], medians["bare: boto3 + client"]
+        for name, directory in targets.items():
+            rows.append(
+                {
+                    "target": name,
+                    "import_ms": medians[name],
+                    "vs_json": medians[name] / bare_json,
+                    "vs_boto3": medians[name] / bare_boto3,
+                    "top": "" if name.startswith("bare") else top_imports(directory),
+                }
+            )
+    return rows
+
+
+# --- 2. warm overhead and 3. AWS calls per request ---------------------------------------------------------
+
+POST_ID = "3f1c2a9e-8b7d-4e21-9a6f-0c5d2e7b1a44"
+POST_ITEM = {
+    "id": {"S": POST_ID},
+    "entity": {"S": "post"},
+    "title": {"S": "Hello"},
+    "content": {"S": "World"},
+    "author_id": {"S": "bench-user"},
+    "created_at": {"S": "2026-11-27T10:00:00.000000Z"},
+    "updated_at": {"S": "2026-11-27T10:00:00.000000Z"},
+    "version": {"N": "1"},
+}
+USER_ITEM = {
+    "pk": {"S": "user#bench-user"},
+    "id": {"S": "bench-user"},
+    "email": {"S": "bench@example.com"},
+    "name": {"S": "Bench"},
+    "created_at": {"S": "2026-11-27T10:00:00Z"},
+}
+# function -> (sample event, the one DynamoDB operation it makes, the stubbed answer)
+WARM_CASES: dict[str, tuple[str, str | None, dict[str, Any]]] = {
+    "health": ("health/get.json", None, {}),
+    "not_found": ("not_found/wrong_method.json", None, {}),
+    "posts_list": ("posts_list/get.json", "query", {"Items": [POST_ITEM] * 10}),
+    "posts_get": ("posts_get/head.json", "get_item", {"Item": POST_ITEM}),
+    "posts_create": ("posts_create/post.json", "put_item", {}),
+    "posts_replace": ("posts_replace/put.json", "update_item", {"Attributes": {**POST_ITEM, "version": {"N": "2"}}}),
+    "posts_patch": ("posts_patch/patch.json", "update_item", {"Attributes": {**POST_ITEM, "version": {"N": "2"}}}),
+    "posts_delete": ("posts_delete/delete.json", "delete_item", {}),
+    "auth_me": ("auth_me/get.json", "get_item", {"Item": USER_ITEM}),
+}
+
+
+class Context:
+    function_name = "bench"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    aws_request_id = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def _load(function: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"bench_{function}", ROOT / "functions" / function / "app.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.lambda_handler  # type: ignore[no-any-return]
+
+
+def _event(sample: str, token: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((ROOT / "events" / sample).read_text())
+    if "authorization" in event["headers"]:
+        event["headers"]["authorization"] = f"Bearer {token}"
+    event["headers"].pop("if-match", None)
+    return event
+
+
+def _per_call_us(call: Callable[[], Any], iterations: int, repeats: int) -> float:
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for _ in range(iterations):
+            call()
+        samples.append((time.perf_counter() - started) / iterations * 1e6)
+    return statistics.median(samples)
+
+
+def warm_and_calls(iterations: int, repeats: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    os.environ.update(LAMBDA_ENV)
+    sys.path[:0] = [str(LAYER), str(ROOT)]
+    import boto3
+    from botocore.stub import Stubber
+    from moto import mock_aws
+
+    from apikit.auth import issue_access_token
+    from apikit.logging import logger
+    from apikit.repositories import dynamodb
+    from devserver.template import create_tables, load_template
+
+    logger.setLevel("WARNING")  # measure the code path, not a JSON line per call to a terminal
+    warm_rows, call_rows = [], []
+    with mock_aws():
+        create_tables(boto3.client("dynamodb"), load_template(ROOT / "template.yaml"))
+        boto3.client("secretsmanager").create_secret(Name="JwtSecret", SecretString="bench-key-" + "k" * 54)
+        token = issue_access_token("bench-user")
+        dynamodb().put_item(TableName="PostsTable", Item=POST_ITEM)
+        dynamodb().put_item(TableName="UsersTable", Item=USER_ITEM)
+
+        # 3. AWS calls, against moto: the first invocation (cold) and the next (warm).
+        for function, (sample, _, _) in WARM_CASES.items():
+            from aws_lambda_powertools.utilities import parameters
+
+            parameters.clear_caches()
+            handler = _load(function)
+            counts = []
+            for _ in range(2):
+                CALLS.clear()
+                status = handler(_event(sample, token), Context())["statusCode"]
+                counts.append(dict(CALLS))
+            call_rows.append({"function": function, "status": status, "cold": counts[0], "warm": counts[1]})
+            dynamodb().put_item(TableName="PostsTable", Item=POST_ITEM)  # undo a delete
+
+        # 2. Warm overhead: DynamoDB stubbed (botocore Stubber) for both the handler and its bare twin.
+        client = dynamodb()
+        for function, (sample, operation, answer) in WARM_CASES.items():
+            handler = _load(function)
+            event = _event(sample, token)
+            with Stubber(client) as stubber:
+                total = iterations * repeats + iterations  # + warm-up
+                if operation:
+                    for _ in range(total * 2):
+                        stubber.add_response(operation, answer)
+
+                def bare(operation: str | None = operation, event: dict[str, Any] = event) -> str:
+                    result = getattr(client, operation)(**_REQUEST[operation]) if operation else {}
+                    return json.dumps({"statusCode": 200, "body": json.dumps(result), "event": event["rawPath"]})
+
+                def ours(event: dict[str, Any] = event, handler: Any = handler) -> Any:
+                    return handler(event, Context())
+
+                _per_call_us(ours, iterations, 1)
+                ours_us = _per_call_us(ours, iterations, repeats)
+                bare_us = _per_call_us(bare, iterations, repeats)
+            warm_rows.append(
+                {"function": function, "ours_us": ours_us, "bare_us": bare_us, "added_us": ours_us - bare_us}
+            )
+    return warm_rows, call_rows
+
+
+_REQUEST: dict[str, dict[str, Any]] = {
+    "query": {
+        "TableName": "PostsTable",
+        "IndexName": "ByCreatedAt",
+        "KeyConditionExpression": "entity = :e",
+        "ExpressionAttributeValues": {":e": {"S": "post"}},
+    },
+    "get_item": {"TableName": "PostsTable", "Key": {"id": {"S": POST_ID}}},
+    "put_item": {"TableName": "PostsTable", "Item": POST_ITEM},
+    "update_item": {
+        "TableName": "PostsTable",
+        "Key": {"id": {"S": POST_ID}},
+        "UpdateExpression": "SET title = :t",
+        "ExpressionAttributeValues": {":t": {"S": "x"}},
+    },
+    "delete_item": {"TableName": "PostsTable", "Key": {"id": {"S": POST_ID}}},
+}
+
+
+# --- 4. package size ---------------------------------------------------------------------------------------
+
+
+def _tree_bytes(path: Path) -> int:
+    return sum(file.stat().st_size for file in path.rglob("*") if file.is_file() and "__pycache__" not in file.parts)
+
+
+def package_sizes() -> dict[str, Any]:
+    """The layer as `sam build` makes it for arm64: the pinned requirements as aarch64 wheels, plus apikit."""
+    with tempfile.TemporaryDirectory() as scratch:
+        target = Path(scratch) / "python"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-compile",
+                "--platform",
+                "manylinux2014_aarch64",
+                "--implementation",
+                "cp",
+                "--python-version",
+                "3.13",
+                "--only-binary=:all:",
+                "--target",
+                str(target),
+                "-r",
+                str(LAYER / "requirements.txt"),
+            ],
+            check=True,
+        )
+        dependencies = _tree_bytes(target)
+        native = sorted(str(path.relative_to(target)) for path in target.rglob("*.so"))
+    apikit = _tree_bytes(LAYER / "apikit")
+    functions = {name: _tree_bytes(ROOT / "functions" / name) for name in FUNCTIONS}
+    return {"layer_bytes": dependencies + apikit, "apikit_bytes": apikit, "native": native, "functions": functions}
+
+
+if __name__ == "__main__":
+    section, *numbers = sys.argv[1:]
+    values = [int(number) for number in numbers]
+    if section == "cold":
+        print(json.dumps(cold_init(*values)))
+    elif section == "warm":
+        print(json.dumps(warm_and_calls(*values)))
+    else:
+        print(json.dumps(package_sizes()))
