@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -53,48 +54,52 @@ BASELINES = {
 
 # --- 1. cold init ------------------------------------------------------------------------------------------
 
-_IMPORT_ONCE = """
-import sys, time
-sys.path[:0] = [{code!r}, {layer!r}]
-started = time.perf_counter()
-import app
-print((time.perf_counter() - started) * 1000)
-"""
+SITE = ROOT / ".bench" / "lambda-site"
 
 
-def _import_ms(code_dir: Path) -> float:
-    env = {**os.environ, **LAMBDA_ENV}
-    output = subprocess.run(
-        [sys.executable, "-c", _IMPORT_ONCE.format(code=str(code_dir), layer=str(LAYER))],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return float(output.strip())
+def lambda_site() -> list[Path]:
+    """What a function sees on Lambda: the layer's pinned requirements and the runtime's boto3, nothing else
+    (not the dev venv, whose extra packages such as `cryptography` would change what pyjwt imports)."""
+    requirements = (LAYER / "requirements.txt").read_text() + "boto3==1.44.5\n"
+    stamp = SITE / "requirements.txt"
+    if not stamp.exists() or stamp.read_text() != requirements:
+        shutil.rmtree(SITE, ignore_errors=True)
+        SITE.mkdir(parents=True)
+        stamp.write_text(requirements)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target",
+             str(SITE / "packages"), "-r", str(stamp)],
+            check=True,
+        )
+    return [LAYER, SITE / "packages"]
 
 
-def top_imports(code_dir: Path, count: int = 4) -> str:
-    """The biggest top-level imports by cumulative time, from `python -X importtime`."""
-    script = f"import sys; sys.path[:0] = [{str(code_dir)!r}, {str(LAYER)!r}]; import app"
-    stderr = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", script],
+def _python(code_dir: Path, *flags: str, script: str) -> subprocess.CompletedProcess[str]:
+    # -I -S: no site-packages, no PYTHON* variables: only the stdlib, the function and the layer.
+    paths = [str(code_dir), *map(str, lambda_site())]
+    return subprocess.run(
+        [sys.executable, "-I", "-S", *flags, "-c", f"import sys; sys.path[:0] = {paths!r}\n{script}"],
         env={**os.environ, **LAMBDA_ENV},
         capture_output=True,
         text=True,
         check=True,
-    ).stderr
-    top: list[tuple[int, str]] = []
+    )
+
+
+def _import_ms(code_dir: Path) -> float:
+    script = "import time\nstarted = time.perf_counter()\nimport app\nprint((time.perf_counter() - started) * 1000)"
+    return float(_python(code_dir, script=script).stdout.strip())
+
+
+def top_imports(code_dir: Path, count: int = 4) -> str:
+    """Self time summed per top-level package, from `python -X importtime`: where the cold start goes."""
+    stderr = _python(code_dir, "-X", "importtime", script="import app").stderr
+    per_package: Counter[str] = Counter()
     for line in stderr.splitlines():
-        if not line.startswith("import time:") or "|" not in line:
-            continue
-        _, cumulative, name = line.split("|")
-        if name[1:2] == " ":  # nested import: depth 0 is a single space after the bar
-            continue
-        if cumulative.strip().isdigit():
-            top.append((int(cumulative), name.strip()))
-    top.sort(reverse=True)
-    return ", ".join(f"{name} {micros / 1000:.0f}" for micros, name in top[:count] if name != "app")
+        fields = line.removeprefix("import time:").split("|")
+        if len(fields) == 3 and fields[0].strip().isdigit():
+            per_package[fields[2].strip().split(".")[0]] += int(fields[0])
+    return ", ".join(f"{name} {micros / 1000:.0f}" for name, micros in per_package.most_common(count))
 
 
 def cold_init(repeats: int) -> list[dict[str, Any]]:

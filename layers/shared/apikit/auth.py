@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 
 import jwt
 from aws_lambda_powertools.utilities import parameters
@@ -42,23 +43,36 @@ def issue_access_token(user_id: str, *, now: int | None = None, key: str | None 
     return jwt.encode(claims, key or signing_key(), algorithm=ALGORITHM)
 
 
-def verify_access_token(token: str) -> Principal:
-    settings = get_settings()
+@lru_cache(maxsize=1024)
+def _verified(token: str, key: str, issuer: str, audience: str) -> tuple[str, int] | None:
+    """(subject, expiry) of a token whose signature and claims check out, else None.
+
+    Cached because a warm container sees the same token on a client's every request; the key is part of
+    the cache key (a rotated key re-verifies) and expiry is re-checked on every use by the caller.
+    """
     try:
         claims = jwt.decode(
             token,
-            signing_key(),
+            key,
             algorithms=[ALGORITHM],  # pinned: no alg:none, no RS/HS confusion
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
+            audience=audience,
+            issuer=issuer,
             options={"require": REQUIRED_CLAIMS},
         )
-    except jwt.PyJWTError as error:
-        raise Unauthorized("The access token is invalid or expired.", invalid_token=True) from error
-    subject = claims["sub"]
-    if not isinstance(subject, str) or not subject:
+    except jwt.PyJWTError:
+        return None
+    subject, expiry = claims["sub"], claims["exp"]
+    if not isinstance(subject, str) or not subject or not isinstance(expiry, int):
+        return None
+    return subject, expiry
+
+
+def verify_access_token(token: str) -> Principal:
+    settings = get_settings()
+    verified = _verified(token, signing_key(), settings.jwt_issuer, settings.jwt_audience)
+    if verified is None or verified[1] <= time.time():
         raise Unauthorized("The access token is invalid or expired.", invalid_token=True)
-    return Principal(user_id=subject)
+    return Principal(user_id=verified[0])
 
 
 def require_user(event: APIGatewayProxyEventV2) -> Principal:

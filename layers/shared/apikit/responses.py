@@ -8,15 +8,15 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.shared.cookies import Cookie
-from pydantic import BaseModel
 
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
 
 
 def _dumps(body: Any) -> str:
-    if isinstance(body, BaseModel):
-        return body.model_dump_json()
+    # Duck-typed so that functions without models (health, not_found) never import pydantic (~70 ms cold).
+    if hasattr(body, "model_dump_json"):
+        return str(body.model_dump_json())
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
