@@ -222,3 +222,33 @@ def _is_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return False
+
+
+def test_editing_the_layer_restarts_the_functions_that_use_it(project, start_server):
+    server = start_server(project / "template.yaml")
+    assert server.get("/greeting").text == "hi"
+
+    layer = project / "layers" / "common" / "greeting.py"
+    layer.write_text('WORD = "hello"\n')
+    started = time.monotonic()
+    while server.get("/greeting").text != "hello":
+        assert time.monotonic() - started < 10, server.output()
+        time.sleep(0.1)
+
+    assert "Reloaded GreetFunction" in server.output()
+
+
+def test_an_external_aws_endpoint_replaces_the_embedded_one(project, start_server):
+    from devserver.aws import LocalAws, MotoServer
+
+    external = MotoServer()  # stands in for DynamoDB Local or any other endpoint
+    try:
+        server = start_server(project / "template.yaml", "--aws-endpoint", external.endpoint)
+
+        assert f"AWS endpoint: {external.endpoint}" in server.output()
+        environment = server.get("/echo/x").json()["environment"]
+        assert environment["AWS_ENDPOINT_URL_DYNAMODB"] == external.endpoint
+        assert environment["TABLE"] == "ItemsTable"
+        assert "ItemsTable" in LocalAws(external.endpoint).dynamodb.list_tables()["TableNames"]
+    finally:
+        external.stop()

@@ -12,7 +12,10 @@ def lambda_handler(event, context):
             "body": event["body"],
             "isBase64Encoded": True,
         }
-    environment = {name: os.environ.get(name) for name in ("GREETING", "TABLE", "TABLE_ARN", "FROM_ENV_JSON")}
+    environment = {
+        name: os.environ.get(name)
+        for name in ("GREETING", "TABLE", "TABLE_ARN", "FROM_ENV_JSON", "AWS_ENDPOINT_URL_DYNAMODB")
+    }
     return {
         "statusCode": 200,
         "headers": {"content-type": "application/json", "x-echo": "1", "access-control-allow-origin": "https://evil"},
