@@ -114,7 +114,12 @@ def cold_init(repeats: int) -> list[dict[str, Any]]:
         targets.update({name: ROOT / "functions" / name for name in FUNCTIONS})
         for directory in targets.values():
             _import_ms(directory)  # writes the .pyc files, as a built artifact ships them
-        medians = {name: statistics.median(_import_ms(path) for _ in range(repeats)) for name, path in targets.items()}
+        # Round-robin, so that a burst of load elsewhere on the machine hits every target alike.
+        samples: dict[str, list[float]] = {name: [] for name in targets}
+        for _ in range(repeats):
+            for name, path in targets.items():
+                samples[name].append(_import_ms(path))
+        medians = {name: statistics.median(values) for name, values in samples.items()}
         bare_json, bare_boto3 = medians["bare: json"], medians["bare: boto3 + client"]
         for name, directory in targets.items():
             rows.append(
