@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import json
 import os
 import re
@@ -17,6 +16,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from devserver.worker import LambdaContext, load_module
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,22 +84,7 @@ def _in_process_handler(function: str, aws_endpoint: str) -> Any:
     spec_function = next(f for f in app.functions.values() if f.code_dir.name == function)
     os.environ.update({**lambda_environment(aws_endpoint), **spec_function.environment, "LOG_LEVEL": "WARNING"})
     sys.path[:0] = [str(path) for path in spec_function.layer_dirs]
-    spec = importlib.util.spec_from_file_location(f"inproc_{function}", spec_function.code_dir / "app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.lambda_handler
-
-
-class Context:
-    function_name = "bench"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-    aws_request_id = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
+    return load_module(spec_function.code_dir / "app.py", f"inproc_{function}").lambda_handler
 
 
 def _client_load(port: int, path: str, threads: int, per_thread: int) -> int:
@@ -159,8 +145,10 @@ def latency_and_throughput(count: int, clients: int) -> dict[str, Any]:
             if "pathParameters" in event:
                 event["pathParameters"]["id"] = post_id
             for _ in range(20):
-                handler(event, Context())
-            in_process = _timed(lambda handler=handler, event=event: handler(event, Context()), count)
+                handler(event, LambdaContext("bench", 512, 10))
+            in_process = _timed(
+                lambda handler=handler, event=event: handler(event, LambdaContext("bench", 512, 10)), count
+            )
             server_p50, server_p95 = percentiles(through_server)
             local_p50, local_p95 = percentiles(in_process)
             results["routes"].append(

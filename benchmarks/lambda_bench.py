@@ -20,6 +20,8 @@ from typing import Any
 
 import botocore.handlers
 
+from devserver.worker import LambdaContext, load_module
+
 ROOT = Path(__file__).resolve().parents[1]
 LAYER = ROOT / "layers" / "shared"
 FUNCTIONS = sorted(path.name for path in (ROOT / "functions").iterdir() if (path / "app.py").exists())
@@ -67,8 +69,18 @@ def lambda_site() -> list[Path]:
         SITE.mkdir(parents=True)
         stamp.write_text(requirements)
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target",
-             str(SITE / "packages"), "-r", str(stamp)],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--target",
+                str(SITE / "packages"),
+                "-r",
+                str(stamp),
+            ],
             check=True,
         )
     return [LAYER, SITE / "packages"]
@@ -168,25 +180,8 @@ WARM_CASES: dict[str, tuple[str, str | None, dict[str, Any]]] = {
 }
 
 
-class Context:
-    function_name = "bench"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-    aws_request_id = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
 def _load(function: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(f"bench_{function}", ROOT / "functions" / function / "app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.lambda_handler  # type: ignore[no-any-return]
+    return load_module(ROOT / "functions" / function / "app.py", f"bench_{function}").lambda_handler  # type: ignore[no-any-return]
 
 
 def _event(sample: str, token: str) -> dict[str, Any]:
@@ -237,7 +232,7 @@ def warm_and_calls(iterations: int, repeats: int) -> tuple[list[dict[str, Any]],
             counts = []
             for _ in range(2):
                 CALLS.clear()
-                status = handler(_event(sample, token), Context())["statusCode"]
+                status = handler(_event(sample, token), LambdaContext("bench", 512, 10))["statusCode"]
                 counts.append(dict(CALLS))
             call_rows.append({"function": function, "status": status, "cold": counts[0], "warm": counts[1]})
             dynamodb().put_item(TableName="PostsTable", Item=POST_ITEM)  # undo a delete
@@ -258,7 +253,7 @@ def warm_and_calls(iterations: int, repeats: int) -> tuple[list[dict[str, Any]],
                     return json.dumps({"statusCode": 200, "body": json.dumps(result), "event": event["rawPath"]})
 
                 def ours(event: dict[str, Any] = event, handler: Any = handler) -> Any:
-                    return handler(event, Context())
+                    return handler(event, LambdaContext("bench", 512, 10))
 
                 _per_call_us(ours, iterations, 1)
                 ours_us = _per_call_us(ours, iterations, repeats)

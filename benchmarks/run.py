@@ -53,7 +53,13 @@ def main() -> int:
         "## 1. Cold init: importing the handler module in a fresh interpreter (ms)\n\n"
         "Targets: every function <= 1.5x `bare: boto3 + client`; `/api/hello` <= 1.2x `bare: json`.\n\n"
         + table(
-            ["handler", "import ms", "x bare json", "x bare boto3+client", "where it goes (self ms per package, -X importtime)"],
+            [
+                "handler",
+                "import ms",
+                "x bare json",
+                "x bare boto3+client",
+                "where it goes (self ms per package, -X importtime)",
+            ],
             [
                 [r["target"], f"{r['import_ms']:.1f}", f"{r['vs_json']:.2f}", f"{r['vs_boto3']:.2f}", r["top"]]
                 for r in cold

@@ -6,6 +6,7 @@ Runs in its own process (spawned by devserver.pool), so this module imports noth
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
 import resource
@@ -15,6 +16,8 @@ import traceback
 import uuid
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 
@@ -30,20 +33,30 @@ class WorkerSpec:
 
 
 class LambdaContext:
-    """The `context` argument Lambda passes to handlers."""
+    """The `context` argument Lambda passes to handlers (tests and benchmarks use it too)."""
 
-    def __init__(self, spec: WorkerSpec, request_id: str) -> None:
-        self.function_name = spec.function_name
+    def __init__(self, function_name: str, memory_mb: int = 128, timeout: int = 3, request_id: str = "") -> None:
+        self.function_name = function_name
         self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{spec.function_name}"
-        self.memory_limit_in_mb = spec.memory_mb
-        self.aws_request_id = request_id
-        self.log_group_name = f"/aws/lambda/{spec.function_name}"
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+        self.memory_limit_in_mb = memory_mb
+        self.aws_request_id = request_id or str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
         self.log_stream_name = "local"
-        self._deadline = time.monotonic() + spec.timeout
+        self._deadline = time.monotonic() + timeout
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def load_module(path: Path, name: str) -> ModuleType:
+    """Import one handler file under a name of its own: every function's module is called `app`."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def max_memory_mb() -> int:
@@ -69,7 +82,7 @@ def serve(connection: Connection, spec: WorkerSpec) -> None:
             event: dict[str, Any] = connection.recv()
         except EOFError:
             return
-        context = LambdaContext(spec, str(uuid.uuid4()))
+        context = LambdaContext(spec.function_name, spec.memory_mb, spec.timeout)
         started = time.perf_counter()
         try:
             # Lambda hands the result back as JSON, so anything json cannot encode is an error here too.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import os
 import uuid
@@ -19,6 +18,7 @@ import pytest
 from moto import mock_aws
 
 from devserver.template import create_tables, load_template
+from devserver.worker import LambdaContext, load_module
 
 ROOT = Path(__file__).resolve().parent.parent
 JWT_KEY = "test-signing-key-" + "x" * 47  # 64 chars, like the template's generated key
@@ -39,19 +39,6 @@ os.environ.update(
 )
 for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SECRETS_MANAGER"):
     os.environ.pop(name, None)
-
-
-@dataclass
-class LambdaContext:
-    """What Lambda passes as `context`, enough for Powertools' Logger."""
-
-    function_name: str = "test-function"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
 
 
 @pytest.fixture
@@ -79,12 +66,7 @@ _loaded: dict[str, ModuleType] = {}
 def load_function(name: str) -> ModuleType:
     """Import functions/<name>/app.py under a unique module name (every function's module is called `app`)."""
     if name not in _loaded:
-        spec = importlib.util.spec_from_file_location(f"fn_{name}", ROOT / "functions" / name / "app.py")
-        assert spec
-        assert spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _loaded[name] = module
+        _loaded[name] = load_module(ROOT / "functions" / name / "app.py", f"fn_{name}")
     return _loaded[name]
 
 
@@ -132,7 +114,7 @@ class Result:
 
 
 def invoke(function: str, event: dict[str, Any]) -> Result:
-    response = load_function(function).lambda_handler(event, LambdaContext())
+    response = load_function(function).lambda_handler(event, LambdaContext("test-function", 512, 10))
     return Result(
         status=response["statusCode"],
         headers={key.lower(): value for key, value in response.get("headers", {}).items()},

@@ -10,30 +10,17 @@ invocations must never run at once in one interpreter.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
+from devserver.worker import LambdaContext, load_module
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class Context:
-    function_name = "concurrency-worker"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:concurrency-worker"
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
 def main(function: str) -> None:
-    spec = importlib.util.spec_from_file_location("app", ROOT / "functions" / function / "app.py")
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_module(ROOT / "functions" / function / "app.py", "app")
 
     from apikit.auth import signing_key
     from apikit.repositories import dynamodb
@@ -43,7 +30,7 @@ def main(function: str) -> None:
     print("READY", flush=True)
 
     event = json.loads(sys.stdin.readline())
-    response = module.lambda_handler(event, Context())
+    response = module.lambda_handler(event, LambdaContext("concurrency-worker", 512, 10))
     print("RESULT " + json.dumps(response), flush=True)
 
 
