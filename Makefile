@@ -70,6 +70,21 @@ validate: $(TOOLS)/.installed ## cfn-lint the template and run it through the SA
 	$(TOOLS)/bin/cfn-lint template.yaml
 	$(TOOLS)/bin/python scripts/sam_transform.py template.yaml
 
+# `sam build` runs pip with the `python3.13` it finds on PATH, sometimes from a directory where pyenv's shim
+# cannot see .python-version: put the real interpreter's directory first. Evaluated only by the targets using it.
+PY313 = $(shell python3.13 -c 'import os, sys; print(os.path.realpath(sys.executable))' 2>/dev/null)
+
+# No container: SAM's python builder downloads the manylinux aarch64 wheels itself for an arm64 function or layer
+# (BuildArchitecture: arm64), and scripts/check_build.py fails the build if any native code is not aarch64.
+# Lambda's code directories are read-only and `sam package` zips every file with a 1980 timestamp, so only
+# hash-based .pyc files are ever used there; `sam build` empties .aws-sam/build first, so none can go stale.
+.PHONY: build
+build: $(TOOLS)/.installed ## sam build (no container, arm64 wheels) with .pyc files, then check the artifacts
+	@[ -n "$(PY313)" ] || { echo "error: sam build needs python3.13, Lambda's runtime, on PATH (pyenv install 3.13)" >&2; exit 1; }
+	PATH="$(dir $(PY313)):$$PATH" $(TOOLS)/bin/sam build --cached --parallel
+	$(PY313) -m compileall -q -f -j 0 --invalidation-mode checked-hash .aws-sam/build
+	$(PY313) scripts/check_build.py .aws-sam/build
+
 .PHONY: bench
 bench: $(VENV)/.installed ## benchmarks side by side with their baselines; writes docs/benchmarks.md
 	$(PY) benchmarks/run.py $(ARGS)
