@@ -1,4 +1,4 @@
-"""Concurrent writes to one post: a conditional write has exactly one winner, and no update is ever lost.
+"""Concurrent writes: a conditional write has exactly one winner, no update is ever lost, an email is taken once.
 
 Each writer is its own process (a Lambda execution environment); they share one DynamoDB, a moto server.
 """
@@ -25,7 +25,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.server import ThreadedMotoServer
 
 from devserver.template import create_tables, load_template
-from tests.conftest import JWT_KEY, ROOT, post_event
+from tests.conftest import JWT_KEY, ROOT, load_event, post_event
 
 WRITERS = 8
 
@@ -39,7 +39,7 @@ def dynamodb_endpoint(monkeypatch) -> Iterator[str]:
     so concurrent conditional writes can all succeed there. Serialising moto's write operations gives it
     DynamoDB's per-write atomicity; a handler that read first and wrote later would still race, and fail here.
     """
-    lock = threading.Lock()
+    lock = threading.RLock()  # re-entrant: transact_write_items calls put_item itself
 
     def serialised(operation: Any) -> Any:
         @functools.wraps(operation)
@@ -49,7 +49,7 @@ def dynamodb_endpoint(monkeypatch) -> Iterator[str]:
 
         return locked
 
-    for name in ("put_item", "update_item", "delete_item"):
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
         monkeypatch.setattr(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
 
     monkeypatch.setattr(logging.getLogger("werkzeug"), "disabled", True)  # one access-log line per request
@@ -109,6 +109,8 @@ def invoke_concurrently(endpoint: str, function: str, events: list[dict[str, Any
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "POSTS_TABLE": "PostsTable",
+        "USERS_TABLE": "UsersTable",
+        "SESSIONS_TABLE": "SessionsTable",
         "JWT_SECRET_ARN": "JwtSecret",
         "POWERTOOLS_SERVICE_NAME": "api-routes-test",
         "POWERTOOLS_LOG_LEVEL": "ERROR",
@@ -191,3 +193,23 @@ def test_concurrent_patches_of_different_fields_lose_nothing(dynamodb_endpoint):
     assert sorted(response["headers"]["ETag"] for response in responses) == ['"v2"', '"v3"']
     after = stored(dynamodb_endpoint, post_id)
     assert (after["title"], after["content"], after["version"]) == ("New title", "New content", "3")
+
+
+def test_concurrent_signups_with_one_email_create_one_account(dynamodb_endpoint):
+    events = [
+        load_event(
+            "auth_signup/post.json",
+            body={
+                "email": f"{'SAME' if n % 2 else 'same'}@example.com",
+                "password": "a long password!",
+                "name": f"{n}",
+            },
+        )
+        for n in range(WRITERS)
+    ]
+
+    responses = invoke_concurrently(dynamodb_endpoint, "auth_signup", events)
+
+    assert sorted(response["statusCode"] for response in responses) == [201] + [409] * (WRITERS - 1)
+    items = boto3.client("dynamodb", endpoint_url=dynamodb_endpoint).scan(TableName="UsersTable")["Items"]
+    assert sorted(item["pk"]["S"].split("#")[0] for item in items) == ["email", "user"]  # one account, no orphan
