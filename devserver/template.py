@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 
-class _CfnLoader(yaml.SafeLoader):
+class _CfnLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]  # libyaml when built
     """YAML with CloudFormation's short tags (!Ref, !GetAtt, !Sub, ...) read as their long form."""
 
 
