@@ -38,8 +38,8 @@ class PooledWSGIServer(ThreadedWSGIServer):
     """Werkzeug's threaded server with a pool instead of a new thread per connection (~12% of its CPU)."""
 
     def __init__(self, host: str, port: int, app: Any, threads: int = 32) -> None:
-        super().__init__(host, port, app, handler=QuietNoDelayHandler)
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="http")
+        super().__init__(host, port, app, handler=QuietNoDelayHandler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         self.executor.submit(self.process_request_thread, request, client_address)
@@ -112,8 +112,13 @@ class DevServer:
         for route in sorted(self.app.routes, key=lambda route: (route.path, route.method)):
             log(f"  {route.method:7} {route.path:28} -> {route.function}")
 
-    def serve(self) -> None:
-        server = PooledWSGIServer(self.options.host, self.options.port, self.gateway)
+    def serve(self) -> int:
+        try:
+            server = PooledWSGIServer(self.options.host, self.options.port, self.gateway)
+        except SystemExit:  # Werkzeug has already said why it cannot listen (for example: the port is in use)
+            log(f'Cannot listen on {self.options.host}:{self.options.port}: try make dev ARGS="--port <another>"')
+            self.close()
+            return 1
         watcher = Watcher(lambda: self.app, self.reload_functions, self.reload_template)
         if not self.options.no_reload:
             watcher.start()
@@ -136,6 +141,7 @@ class DevServer:
         server.server_close()
         watcher.stop() if not self.options.no_reload else None
         self.close()
+        return 0
 
     def close(self) -> None:
         if self.persist:
@@ -216,5 +222,4 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     server = DevServer(options)
     log(f"Started in {time.perf_counter() - started:.2f} s")
-    server.serve()
-    return 0
+    return server.serve()

@@ -23,6 +23,7 @@ from werkzeug.wrappers import Request, Response
 from devserver.pool import FunctionPool, Invocation
 from devserver.template import App, Route
 
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's limit on a request body
 _TEXT_TYPES = re.compile(
     r"^(text/.*|application/(json|.*\+json|xml|.*\+xml|javascript|x-www-form-urlencoded|graphql|x-ndjson))$"
 )
@@ -90,7 +91,9 @@ class Gateway:
             method == "OPTIONS" and "origin" in request.headers and "access-control-request-method" in request.headers
         )
         raw_path = request.environ.get("RAW_URI", request.full_path).split("?", 1)[0] or "/"
-        if cors and preflight:
+        if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
+            response = api_error(413, "Request Entity Too Large")
+        elif cors and preflight:
             # API Gateway answers preflights itself, before any route or function sees them.
             response = self.preflight(request, cors)
         else:

@@ -252,3 +252,32 @@ def test_an_external_aws_endpoint_replaces_the_embedded_one(project, start_serve
         assert "ItemsTable" in LocalAws(external.endpoint).dynamodb.list_tables()["TableNames"]
     finally:
         external.stop()
+
+
+def test_a_body_over_api_gateways_10_mb_limit_is_413(project, start_server):
+    server = start_server(project / "template.yaml")
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    connection.putrequest("POST", "/items/1")
+    connection.putheader("Content-Length", str(10 * 1024 * 1024 + 1))
+    connection.endheaders()  # the body never comes: the limit is judged from the header, as API Gateway does
+
+    response = connection.getresponse()
+
+    assert response.status == 413
+    assert json.loads(response.read()) == {"message": "Request Entity Too Large"}
+
+
+def test_a_port_in_use_is_a_clear_error_not_a_traceback(project, start_server, tmp_path):
+    first = start_server(project / "template.yaml")
+
+    second = subprocess.run(
+        [sys.executable, "-m", "devserver", "--template", str(project / "template.yaml"), "--port", str(first.port)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert second.returncode == 1
+    assert f"Cannot listen on 127.0.0.1:{first.port}" in second.stderr
+    assert "Traceback" not in second.stderr
