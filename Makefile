@@ -5,6 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 TOOLS := .venv-tools
+CHECKOV := .venv-checkov
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export SAM_CLI_TELEMETRY := 0
 
@@ -33,6 +34,12 @@ $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
 $(TOOLS)/.installed: requirements-tools.txt
 	@python=$$($(find_python)) || exit 1; [ -x $(TOOLS)/bin/python ] || $$python -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install -q -r requirements-tools.txt
+	@touch $@
+
+# checkov pins a boto3 that aws-sam-cli's pin excludes: it gets a venv of its own.
+$(CHECKOV)/.installed: requirements-checkov.txt
+	@python=$$($(find_python)) || exit 1; [ -x $(CHECKOV)/bin/python ] || $$python -m venv $(CHECKOV)
+	$(CHECKOV)/bin/python -m pip install -q -r requirements-checkov.txt
 	@touch $@
 
 .PHONY: install
@@ -65,10 +72,18 @@ format: $(VENV)/.installed ## apply ruff's fixes and formatting
 test: lint ## lint, then every test with coverage (fails under 90%)
 	$(PY) -m pytest --cov --cov-report=term
 
+# All offline: checkov never asks its platform for guidelines (--skip-download), `sam validate --lint` is cfn-lint
+# through SAM and needs no credentials. Every checkov skip is a #checkov:skip comment with its reason in the template.
+WORKFLOWS = $(wildcard .github/workflows/*.yml)
 .PHONY: validate
-validate: $(TOOLS)/.installed ## cfn-lint the template and run it through the SAM transform
+validate: $(TOOLS)/.installed $(CHECKOV)/.installed ## cfn-lint, SAM transform, sam validate --lint, checkov, workflow lint
 	$(TOOLS)/bin/cfn-lint template.yaml
 	$(TOOLS)/bin/python scripts/sam_transform.py template.yaml
+	$(TOOLS)/bin/python scripts/check_operations.py template.yaml
+	$(TOOLS)/bin/sam validate --lint --template template.yaml
+	$(CHECKOV)/bin/checkov --quiet --compact --skip-download --framework cloudformation github_actions \
+	  --file template.yaml $(addprefix --file ,$(WORKFLOWS))
+	TOOLS=$(TOOLS) scripts/lint_workflows.sh
 
 # `sam build` runs pip with the `python3.13` it finds on PATH, sometimes from a directory where pyenv's shim
 # cannot see .python-version: put the real interpreter's directory first. Evaluated only by the targets using it.
@@ -91,5 +106,5 @@ bench: $(VENV)/.installed ## benchmarks side by side with their baselines; write
 
 .PHONY: clean
 clean: ## remove virtualenvs, build output and caches
-	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+	rm -rf $(VENV) $(TOOLS) $(CHECKOV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -67,7 +67,8 @@ def check_bytecode(build: Path) -> tuple[int, list[str]]:
             missing.append(str(source.relative_to(build)))
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-        return len(sources), [f"{len(missing)} .py files without a hash-based {sys.implementation.cache_tag} .pyc: {shown}"]
+        tag = sys.implementation.cache_tag
+        return len(sources), [f"{len(missing)} .py files without a hash-based {tag} .pyc: {shown}"]
     return len(sources), []
 
 
