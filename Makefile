@@ -80,6 +80,7 @@ validate: $(TOOLS)/.installed $(CHECKOV)/.installed ## cfn-lint, SAM transform, 
 	$(TOOLS)/bin/cfn-lint template.yaml
 	$(TOOLS)/bin/python scripts/sam_transform.py template.yaml
 	$(TOOLS)/bin/python scripts/check_operations.py template.yaml
+	$(TOOLS)/bin/python scripts/check_samconfig.py template.yaml
 	$(TOOLS)/bin/sam validate --lint --template template.yaml
 	$(CHECKOV)/bin/checkov --quiet --compact --skip-download --framework cloudformation github_actions \
 	  --file template.yaml $(addprefix --file ,$(WORKFLOWS))
