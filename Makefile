@@ -101,6 +101,12 @@ build: $(TOOLS)/.installed ## sam build (no container, arm64 wheels) with .pyc f
 	$(PY313) -m compileall -q -f -j 0 --invalidation-mode checked-hash .aws-sam/build
 	$(PY313) scripts/check_build.py .aws-sam/build
 
+# Standard library only, so any python3 will do. TOKEN=<access token> (from the environment) adds a write round trip.
+.PHONY: smoke
+smoke: ## smoke-test a running API, read-only: make smoke URL=https://... (TOKEN=... adds a write round trip)
+	@[ -n "$(URL)" ] || { echo "usage: make smoke URL=https://<api-id>.execute-api.<region>.amazonaws.com [TOKEN=<token>]" >&2; exit 1; }
+	@python=$$($(find_python)) || exit 1; $$python scripts/smoke.py "$(URL)"
+
 .PHONY: bench
 bench: $(VENV)/.installed ## benchmarks side by side with their baselines; writes docs/benchmarks.md
 	$(PY) benchmarks/run.py $(ARGS)
