@@ -124,19 +124,30 @@ def bucket_name(logical_id: str) -> str:
     return logical_id.lower()
 
 
+NO_VALUE = object()  # what `!Ref AWS::NoValue` resolves to: the property is dropped
+
+
 class Resolver:
-    """Resolve Ref, GetAtt, Sub, Join, If-free intrinsics against parameters and local resource names."""
+    """Resolve Ref, GetAtt, Sub, Join and If (with the template's Conditions) against parameters and local
+    resource names."""
 
     def __init__(self, template: dict[str, Any], overrides: dict[str, str]) -> None:
         self.resources: dict[str, Any] = template.get("Resources", {})
+        self.conditions: dict[str, Any] = template.get("Conditions", {})
         self.values: dict[str, Any] = dict(PSEUDO_PARAMETERS)
         for name, spec in template.get("Parameters", {}).items():
             value = overrides.get(name, spec.get("Default", ""))
             if spec.get("Type") == "CommaDelimitedList" and isinstance(value, str):
                 value = [item.strip() for item in value.split(",")]
-            self.values[name] = value
+            # CloudFormation hands every parameter over as a string (Fn::Equals compares "0" with "0").
+            self.values[name] = value if isinstance(value, list) else str(value)
+
+    def condition(self, name: str) -> bool:
+        return bool(self.resolve(self.conditions[name]))
 
     def ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
         if name in self.values:
             return self.values[name]
         if self.resources.get(name, {}).get("Type") == "AWS::S3::Bucket":
@@ -153,13 +164,27 @@ class Resolver:
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
-            return [self.resolve(item) for item in value]
+            return [item for item in map(self.resolve, value) if item is not NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
             ((key, argument),) = value.items()
             if key == "Ref":
                 return self.ref(argument)
+            if key == "Fn::If":
+                name, when_true, when_false = argument
+                return self.resolve(when_true if self.condition(name) else when_false)
+            if key == "Condition":
+                return self.condition(argument)
+            if key == "Fn::Equals":
+                left, right = self.resolve(argument)
+                return str(left) == str(right)
+            if key == "Fn::Not":
+                return not self.resolve(argument[0])
+            if key == "Fn::And":
+                return all(self.resolve(item) for item in argument)
+            if key == "Fn::Or":
+                return any(self.resolve(item) for item in argument)
             if key == "Fn::GetAtt":
                 name, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
                 return self.get_att(name, attribute)
@@ -168,7 +193,8 @@ class Resolver:
             if key == "Fn::Join":
                 separator, items = argument
                 return separator.join(str(item) for item in self.resolve(items))
-        return {key: self.resolve(item) for key, item in value.items()}
+        resolved = {key: self.resolve(item) for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item is not NO_VALUE}
 
     def _sub(self, argument: Any) -> str:
         text, variables = (argument, {}) if isinstance(argument, str) else argument

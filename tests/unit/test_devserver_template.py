@@ -1,0 +1,30 @@
+"""The dev server reads template.yaml as CloudFormation would: parameters, conditions, Fn::If, AWS::NoValue."""
+
+from __future__ import annotations
+
+from devserver.template import load_app
+from tests.conftest import ROOT
+
+
+def test_reserved_concurrency_caps_the_workers_only_when_set():
+    default = load_app(ROOT / "template.yaml", default_concurrency=4)
+    reserved = load_app(ROOT / "template.yaml", {"ReservedConcurrency": "2"}, default_concurrency=4)
+
+    assert {function.concurrency for function in default.functions.values()} == {4}
+    assert {function.concurrency for function in reserved.functions.values()} == {2}
+
+
+def test_parameters_flow_into_every_function_environment():
+    app = load_app(ROOT / "template.yaml", {"LogLevel": "DEBUG"})
+
+    environments = [function.environment for function in app.functions.values()]
+    assert {environment["LOG_LEVEL"] for environment in environments} == {"DEBUG"}
+    assert {environment["POSTS_TABLE"] for environment in environments} == {"PostsTable"}
+
+
+def test_cors_comes_from_the_http_api():
+    app = load_app(ROOT / "template.yaml", {"CorsAllowedOrigins": "https://a.example, https://b.example"})
+
+    assert app.cors is not None
+    assert app.cors["AllowOrigins"] == ["https://a.example", "https://b.example"]
+    assert app.cors["AllowCredentials"] is True
