@@ -9,11 +9,11 @@ from typing import Annotated, Literal, Self
 from aws_lambda_powertools.event_handler import Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from apikit.auth import issue_access_token
+from apikit.auth import invalid_access_token, issue_access_token
 from apikit.config import get_settings
 from apikit.cookies import session_cookie
 from apikit.errors import Unauthorized
-from apikit.repositories.sessions import SessionsRepository
+from apikit.repositories.sessions import SessionsRepository, invalid_refresh_token
 from apikit.repositories.users import User, UsersRepository
 from apikit.responses import json_response
 
@@ -88,9 +88,8 @@ def login(request: LoginRequest) -> tuple[TokenResponse, str]:
     wrong = Unauthorized("The email or password is incorrect.")
     credentials = users.credentials(request.email)
     # Always one argon2 verify, so an unknown email takes as long as a wrong password.
-    if not verify_password(credentials.password_hash if credentials else None, request.password):
+    if not verify_password(credentials.password_hash if credentials else None, request.password) or not credentials:
         raise wrong
-    assert credentials is not None
     if needs_rehash(credentials.password_hash):
         users.replace_hash(request.email, credentials.user_id, hash_password(request.password))
     user = users.get(credentials.user_id)
@@ -105,7 +104,7 @@ def refresh(refresh_token: str | None) -> tuple[TokenResponse, str]:
     session = sessions.rotate(refresh_token)
     user = users.get(session.user_id)
     if user is None:
-        raise Unauthorized("The refresh token is invalid or expired.", invalid_token=True)
+        raise invalid_refresh_token()
     return _response(user), session.refresh_token
 
 
@@ -117,7 +116,7 @@ def logout(refresh_token: str | None) -> None:
 def current_user(user_id: str) -> User:
     user = users.get(user_id)
     if user is None:
-        raise Unauthorized("The access token is invalid or expired.", invalid_token=True)
+        raise invalid_access_token()
     return user
 
 

@@ -67,11 +67,16 @@ def _verified(token: str, key: str, issuer: str, audience: str) -> tuple[str, in
     return subject, expiry
 
 
+def invalid_access_token() -> Unauthorized:
+    # One answer for every failed check: a client learns nothing about which one failed.
+    return Unauthorized("The access token is invalid or expired.", invalid_token=True)
+
+
 def verify_access_token(token: str) -> Principal:
     settings = get_settings()
     verified = _verified(token, signing_key(), settings.jwt_issuer, settings.jwt_audience)
     if verified is None or verified[1] <= time.time():
-        raise Unauthorized("The access token is invalid or expired.", invalid_token=True)
+        raise invalid_access_token()
     return Principal(user_id=verified[0])
 
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any, TypeVar
+from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import BaseModel, ValidationError
 
 from apikit.config import get_settings
 from apikit.errors import BadRequest, PayloadTooLarge, UnprocessableContent, UnsupportedMediaType
-
-Model = TypeVar("Model", bound=BaseModel)
 
 
 def validation_errors(error: ValidationError, prefix: str) -> list[dict[str, Any]]:

@@ -32,7 +32,7 @@ def _family_key(family_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"family#{family_id}"}}
 
 
-def _invalid() -> Unauthorized:
+def invalid_refresh_token() -> Unauthorized:
     return Unauthorized("The refresh token is invalid or expired.", invalid_token=True)
 
 
@@ -74,11 +74,11 @@ class SessionsRepository:
         now = int(time.time())
         item = dynamodb().get_item(TableName=self.table, Key=_token_key(token), ConsistentRead=True).get("Item")
         if item is None or int(item["expires_at"]["N"]) <= now:
-            raise _invalid()
+            raise invalid_refresh_token()
         family_id, user_id = item["family_id"]["S"], item["user_id"]["S"]
         if item["used"]["BOOL"]:
             self._revoke_family(family_id)
-            raise _invalid()
+            raise invalid_refresh_token()
         new_token = secrets.token_urlsafe(32)
         expires_at = now + get_settings().refresh_token_ttl_seconds
         try:
@@ -113,7 +113,7 @@ class SessionsRepository:
                 raise
             # Spent concurrently (a replay racing the real client) or the family is revoked: either way, revoke.
             self._revoke_family(family_id)
-            raise _invalid() from error
+            raise invalid_refresh_token() from error
         return Session(user_id=user_id, refresh_token=new_token)
 
     def revoke(self, token: str) -> None:
