@@ -59,30 +59,27 @@ BASELINES = {
 SITE = ROOT / ".bench" / "lambda-site"
 
 
+def _pip_install(target: Path, requirements: Path, *options: str) -> None:
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *options]
+    subprocess.run([*command, "--target", str(target), "-r", str(requirements)], check=True)
+
+
+def _pinned(package: str) -> str:
+    """The version line requirements-dev.txt pins, e.g. `boto3==1.44.5`: the runtime gives Lambda its own boto3."""
+    lines = (ROOT / "requirements-dev.txt").read_text().splitlines()
+    return next(line for line in lines if line.startswith(f"{package}=="))
+
+
 def lambda_site() -> list[Path]:
     """What a function sees on Lambda: the layer's pinned requirements and the runtime's boto3, nothing else
     (not the dev venv, whose extra packages such as `cryptography` would change what pyjwt imports)."""
-    requirements = (LAYER / "requirements.txt").read_text() + "boto3==1.44.5\n"
+    requirements = (LAYER / "requirements.txt").read_text() + _pinned("boto3") + "\n"
     stamp = SITE / "requirements.txt"
     if not stamp.exists() or stamp.read_text() != requirements:
         shutil.rmtree(SITE, ignore_errors=True)
         SITE.mkdir(parents=True)
         stamp.write_text(requirements)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--target",
-                str(SITE / "packages"),
-                "-r",
-                str(stamp),
-            ],
-            check=True,
-        )
+        _pip_install(SITE / "packages", stamp)
     return [LAYER, SITE / "packages"]
 
 
@@ -294,28 +291,17 @@ def package_sizes() -> dict[str, Any]:
     """The layer as `sam build` makes it for arm64: the pinned requirements as aarch64 wheels, plus apikit."""
     with tempfile.TemporaryDirectory() as scratch:
         target = Path(scratch) / "python"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--no-compile",
-                "--platform",
-                "manylinux2014_aarch64",
-                "--implementation",
-                "cp",
-                "--python-version",
-                "3.13",
-                "--only-binary=:all:",
-                "--target",
-                str(target),
-                "-r",
-                str(LAYER / "requirements.txt"),
-            ],
-            check=True,
+        _pip_install(
+            target,
+            LAYER / "requirements.txt",
+            "--no-compile",
+            "--only-binary=:all:",
+            "--platform",
+            "manylinux2014_aarch64",
+            "--implementation",
+            "cp",
+            "--python-version",
+            "3.13",
         )
         dependencies = _tree_bytes(target)
         native = sorted(str(path.relative_to(target)) for path in target.rglob("*.so"))
