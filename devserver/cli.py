@@ -180,10 +180,11 @@ def resolve_function_name(app: App, name: str) -> str:
 def token(options: argparse.Namespace) -> int:
     """An access token for USER_ID signed with the local JWT key, for curl and the browser."""
     app = load_app(options.template)
-    key = secret_values(app, Path(options.template).resolve().parent)["JwtSecret"]
-    environment = next(iter(app.functions.values())).environment
-    os.environ.update({name: value for name, value in environment.items() if name.startswith("JWT_")})
-    sys.path.insert(0, str(Path(options.template).resolve().parent / "layers" / "shared"))
+    function = next(function for function in app.functions.values() if "JWT_SECRET_ARN" in function.environment)
+    # Locally `!Ref JwtSecret` is the secret's logical id, which names its value in secrets.local.json.
+    key = secret_values(app, app.path.parent)[function.environment["JWT_SECRET_ARN"]]
+    os.environ.update({name: value for name, value in function.environment.items() if name.startswith("JWT_")})
+    sys.path[:0] = [str(path) for path in function.layer_dirs]
     from apikit.auth import issue_access_token
 
     print(issue_access_token(options.user_id, key=key))
