@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -13,41 +12,26 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from devserver.process import DevServerProcess
 from devserver.worker import LambdaContext, load_module
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-class Server:
-    def __init__(self, template: Path, *args: str) -> None:
-        from devserver.aws import free_port
-
-        self.port = free_port()
-        self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115 - lives with the server
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "devserver", "--template", str(template), "--port", str(self.port), *args],
-            cwd=ROOT,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while "Running on" not in self.output():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(self.output())
-            time.sleep(0.05)
-        self.aws_endpoint = re.search(r"AWS endpoint: (\S+)", self.output()).group(1)  # type: ignore[union-attr]
-
-    def output(self) -> str:
-        return Path(self.log.name).read_text()
-
-    def stop(self) -> None:
-        self.process.send_signal(2)
-        self.process.wait(timeout=30)
-        os.unlink(self.log.name)
+@contextmanager
+def running(template: Path, *args: str) -> Iterator[DevServerProcess]:
+    with tempfile.TemporaryDirectory() as scratch:
+        server = DevServerProcess(template, Path(scratch) / "devserver.log", *args)
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 def request(
@@ -116,8 +100,7 @@ def _client_load(port: int, path: str, threads: int, per_thread: int) -> int:
 
 
 def latency_and_throughput(count: int, clients: int) -> dict[str, Any]:
-    server = Server(ROOT / "template.yaml", "--no-reload", "--parameter-overrides", "LogLevel=WARNING")
-    try:
+    with running(ROOT / "template.yaml", "--no-reload", "--parameter-overrides", "LogLevel=WARNING") as server:
         bearer = subprocess.run(
             [sys.executable, "-m", "devserver", "token", "bench"], cwd=ROOT, capture_output=True, text=True, check=True
         ).stdout.strip()
@@ -182,8 +165,6 @@ def latency_and_throughput(count: int, clients: int) -> dict[str, Any]:
             "rps": done / elapsed,
         }
         return results
-    finally:
-        server.stop()
 
 
 def reload_time(repeats: int) -> dict[str, float]:
@@ -191,8 +172,7 @@ def reload_time(repeats: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as scratch:
         project = Path(scratch) / "project"
         shutil.copytree(ROOT / "tests" / "integration" / "project", project)
-        server = Server(project / "template.yaml")
-        try:
+        with running(project / "template.yaml") as server:
             source = project / "functions" / "hello" / "app.py"
             samples = []
             for version in range(2, 2 + repeats):
@@ -204,8 +184,6 @@ def reload_time(repeats: int) -> dict[str, float]:
                     time.sleep(0.01)
                 samples.append((time.perf_counter() - started) * 1000)
             return {"median_ms": statistics.median(samples), "max_ms": max(samples)}
-        finally:
-            server.stop()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,58 @@
+"""The dev server as a child process on a free port, for the integration tests and the benchmarks."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from devserver.aws import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class DevServerProcess:
+    """`python -m devserver` started and waited for until it listens; `stop` is a Ctrl-C."""
+
+    def __init__(self, template: Path, log_path: Path, *args: str, start_timeout: float = 60) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.log = log_path.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "devserver", "--template", str(template), "--port", str(self.port), *args],
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + start_timeout
+        while "Running on" not in self.output():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"dev server did not start:\n{self.output()}")
+            time.sleep(0.05)
+
+    def output(self) -> str:
+        return self.log_path.read_text()
+
+    @property
+    def aws_endpoint(self) -> str:
+        found = re.search(r"AWS endpoint: (\S+)", self.output())
+        if found is None:
+            raise RuntimeError("the dev server did not print its AWS endpoint")
+        return found.group(1)
+
+    def stop(self) -> int:
+        """Ctrl-C, as a user would; returns the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+        return self.process.returncode
