@@ -113,5 +113,5 @@ bench: $(VENV)/.installed ## benchmarks side by side with their baselines; write
 
 .PHONY: clean
 clean: ## remove virtualenvs, build output and caches
-	rm -rf $(VENV) $(TOOLS) $(CHECKOV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+	rm -rf $(VENV) $(TOOLS) $(CHECKOV) .devserver-cache .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -20,6 +19,8 @@ from typing import Any
 
 import botocore.handlers
 
+from devserver.runtime import RUNTIME_REQUIREMENTS, Dependencies
+from devserver.template import Layer
 from devserver.worker import LambdaContext, load_module
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,31 +57,19 @@ BASELINES = {
 
 # --- 1. cold init ------------------------------------------------------------------------------------------
 
-SITE = ROOT / ".bench" / "lambda-site"
-
 
 def _pip_install(target: Path, requirements: Path, *options: str) -> None:
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *options]
     subprocess.run([*command, "--target", str(target), "-r", str(requirements)], check=True)
 
 
-def _pinned(package: str) -> str:
-    """The version line requirements-dev.txt pins, e.g. `boto3==1.44.5`: the runtime gives Lambda its own boto3."""
-    lines = (ROOT / "requirements-dev.txt").read_text().splitlines()
-    return next(line for line in lines if line.startswith(f"{package}=="))
-
-
 def lambda_site() -> list[Path]:
-    """What a function sees on Lambda: the layer's pinned requirements and the runtime's boto3, nothing else
-    (not the dev venv, whose extra packages such as `cryptography` would change what pyjwt imports)."""
-    requirements = (LAYER / "requirements.txt").read_text() + _pinned("boto3") + "\n"
-    stamp = SITE / "requirements.txt"
-    if not stamp.exists() or stamp.read_text() != requirements:
-        shutil.rmtree(SITE, ignore_errors=True)
-        SITE.mkdir(parents=True)
-        stamp.write_text(requirements)
-        _pip_install(SITE / "packages", stamp)
-    return [LAYER, SITE / "packages"]
+    """What a function sees on Lambda, exactly as the dev server's workers see it: the layer, its pinned
+    requirements and the runtime's boto3, nothing else (not the dev venv, whose extra packages such as
+    `cryptography` would change what pyjwt imports)."""
+    dependencies = Dependencies()
+    layer = Layer("SharedLayer", LAYER, build_method="python3.13")
+    return [*dependencies.layer_paths(layer), dependencies.install(RUNTIME_REQUIREMENTS)]
 
 
 def _python(code_dir: Path, *flags: str, script: str) -> subprocess.CompletedProcess[str]:

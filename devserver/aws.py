@@ -16,30 +16,14 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from devserver.template import REGION, App, create_tables, load_template
-
-DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
-SERVICES = ("DYNAMODB", "S3", "SECRETS_MANAGER")
+from devserver.runtime import DUMMY_CREDENTIALS
+from devserver.template import App, create_tables, load_template
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def lambda_environment(endpoint: str) -> dict[str, str]:
-    """What every function's environment gets locally: dummy credentials and the local endpoint for every service."""
-    environment = {
-        **DUMMY_CREDENTIALS,
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_SAM_LOCAL": "true",
-        "PYTHONUNBUFFERED": "1",
-    }
-    environment.update({f"AWS_ENDPOINT_URL_{service}": endpoint for service in SERVICES})
-    return environment
 
 
 class MotoServer:
@@ -84,13 +68,13 @@ class MotoServer:
 class LocalAws:
     """Creates and persists what template.yaml declares, against moto or any endpoint (e.g. DynamoDB Local)."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, region: str) -> None:
         self.endpoint = endpoint
         session = boto3.Session(
             aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             aws_session_token=DUMMY_CREDENTIALS["AWS_SESSION_TOKEN"],
-            region_name=REGION,
+            region_name=region,
         )
         config = Config(retries={"max_attempts": 2})
         self.dynamodb = session.client("dynamodb", endpoint_url=endpoint, config=config)

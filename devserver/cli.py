@@ -10,21 +10,26 @@ import socket
 import sys
 import threading
 import time
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
-from devserver.aws import LocalAws, MotoServer, lambda_environment, secret_values
-from devserver.gateway import Gateway
+from devserver.aws import LocalAws, MotoServer, secret_values
+from devserver.gateway import CLIENT_TIMEOUT_SECONDS, Gateway
 from devserver.pool import FunctionPool
-from devserver.template import App, load_app, parse_parameter_overrides
+from devserver.runtime import DEFAULT_CACHE, Dependencies, lambda_environment, reserved_in_template
+from devserver.template import DEFAULT_REGION, App, TemplateError, load_app, parse_parameter_overrides
 from devserver.watcher import Watcher
 
 
 class QuietNoDelayHandler(WSGIRequestHandler):
-    """TCP_NODELAY, or keep-alive requests stall ~40 ms on Nagle vs delayed ACK; the gateway logs each request."""
+    """TCP_NODELAY, or keep-alive requests stall ~40 ms on Nagle vs delayed ACK; the gateway logs each request.
+    Every read waits at most CLIENT_TIMEOUT_SECONDS: an idle or half-sent connection is closed, not kept forever."""
+
+    timeout = CLIENT_TIMEOUT_SECONDS
 
     def setup(self) -> None:
         super().setup()
@@ -33,11 +38,15 @@ class QuietNoDelayHandler(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
 
+    def log_error(self, format: str, *args: Any) -> None:
+        pass  # "Request timed out" for every idle keep-alive connection is noise, not news
+
 
 class PooledWSGIServer(ThreadedWSGIServer):
-    """Werkzeug's threaded server with a pool instead of a new thread per connection (~12% of its CPU)."""
+    """Werkzeug's threaded server with a pool instead of a new thread per connection (~12% of its CPU). A thread
+    serves one connection at a time, so there are enough for many slow clients: threads start only when needed."""
 
-    def __init__(self, host: str, port: int, app: Any, threads: int = 32) -> None:
+    def __init__(self, host: str, port: int, app: Any, threads: int = 512) -> None:
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="http")
         super().__init__(host, port, app, handler=QuietNoDelayHandler)
 
@@ -63,27 +72,44 @@ class DevServer:
             json.loads(Path(options.env_vars).read_text()) if options.env_vars else {}
         )
         self.app = self._load()
+        self.warn(self.app)
+        self.dependencies = Dependencies(Path(options.cache_dir).resolve(), log)
         self.moto: MotoServer | None = None
         if options.aws_endpoint:
-            endpoint = options.aws_endpoint
+            self.endpoint = options.aws_endpoint
         else:
             self.moto = MotoServer()
-            endpoint = self.moto.endpoint
-        self.aws = LocalAws(endpoint)
+            self.endpoint = self.moto.endpoint
+        self.aws = LocalAws(self.endpoint, self.app.region)
         self.aws.create_resources(self.app, secret_values(self.app, self.root))
         self.persist = Path(options.persist).resolve() if options.persist else None
         if self.persist:
             log(f"Restored {self.aws.restore(self.persist)} items from {self.persist}")
-        self.environment = lambda_environment(endpoint)
         self.pools = self._pools()
         self.gateway = Gateway(self.app, self.pools, log)
         self.lock = threading.Lock()
 
     def _load(self) -> App:
-        return load_app(self.template_path, self.overrides, self.env_vars, self.options.concurrency)
+        return load_app(
+            self.template_path, self.overrides, self.env_vars, self.options.concurrency, self.options.region
+        )
+
+    @staticmethod
+    def warn(app: App) -> None:
+        for warning in app.warnings:
+            log(f"warning: {warning}")
+        for function in app.functions.values():
+            if reserved := reserved_in_template(function):
+                log(f"warning: {function.logical_id} sets {', '.join(reserved)}: Lambda reserves these (ignored)")
 
     def _pools(self) -> dict[str, FunctionPool]:
-        return {name: FunctionPool(function, self.environment) for name, function in self.app.functions.items()}
+        pools = {}
+        for name, function in self.app.functions.items():
+            environment = lambda_environment(function, self.app.region, self.endpoint)
+            pools[name] = FunctionPool(function, environment, self.dependencies, self.app.region)
+            if pools[name].broken:
+                log(f"error: {name} cannot start until this is fixed: {pools[name].broken}")
+        return pools
 
     def reload_functions(self, names: set[str]) -> None:
         for name in sorted(names):
@@ -96,6 +122,7 @@ class DevServer:
         except Exception as error:  # a half-saved template must not stop the server
             log(f"template.yaml not reloaded: {error}")
             return
+        self.warn(app)
         with self.lock:
             old = self.pools
             self.app = app
@@ -110,7 +137,8 @@ class DevServer:
 
     def print_routes(self) -> None:
         for route in sorted(self.app.routes, key=lambda route: (route.path, route.method)):
-            log(f"  {route.method:7} {route.path:28} -> {route.function}")
+            where = f"{route.method:7} {route.path:28}" if route.path != "$default" else f"{'$default':36}"
+            log(f"  {where} -> {route.function}")
 
     def serve(self) -> int:
         try:
@@ -160,7 +188,7 @@ def invoke(options: argparse.Namespace) -> int:
         function = resolve_function_name(server.app, options.function)
         event = json.loads(Path(options.event).read_text()) if options.event != "-" else json.load(sys.stdin)
         invocation = server.pools[function].invoke(event)
-        server.gateway.report(function, event.get("requestContext", {}).get("requestId", "-"), invocation)
+        server.gateway.report(function, invocation)
         print(invocation.payload if invocation.payload is not None else json.dumps({"errorType": invocation.outcome}))
         return 0 if invocation.outcome == "ok" else 1
     finally:
@@ -191,36 +219,85 @@ def token(options: argparse.Namespace) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--template", "-t", default="template.yaml", help="the SAM template (default: template.yaml)")
-    common.add_argument("--env-vars", "-n", help="SAM env.json: {LogicalId: {VAR: value}, Parameters: {VAR: value}}")
-    common.add_argument("--parameter-overrides", help="template parameters: 'Key=Value Key2=Value2'")
-    common.add_argument("--aws-endpoint", help="use this AWS endpoint (e.g. DynamoDB Local) instead of embedded moto")
-    common.add_argument("--persist", metavar="DIR", help="keep tables and buckets in DIR across restarts")
-    common.add_argument("--concurrency", type=int, default=4, help="warm workers per function at most (default 4)")
-    main = argparse.ArgumentParser(prog="devserver", description=__doc__, parents=[common])
+def add_options(target: argparse.ArgumentParser, serve: bool, defaults: dict[str, Any] | None) -> None:
+    """The flags every command takes (and, with `serve`, those of start-api). A subcommand's copy has no defaults
+    of its own (SUPPRESS), so a flag given before the subcommand, or one from samconfig.toml, is never reset."""
+
+    def add(*names: str, default: Any = None, **kwargs: Any) -> None:
+        target.add_argument(*names, default=argparse.SUPPRESS if defaults is None else default, **kwargs)
+
+    add("--template", "-t", default="template.yaml", help="the SAM template (default: template.yaml)")
+    add("--env-vars", "-n", help="SAM env.json: {LogicalId: {VAR: value}, Parameters: {VAR: value}}")
+    add("--parameter-overrides", help="template parameters: 'Key=Value Key2=Value2'")
+    add("--region", default=DEFAULT_REGION, help=f"AWS_REGION of the functions (default {DEFAULT_REGION})")
+    add("--aws-endpoint", help="use this AWS endpoint (e.g. DynamoDB Local) instead of embedded moto")
+    add("--persist", metavar="DIR", help="keep tables and buckets in DIR across restarts")
+    add("--concurrency", type=int, default=4, help="warm workers per function at most (default 4)")
+    add("--cache-dir", default=str(DEFAULT_CACHE), help="where dependency sets are installed")
+    if serve:
+        add("--host", default="127.0.0.1")
+        add("--port", "-p", type=int, default=3000)
+        add("--no-reload", action="store_true", default=False, help="do not watch files")
+    if defaults:
+        target.set_defaults(**defaults)
+
+
+def parser(defaults: dict[str, Any] | None = None) -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="devserver", description=__doc__)
+    add_options(main, serve=True, defaults=defaults or {})
     commands = main.add_subparsers(dest="command")
-    start = commands.add_parser("start-api", parents=[common], help="serve the API (the default)")
-    for target in (main, start):
-        target.add_argument("--host", default="127.0.0.1")
-        target.add_argument("--port", "-p", type=int, default=3000)
-        target.add_argument("--no-reload", action="store_true", help="do not watch files")
-    run = commands.add_parser("invoke", parents=[common], help="run one function once with an event file")
+    start = commands.add_parser("start-api", help="serve the API (the default)")
+    run = commands.add_parser("invoke", help="run one function once with an event file")
     run.add_argument("function", help="logical id (PostsGetFunction) or directory name (posts_get)")
     run.add_argument("--event", "-e", required=True, help="event JSON file, or - for stdin")
-    mint = commands.add_parser("token", parents=[common], help="print an access token for local requests")
+    mint = commands.add_parser("token", help="print an access token for local requests")
     mint.add_argument("user_id")
+    for command in (start, run, mint):
+        add_options(command, serve=command is start, defaults=None)
     return main
 
 
+# samconfig.toml keys `sam local start-api` reads, as our flags: https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/serverless-sam-cli-config.html
+SAMCONFIG_KEYS = {
+    "template": "template",
+    "template_file": "template",
+    "env_vars": "env_vars",
+    "parameter_overrides": "parameter_overrides",
+    "region": "region",
+    "host": "host",
+    "port": "port",
+}
+
+
+def samconfig_defaults(path: Path, config_env: str = "default") -> dict[str, Any]:
+    """[<env>.global.parameters] then [<env>.local_start_api.parameters] from samconfig.toml, as `sam local
+    start-api` reads them; flags on the command line win over both."""
+    if not path.is_file():
+        return {}
+    config = tomllib.loads(path.read_text()).get(config_env, {})
+    defaults: dict[str, Any] = {}
+    for section in ("global", "local_start_api"):
+        for key, value in config.get(section, {}).get("parameters", {}).items():
+            if key in SAMCONFIG_KEYS:
+                # sam accepts a list for parameter_overrides ("Key=Value" items), as well as one string.
+                defaults[SAMCONFIG_KEYS[key]] = " ".join(value) if isinstance(value, list) else value
+    return defaults
+
+
 def main(argv: list[str] | None = None) -> int:
-    options = parser().parse_args(argv)
-    if options.command == "invoke":
-        return invoke(options)
-    if options.command == "token":
-        return token(options)
-    started = time.perf_counter()
-    server = DevServer(options)
+    # sam reads samconfig.toml from the template's directory (the project), else from the working directory.
+    template = parser().parse_known_args(argv)[0].template
+    project = Path(template).resolve().parent
+    options = parser(samconfig_defaults(project / "samconfig.toml")).parse_args(argv)
+    try:
+        if options.command == "invoke":
+            return invoke(options)
+        if options.command == "token":
+            return token(options)
+        started = time.perf_counter()
+        server = DevServer(options)
+    except TemplateError as error:
+        log(f"error: {error}")
+        return 1
     log(f"Started in {time.perf_counter() - started:.2f} s")
     return server.serve()

@@ -10,6 +10,7 @@ import json
 import re
 import sys
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -18,25 +19,59 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from werkzeug.datastructures import Headers
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from devserver.pool import FunctionPool, Invocation
-from devserver.template import App, Route
+from devserver.template import ACCOUNT_ID, DEFAULT_ROUTE, Api, App, Route
 
-MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's limit on a request body
-_TEXT_TYPES = re.compile(
-    r"^(text/.*|application/(json|.*\+json|xml|.*\+xml|javascript|x-www-form-urlencoded|graphql|x-ndjson))$"
-)
+# API Gateway's own answers for an HTTP API, each with the page that documents it (or, where AWS documents none,
+# what the service is observed to send). Every one is `{"message": ...}` JSON, like the service's.
+# 10 MB request payload: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html
+MAX_REQUEST_BYTES = 10 * 1024 * 1024
+# 6 MB each way for a synchronous invoke, measured on the JSON event and the JSON result:
+# https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+MAX_INVOKE_PAYLOAD_BYTES = 6 * 1024 * 1024
+# An error, crash, timeout, invalid result, or an invocation Lambda refuses (a throttle, a payload over 6 MB)
+# is a 500: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-lambda.html
+# and https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html ("500 ... if the Lambda API
+# rejects the invocation request"). No route: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html
+# The integration timeout (30 s, or the route's TimeoutInMillis) is a 503 Service Unavailable, as HTTP APIs
+# answer it; the function runs on until its own Timeout.
+FAILED = {
+    "error": (500, "Internal Server Error"),
+    "crash": (500, "Internal Server Error"),
+    "timeout": (500, "Internal Server Error"),
+    "init_error": (500, "Internal Server Error"),
+    "throttled": (500, "Internal Server Error"),
+    "unavailable": (503, "Service Unavailable"),
+}
+# Payload format 2.0 passes these bodies as text and base64-encodes every other content type (none included):
+# "If the content type of the request is binary, the body is base64-encoded."
+# https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html (the same 2.0 format), with the list of
+# textual types as HTTP APIs apply it. A body that is not UTF-8 goes base64 too: bytes are never altered.
+_TEXT_TYPES = re.compile(r"^(text/.+|application/(json|xml|javascript))$")
+CLIENT_TIMEOUT_SECONDS = 5  # a connection idle or half-sent this long is closed, so slow clients cannot pile up
+
+
+class BodyError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
 
 
 @dataclass(frozen=True)
 class CompiledRoute:
     route: Route
     pattern: re.Pattern[str]
-    priority: tuple[int, int, int, int]  # lower wins: greedy, variables, ANY, shorter literal
+    priority: tuple[int, int, int, int, int]  # lower wins: $default, greedy, variables, ANY, shorter literal
 
 
 def compile_route(route: Route) -> CompiledRoute:
+    """Most specific first, $default last: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html"""
+    if route.path == DEFAULT_ROUTE:
+        return CompiledRoute(route, re.compile(r"^/.*$", re.DOTALL), (1, 0, 0, 0, 0))
     regex, variables, greedy = "", 0, 0
     for part in re.split(r"(\{[^}]+\})", route.path):
         if part.startswith("{") and part.endswith("+}"):
@@ -48,11 +83,23 @@ def compile_route(route: Route) -> CompiledRoute:
         else:
             regex += re.escape(part)
     literal = len(re.sub(r"\{[^}]+\}", "", route.path))
-    return CompiledRoute(route, re.compile(f"^{regex}$"), (greedy, variables, route.method == "ANY", -literal))
+    return CompiledRoute(
+        route, re.compile(f"^{regex}$", re.DOTALL), (0, greedy, variables, route.method == "ANY", -literal)
+    )
 
 
 def is_text(content_type: str) -> bool:
-    return not content_type or bool(_TEXT_TYPES.match(content_type.split(";")[0].strip().lower()))
+    return bool(_TEXT_TYPES.match(content_type.split(";")[0].strip().lower()))
+
+
+def request_id() -> str:
+    """API Gateway's request id shape: 11 random bytes, base64 (e.g. `Vb3kAjYkoAMEb1A=`)."""
+    return base64.b64encode(uuid.uuid4().bytes[:11]).decode()
+
+
+def trace_id() -> str:
+    """An X-Ray trace header as API Gateway adds it: Root=1-<epoch seconds, hex>-<96 random bits, hex>."""
+    return f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"
 
 
 class Gateway:
@@ -76,6 +123,14 @@ class Gateway:
                 return compiled.route, {name: unquote(value) for name, value in found.groupdict().items()}
         return None
 
+    def api_for(self, path: str) -> Api | None:
+        """The HttpApi a path belongs to (for CORS when no route of the method matches): the first route of any
+        method that matches it, else the only API there is."""
+        for compiled in self.routes:
+            if compiled.pattern.match(path):
+                return self.app.apis.get(compiled.route.api)
+        return next(iter(self.app.apis.values())) if len(self.app.apis) == 1 else None
+
     # --- WSGI ----------------------------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -85,46 +140,85 @@ class Gateway:
 
     def handle(self, request: Request) -> Response:
         started = time.perf_counter()
-        cors = self.app.cors
         method = request.method.upper()
+        raw_path = request.environ.get("RAW_URI", request.full_path).split("?", 1)[0] or "/"
+        apigw_request_id = request_id()
+        try:
+            response = self.route(request, method, raw_path, apigw_request_id)
+        except Exception:  # a bug of ours must still look like API Gateway, not Werkzeug's HTML page
+            self.log(traceback.format_exc())
+            response = api_error(500, "Internal Server Error")
+        # API Gateway puts its request id on every response, its own and the function's.
+        response.headers["Apigw-Requestid"] = apigw_request_id
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        query = f"?{request.query_string.decode(errors='replace')}" if request.query_string else ""
+        self.log(f"{method} {raw_path}{query} {response.status_code} {elapsed_ms:.1f} ms")
+        return response
+
+    def route(self, request: Request, method: str, raw_path: str, apigw_request_id: str) -> Response:
+        if (request.content_length or 0) > MAX_REQUEST_BYTES:
+            return api_error(413, "Request Entity Too Large")  # judged from the header, as API Gateway does
+        path = unquote(raw_path)
         preflight = (
             method == "OPTIONS" and "origin" in request.headers and "access-control-request-method" in request.headers
         )
-        raw_path = request.environ.get("RAW_URI", request.full_path).split("?", 1)[0] or "/"
-        if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
-            response = api_error(413, "Request Entity Too Large")
-        elif cors and preflight:
+        api = self.api_for(path)
+        if preflight and api is not None and api.cors:
             # API Gateway answers preflights itself, before any route or function sees them.
-            response = self.preflight(request, cors)
+            return self.preflight(request, api.cors)
+        matched = self.match(method, path)
+        if matched is None:
+            response = api_error(404, "Not Found")
         else:
-            matched = self.match(method, unquote(raw_path))
-            if matched is None:
-                response = api_error(404, "Not Found")
-            else:
-                route, path_parameters = matched
-                event = self.build_event(request, raw_path, route, path_parameters)
-                invocation = self.pools[route.function].invoke(event)
-                response = self.build_response(invocation, head=method == "HEAD")
-                self.report(route.function, event["requestContext"]["requestId"], invocation)
-            if cors:
-                self.add_cors_headers(request, response, cors)
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        query = f"?{request.query_string.decode()}" if request.query_string else ""
-        self.log(f"{method} {raw_path}{query} {response.status_code} {elapsed_ms:.1f} ms")
+            route, path_parameters = matched
+            api = self.app.apis.get(route.api)
+            try:
+                body = read_body(request)
+            except BodyError as error:
+                return api_error(error.status, error.message)
+            event = self.build_event(request, raw_path, route, path_parameters, body, apigw_request_id)
+            response = self.invoke(route, event, head=method == "HEAD")
+        if api is not None and api.cors:
+            self.add_cors_headers(request, response, api.cors)
         return response
+
+    def invoke(self, route: Route, event: dict[str, Any], head: bool) -> Response:
+        if len(json.dumps(event)) > MAX_INVOKE_PAYLOAD_BYTES:
+            self.log(f"{route.function}: the event is over Lambda's 6 MB invoke payload limit; Lambda refuses it")
+            return api_error(*FAILED["error"])
+        invocation = self.pools[route.function].invoke(
+            event, route.timeout_ms / 1000, event["headers"].get("x-amzn-trace-id", "")
+        )
+        self.report(route.function, invocation)
+        return self.build_response(route.function, invocation, head)
 
     # --- request -> event ----------------------------------------------------------------------------------
 
     def build_event(
-        self, request: Request, raw_path: str, route: Route, path_parameters: dict[str, str]
+        self,
+        request: Request,
+        raw_path: str,
+        route: Route,
+        path_parameters: dict[str, str],
+        body: bytes,
+        apigw_request_id: str,
     ) -> dict[str, Any]:
+        """A payload format 2.0 event: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html"""
         now = datetime.now(UTC)
         headers: dict[str, str] = {}
         for name, value in request.headers.items():
             key = name.lower()
             if key == "cookie":
                 continue
-            headers[key] = f"{headers[key]},{value}" if key in headers else value
+            headers[key] = f"{headers[key]},{value}" if key in headers else value  # repeated: comma-joined
+        source_ip = request.remote_addr or "127.0.0.1"
+        # Headers API Gateway adds: the client's address appended to any X-Forwarded-For it sent (so only the
+        # last entry is trustworthy), the port and scheme it was reached on, and an X-Ray trace id.
+        forwarded = headers.get("x-forwarded-for")
+        headers["x-forwarded-for"] = f"{forwarded}, {source_ip}" if forwarded else source_ip
+        headers["x-forwarded-port"] = str(request.environ.get("SERVER_PORT", "80"))
+        headers["x-forwarded-proto"] = request.scheme
+        headers.setdefault("x-amzn-trace-id", trace_id())
         raw_query = request.environ.get("QUERY_STRING", "")
         query: dict[str, str] = {}
         for key, value in parse_qsl(raw_query, keep_blank_values=True):
@@ -135,9 +229,8 @@ class Gateway:
             for cookie in header.split(";")
             if cookie.strip()
         ]
-        body = request.get_data()
-        content_type = request.headers.get("content-type", "")
-        binary = bool(body) and not is_text(content_type)
+        text = body_text(body, request.headers.get("content-type", ""))
+        domain = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
         event: dict[str, Any] = {
             "version": "2.0",
             "routeKey": route.route_key,
@@ -150,18 +243,18 @@ class Gateway:
         if query:
             event["queryStringParameters"] = query
         event["requestContext"] = {
-            "accountId": "123456789012",
-            "apiId": "local",
-            "domainName": request.host,
-            "domainPrefix": request.host.split(".")[0].split(":")[0],
+            "accountId": ACCOUNT_ID,
+            "apiId": route.api.lower(),
+            "domainName": domain,
+            "domainPrefix": domain.split(".")[0],
             "http": {
                 "method": request.method.upper(),
                 "path": raw_path,
                 "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
-                "sourceIp": request.remote_addr or "127.0.0.1",
+                "sourceIp": source_ip,
                 "userAgent": request.headers.get("user-agent", ""),
             },
-            "requestId": base64.b64encode(uuid.uuid4().bytes[:12]).decode(),
+            "requestId": apigw_request_id,
             "routeKey": route.route_key,
             "stage": "$default",
             "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
@@ -170,46 +263,53 @@ class Gateway:
         if path_parameters:
             event["pathParameters"] = path_parameters
         if body:
-            event["body"] = base64.b64encode(body).decode() if binary else body.decode("utf-8", errors="replace")
-        event["isBase64Encoded"] = binary
+            event["body"] = text if text is not None else base64.b64encode(body).decode()
+        event["isBase64Encoded"] = bool(body) and text is None
         return event
 
     # --- result -> response --------------------------------------------------------------------------------
 
-    def build_response(self, invocation: Invocation, head: bool) -> Response:
-        if invocation.outcome == "timeout":
-            return api_error(504, "Endpoint request timed out")
-        if invocation.outcome in ("crash", "init_error"):
-            return api_error(502, "Internal Server Error")
+    def build_response(self, function: str, invocation: Invocation, head: bool) -> Response:
         if invocation.outcome != "ok" or invocation.payload is None:
-            return api_error(500, "Internal Server Error")
-        result = json.loads(invocation.payload)
-        response = shape_response(result)
+            if invocation.outcome == "throttled":
+                self.log(f"{function}: throttled, all {self.pools[function].function.concurrency} reserved busy")
+            return api_error(*FAILED.get(invocation.outcome, FAILED["error"]))
+        if len(invocation.payload) > MAX_INVOKE_PAYLOAD_BYTES:
+            self.log(f"{function}: the response is over Lambda's 6 MB invoke payload limit")
+            return api_error(*FAILED["error"])
+        response = shape_response(json.loads(invocation.payload))
         if response is None:
-            return api_error(500, "Internal Server Error")
+            self.log(f"{function}: the result is not a valid HTTP API response (statusCode must be 100..599)")
+            return api_error(*FAILED["error"])
         if head:
             response.set_data(b"")
         return response
 
-    def report(self, function: str, request_id: str, invocation: Invocation) -> None:
+    def report(self, function: str, invocation: Invocation) -> None:
         init = f"\tInit Duration: {invocation.init_ms:.2f} ms" if invocation.init_ms is not None else ""
         billed = max(1, int(invocation.duration_ms + 0.999))
         memory = self.pools[function].function.memory_mb
         self.log(
-            f"REPORT RequestId: {request_id}\tFunction: {function}\tDuration: {invocation.duration_ms:.2f} ms\t"
+            f"REPORT RequestId: {invocation.request_id}\tFunction: {function}\t"
+            f"Duration: {invocation.duration_ms:.2f} ms\t"
             f"Billed Duration: {billed} ms\tMemory Size: {memory} MB\tMax Memory Used: {invocation.memory_mb} MB{init}"
         )
 
     # --- CORS, as API Gateway applies CorsConfiguration ----------------------------------------------------
+    # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-cors.html
 
     @staticmethod
     def allowed_origin(origin: str | None, cors: dict[str, Any]) -> str | None:
-        origins = cors.get("AllowOrigins", [])
+        """`*` allows any origin; an entry with `*` in it (https://*, https://*.example.com) is a pattern."""
         if origin is None:
             return None
+        origins = cors.get("AllowOrigins", [])
         if "*" in origins:
             return "*"
-        return origin if origin in origins else None
+        for allowed in origins:
+            if origin == allowed or ("*" in allowed and origin_pattern(allowed).fullmatch(origin)):
+                return origin
+        return None
 
     def preflight(self, request: Request, cors: dict[str, Any]) -> Response:
         response = Response(status=204)
@@ -250,6 +350,35 @@ class Gateway:
 def api_error(status: int, message: str) -> Response:
     """API Gateway's own error shape, used when the function itself could not answer."""
     return Response(json.dumps({"message": message}), status=status, content_type="application/json")
+
+
+def origin_pattern(allowed: str) -> re.Pattern[str]:
+    return re.compile(".+".join(re.escape(part) for part in allowed.lower().split("*")), re.IGNORECASE)
+
+
+def body_text(body: bytes, content_type: str) -> str | None:
+    """The body as the event's text, or None when it must go base64 (binary type, or not valid UTF-8)."""
+    if not body or not is_text(content_type):
+        return None if body else ""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def read_body(request: Request) -> bytes:
+    """The whole body, counted as it arrives (a chunked body has no Content-Length to judge it by): over 10 MB is
+    a 413 before the rest is read; a truncated, stalled or malformed body is API Gateway's 400."""
+    chunks, size = [], 0
+    try:
+        while chunk := request.stream.read(64 * 1024):
+            size += len(chunk)
+            if size > MAX_REQUEST_BYTES:
+                raise BodyError(413, "Request Entity Too Large")
+            chunks.append(chunk)
+    except (OSError, ValueError, HTTPException) as error:  # ClientDisconnected, a timeout, a bad chunk header
+        raise BodyError(400, "Bad Request") from error
+    return b"".join(chunks)
 
 
 def shape_response(result: Any) -> Response | None:

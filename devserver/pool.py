@@ -2,48 +2,85 @@
 
 from __future__ import annotations
 
-import multiprocessing
+import contextlib
+import json
+import socket
+import subprocess
+import sys
 import threading
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
+from devserver import worker as worker_module
+from devserver.runtime import Dependencies, DependencyError, coverage_environment, log_stream_name
 from devserver.template import Function
-from devserver.worker import WorkerSpec, serve
 
 INIT_TIMEOUT_SECONDS = 10  # Lambda's limit on the init phase
-_spawn = multiprocessing.get_context("spawn")  # a clean interpreter per worker, like a new execution environment
+WORKER_SCRIPT = str(Path(worker_module.__file__).resolve())
 
 
 @dataclass(frozen=True)
 class Invocation:
-    outcome: str  # ok | error (handler raised) | timeout | crash | init_error
-    payload: str | None  # the handler's JSON result
+    outcome: str  # ok | error (handler raised) | timeout | crash | init_error | unavailable (see FunctionPool)
+    payload: str | None  # the handler's JSON result, or the runtime's error document
     duration_ms: float
     memory_mb: int
     init_ms: float | None  # set on a cold start
+    request_id: str = ""  # Lambda's request id (context.aws_request_id)
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What an execution environment is made of: its import path, its environment, its handler."""
+
+    function_name: str
+    code_dir: str
+    path: tuple[str, ...]
+    handler: str
+    timeout: int
+    environment: dict[str, str] = field(default_factory=dict)
 
 
 class Worker:
+    """One `python -I -S` process (see devserver.worker): the standard library, and only the paths it is given."""
+
     def __init__(self, spec: WorkerSpec, generation: int) -> None:
         self.generation = generation
-        self.connection: Connection
-        self.connection, child = _spawn.Pipe()
-        self.process = _spawn.Process(
-            target=serve, args=(child, spec), name=f"lambda:{spec.function_name}", daemon=True
+        ours, theirs = socket.socketpair()
+        environment = {**spec.environment, "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name()}
+        if coverage := coverage_location():
+            environment.update({"DEVSERVER_COVERAGE_PATH": coverage, **coverage_environment()})
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-u", WORKER_SCRIPT, str(theirs.fileno()), spec.function_name],
+                env=environment,
+                cwd=spec.code_dir,
+                pass_fds=(theirs.fileno(),),
+            )
+        finally:
+            theirs.close()
+        self.connection = Connection(ours.detach())
+        self.connection.send(
+            {"code_dir": spec.code_dir, "path": list(spec.path), "handler": spec.handler, "timeout": spec.timeout}
         )
-        self.process.start()
-        child.close()
         self.ready = False
 
-    def call(self, message: Any, timeout: float) -> tuple[str, str | None, float, int]:
-        """Send (unless None) and wait for the answer; a dead or silent worker is reported, never waited on."""
+    def send(self, message: Any) -> bool:
         try:
-            if message is not None:
-                self.connection.send(message)
+            self.connection.send(message)
+        except OSError:
+            self.kill()
+            return False
+        return True
+
+    def receive(self, timeout: float) -> tuple[str, str | None, float, int] | None:
+        """The worker's answer; None if it has not answered within `timeout`; ("crash", ...) if it died."""
+        try:
             if not self.connection.poll(timeout):
-                self.kill()
-                return "timeout", None, timeout * 1000, 0
+                return None
             outcome, payload, duration_ms, memory_mb = self.connection.recv()
         except (EOFError, OSError):
             self.kill()
@@ -51,60 +88,118 @@ class Worker:
         return outcome, payload, duration_ms, memory_mb
 
     def kill(self) -> None:
-        if self.process.is_alive():
+        if self.process.poll() is None:
             self.process.kill()
-        self.process.join(timeout=5)
+        with contextlib.suppress(subprocess.TimeoutExpired):  # a process in uninterruptible sleep: leave it
+            self.process.wait(timeout=5)
         self.connection.close()
 
     def stop(self) -> None:
         """Retire an idle worker: closing its pipe ends its loop, so it exits cleanly (and flushes its output)."""
         self.connection.close()
-        self.process.join(timeout=1)
-        self.kill()
+        try:
+            self.process.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            self.kill()
 
     @property
     def alive(self) -> bool:
-        return self.process.is_alive() and not self.connection.closed
+        return self.process.poll() is None and not self.connection.closed
+
+
+def coverage_location() -> str | None:
+    """Where coverage is installed, when this process is being measured by it (`make test`)."""
+    if not coverage_environment() or "coverage" not in sys.modules:
+        return None
+    return str(Path(sys.modules["coverage"].__file__ or "").resolve().parents[1])
+
+
+class Throttled(Exception):
+    """Every execution environment the function may have is busy (its ReservedConcurrentExecutions)."""
 
 
 class FunctionPool:
-    """Up to `function.concurrency` workers for one function; more requests than that wait their turn."""
+    """Warm workers for one function. With ReservedConcurrentExecutions set, a request beyond it is throttled, as
+    Lambda throttles; otherwise the dev server's own cap (--concurrency) makes extra requests wait their turn."""
 
-    def __init__(self, function: Function, environment: dict[str, str]) -> None:
+    def __init__(
+        self, function: Function, environment: dict[str, str], dependencies: Dependencies, region: str
+    ) -> None:
         self.function = function
-        self.spec = WorkerSpec(
-            function_name=function.logical_id,
-            code_dir=str(function.code_dir),
-            layer_dirs=tuple(str(path) for path in function.layer_dirs),
-            handler=function.handler,
-            memory_mb=function.memory_mb,
-            timeout=function.timeout,
-            environment={**environment, **function.environment},
-        )
+        self.environment = environment
+        self.dependencies = dependencies
+        self.region = region
         self.idle: list[Worker] = []
         self.count = 0
         self.generation = 0
         self.condition = threading.Condition()
+        self.spec, self.broken = self._spec()
 
-    def invoke(self, event: dict[str, Any]) -> Invocation:
-        worker = self._acquire()
+    def _spec(self) -> tuple[WorkerSpec | None, str | None]:
+        try:
+            path = self.dependencies.python_path(self.function)
+        except DependencyError as error:
+            return None, str(error)
+        spec = WorkerSpec(
+            function_name=self.function.logical_id,
+            code_dir=str(self.function.code_dir),
+            path=tuple(path),
+            handler=self.function.handler,
+            timeout=self.function.timeout,
+            environment=self.environment,
+        )
+        return spec, None
+
+    def invoke(self, event: dict[str, Any], integration_timeout: float | None = None, trace_id: str = "") -> Invocation:
+        """Run the handler once. `integration_timeout` is API Gateway's: past it the caller gets `unavailable`
+        while the function runs on until its own Timeout, as on AWS."""
+        request_id = str(uuid.uuid4())
+        try:
+            worker = self._acquire()
+        except Throttled:
+            return Invocation("throttled", None, 0.0, 0, None, request_id)
+        except DependencyError as error:
+            print(f"{self.function.logical_id} cannot start: {error}", file=sys.stderr, flush=True)
+            return Invocation("init_error", None, 0.0, 0, None, request_id)
         init_ms = None
+        keep_worker = False
         try:
             if not worker.ready:
-                outcome, _, init_ms, memory_mb = worker.call(None, INIT_TIMEOUT_SECONDS)
+                init = worker.receive(INIT_TIMEOUT_SECONDS)
+                outcome, payload, init_ms, memory_mb = init or ("timeout", None, INIT_TIMEOUT_SECONDS * 1000.0, 0)
                 if outcome != "ready":
                     worker.kill()
-                    return Invocation(
-                        "init_error" if outcome == "init_error" else outcome, None, 0.0, memory_mb, init_ms
-                    )
+                    return Invocation(outcome, payload, 0.0, memory_mb, init_ms, request_id)
                 worker.ready = True
-            outcome, payload, duration_ms, memory_mb = worker.call(event, self.function.timeout)
-            return Invocation(outcome, payload, duration_ms, memory_mb, init_ms)
+            if not worker.send((json.dumps(event), request_id, trace_id)):
+                return Invocation("crash", None, 0.0, 0, init_ms, request_id)
+            timeout = float(self.function.timeout)
+            waited = min(timeout, integration_timeout) if integration_timeout else timeout
+            answer = worker.receive(waited)
+            if answer is None and waited < timeout:
+                keep_worker = True  # released by the thread below once the function has finished or timed out
+                threading.Thread(target=self._finish_late, args=(worker, timeout - waited), daemon=True).start()
+                return Invocation("unavailable", None, waited * 1000, 0, init_ms, request_id)
+            if answer is None:
+                worker.kill()
+                return Invocation("timeout", None, timeout * 1000, 0, init_ms, request_id)
+            outcome, payload, duration_ms, memory_mb = answer
+            return Invocation(outcome, payload, duration_ms, memory_mb, init_ms, request_id)
         finally:
-            self._release(worker)
+            if not keep_worker:
+                self._release(worker)
+
+    def _finish_late(self, worker: Worker, remaining: float) -> None:
+        if worker.receive(remaining) is None:
+            worker.kill()
+            print(f"{self.function.logical_id} timed out after {self.function.timeout} s", file=sys.stderr, flush=True)
+        self._release(worker)
 
     def _acquire(self) -> Worker:
         with self.condition:
+            if self.spec is None:
+                raise DependencyError(self.broken or "no worker spec")
+            spec = self.spec  # read under the lock, with the generation it belongs to
             while True:
                 while self.idle:
                     worker = self.idle.pop()
@@ -114,9 +209,11 @@ class FunctionPool:
                 if self.count < self.function.concurrency:
                     self.count += 1
                     break
+                if self.function.reserved:
+                    raise Throttled
                 self.condition.wait()
         try:
-            return Worker(self.spec, self.generation)
+            return Worker(spec, self.generation)
         except BaseException:
             with self.condition:
                 self.count -= 1
@@ -133,14 +230,17 @@ class FunctionPool:
             self.condition.notify()
 
     def restart(self) -> None:
-        """New code: idle workers go now, busy ones when their request ends; the next request cold-starts."""
+        """New code: idle workers go now, busy ones when their request ends; the next request cold-starts. The
+        dependency sets are checked first, so an edited requirements.txt is installed before anything restarts."""
+        self.close(self._spec())
+
+    def close(self, new_spec: tuple[WorkerSpec | None, str | None] | None = None) -> None:
         with self.condition:
+            if new_spec is not None:
+                self.spec, self.broken = new_spec
             self.generation += 1
             stale, self.idle = self.idle, []
             self.count -= len(stale)
             self.condition.notify_all()
         for worker in stale:
             worker.stop()
-
-    def close(self) -> None:
-        self.restart()

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 class DevServerProcess:
     """`python -m devserver` started and waited for until it listens; `stop` is a Ctrl-C."""
 
-    def __init__(self, template: Path, log_path: Path, *args: str, start_timeout: float = 60) -> None:
+    def __init__(self, template: Path, log_path: Path, *args: str, start_timeout: float = 300) -> None:
+        # 300 s: the first start on a machine pip-installs each dependency set once (see devserver.runtime).
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path

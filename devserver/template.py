@@ -73,25 +73,41 @@ def create_tables(dynamodb: Any, template: dict[str, Any]) -> list[str]:
 # --- Functions, routes and CORS, resolved the way `sam local start-api` resolves them ---------------------
 
 ACCOUNT_ID = "123456789012"
-REGION = "us-east-1"
-PSEUDO_PARAMETERS = {
-    "AWS::Region": REGION,
-    "AWS::AccountId": ACCOUNT_ID,
-    "AWS::StackName": "local",
-    "AWS::URLSuffix": "amazonaws.com",
-    "AWS::Partition": "aws",
-}
+DEFAULT_REGION = "us-east-1"
+IMPLICIT_API = "ServerlessHttpApi"  # the HttpApi SAM creates for HttpApi events that name no ApiId
+DEFAULT_ROUTE = "$default"
+# API Gateway's longest wait for an integration (and TimeoutInMillis's default):
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html
+MAX_INTEGRATION_TIMEOUT_MS = 30_000
+
+
+class TemplateError(ValueError):
+    """Something in template.yaml the dev server cannot run the way AWS would: said plainly, never ignored."""
 
 
 @dataclass(frozen=True)
 class Route:
     method: str  # upper case, or ANY
-    path: str  # as declared, e.g. /api/posts/{id} or /api/{proxy+}
+    path: str  # as declared, e.g. /api/posts/{id} or /api/{proxy+}, or $default
     function: str  # logical id
+    api: str = IMPLICIT_API  # logical id of its AWS::Serverless::HttpApi
+    timeout_ms: int = MAX_INTEGRATION_TIMEOUT_MS  # the event's TimeoutInMillis
 
     @property
     def route_key(self) -> str:
-        return f"{self.method} {self.path}"
+        return DEFAULT_ROUTE if self.path == DEFAULT_ROUTE else f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class Layer:
+    logical_id: str
+    content_dir: Path
+    build_method: str | None  # Metadata.BuildMethod: python3.13 has `sam build` install its requirements.txt
+
+    @property
+    def import_dirs(self) -> list[Path]:
+        """Where its modules are in the source tree (what `sam build` puts under /opt/python)."""
+        return [self.content_dir] if self.build_method else [self.content_dir / "python"]
 
 
 @dataclass(frozen=True)
@@ -99,11 +115,26 @@ class Function:
     logical_id: str
     code_dir: Path
     handler: str
-    layer_dirs: tuple[Path, ...]
+    layers: tuple[Layer, ...]
     timeout: int
     memory_mb: int
     environment: dict[str, str]
     concurrency: int
+    reserved: bool = False  # ReservedConcurrentExecutions set: past `concurrency` Lambda throttles
+    name: str = ""  # FunctionName, else the logical id (as `sam local` names it)
+    runtime: str = "python3.13"
+    log_group: str = ""
+
+    @property
+    def layer_dirs(self) -> list[Path]:
+        return [path for layer in self.layers for path in layer.import_dirs]
+
+
+@dataclass(frozen=True)
+class Api:
+    logical_id: str
+    cors: dict[str, Any] | None
+    stage: str = "$default"
 
 
 @dataclass(frozen=True)
@@ -113,10 +144,12 @@ class App:
     path: Path
     functions: dict[str, Function]
     routes: list[Route]
-    cors: dict[str, Any] | None
+    apis: dict[str, Api]
     tables: list[str]
     buckets: dict[str, str]  # logical id -> bucket name
     secrets: dict[str, dict[str, Any]]  # logical id -> properties
+    region: str = DEFAULT_REGION
+    warnings: tuple[str, ...] = ()
 
 
 def bucket_name(logical_id: str) -> str:
@@ -131,16 +164,23 @@ class Resolver:
     """Resolve Ref, GetAtt, Sub, Join and If (with the template's Conditions) against parameters and local
     resource names."""
 
-    def __init__(self, template: dict[str, Any], overrides: dict[str, str]) -> None:
+    def __init__(self, template: dict[str, Any], overrides: dict[str, str], region: str = DEFAULT_REGION) -> None:
+        self.region = region
         self.resources: dict[str, Any] = template.get("Resources", {})
         self.conditions: dict[str, Any] = template.get("Conditions", {})
-        self.values: dict[str, Any] = dict(PSEUDO_PARAMETERS)
+        self.values: dict[str, Any] = {
+            "AWS::Region": region,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::StackName": "local",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::Partition": "aws",
+        }
         for name, spec in template.get("Parameters", {}).items():
             value = overrides.get(name, spec.get("Default", ""))
             if spec.get("Type") == "CommaDelimitedList" and isinstance(value, str):
                 value = [item.strip() for item in value.split(",")]
             # CloudFormation hands every parameter over as a string (Fn::Equals compares "0" with "0").
-            self.values[name] = value if isinstance(value, list) else str(value)
+            self.values[name] = value if isinstance(value, list) else cfn_string(value)
 
     def condition(self, name: str) -> bool:
         return bool(self.resolve(self.conditions[name]))
@@ -157,10 +197,10 @@ class Resolver:
     def get_att(self, name: str, attribute: str) -> str:
         kind = self.resources.get(name, {}).get("Type", "")
         if kind == "AWS::DynamoDB::Table" and attribute == "Arn":
-            return f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}"
+            return f"arn:aws:dynamodb:{self.region}:{ACCOUNT_ID}:table/{name}"
         if kind == "AWS::S3::Bucket" and attribute == "Arn":
             return f"arn:aws:s3:::{bucket_name(name)}"
-        return f"arn:aws:local:{REGION}:{ACCOUNT_ID}:{name}/{attribute}"
+        return f"arn:aws:local:{self.region}:{ACCOUNT_ID}:{name}/{attribute}"
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
@@ -178,7 +218,7 @@ class Resolver:
                 return self.condition(argument)
             if key == "Fn::Equals":
                 left, right = self.resolve(argument)
-                return str(left) == str(right)
+                return cfn_string(left) == cfn_string(right)
             if key == "Fn::Not":
                 return not self.resolve(argument[0])
             if key == "Fn::And":
@@ -225,65 +265,132 @@ def parse_parameter_overrides(text: str | None) -> dict[str, str]:
     return overrides
 
 
+def cfn_string(value: Any) -> str:
+    """A scalar as CloudFormation turns it into a string: YAML's true is "true", not Python's "True"."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def merge_globals(global_value: Any, local_value: Any) -> Any:
+    """SAM's rules: maps merge (the resource's keys win), lists are the Globals' entries then the resource's,
+    anything else is the resource's. https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-specification-template-anatomy-globals.html"""
+    if isinstance(global_value, dict) and isinstance(local_value, dict):
+        merged = dict(global_value)
+        for key, value in local_value.items():
+            merged[key] = merge_globals(global_value[key], value) if key in global_value else value
+        return merged
+    if isinstance(global_value, list) and isinstance(local_value, list):
+        return global_value + local_value
+    return local_value
+
+
 def load_app(
     path: str | Path = "template.yaml",
     parameter_overrides: dict[str, str] | None = None,
     env_vars: dict[str, dict[str, str]] | None = None,
     default_concurrency: int = 4,
+    region: str = DEFAULT_REGION,
 ) -> App:
     """Read template.yaml into functions and routes; `env_vars` is SAM's env.json (logical id keys, `Parameters`)."""
     path = Path(path).resolve()
     root = path.parent
     template = load_template(path)
-    resolver = Resolver(template, parameter_overrides or {})
-    globals_ = resolver.resolve(template.get("Globals", {}).get("Function", {}))
+    resolver = Resolver(template, parameter_overrides or {}, region)
+    globals_section = resolver.resolve(template.get("Globals", {}))
+    warnings: list[str] = []
     layers = {
-        logical_id: root / resolver.resolve(resource["Properties"]["ContentUri"])
+        logical_id: Layer(
+            logical_id,
+            root / resolver.resolve(resource["Properties"]["ContentUri"]),
+            (resource.get("Metadata") or {}).get("BuildMethod"),
+        )
         for logical_id, resource in resources_of_type(template, "AWS::Serverless::LayerVersion").items()
+    }
+    apis = {
+        logical_id: http_api(logical_id, merge_globals(globals_section.get("HttpApi", {}), properties))
+        for logical_id, resource in resources_of_type(template, "AWS::Serverless::HttpApi").items()
+        for properties in [resolver.resolve(resource.get("Properties", {}))]
     }
     env_vars = env_vars or {}
     functions: dict[str, Function] = {}
     routes: list[Route] = []
     for logical_id, resource in resources_of_type(template, "AWS::Serverless::Function").items():
-        properties = {**globals_, **resolver.resolve(resource.get("Properties", {}))}
-        environment = {
-            **globals_.get("Environment", {}).get("Variables", {}),
-            **properties.get("Environment", {}).get("Variables", {}),
-        }
+        properties = merge_globals(
+            globals_section.get("Function", {}), resolver.resolve(resource.get("Properties", {}))
+        )
+        environment = dict(properties.get("Environment", {}).get("Variables", {}))
         # env.json overrides only variables the template declares, as sam local does.
         for overrides in (env_vars.get("Parameters", {}), env_vars.get(logical_id, {})):
             environment.update({key: value for key, value in overrides.items() if key in environment})
-        layer_dirs = []
+        function_layers = []
         for layer in properties.get("Layers", []):
-            layer_dir = layers.get(layer)
-            if layer_dir is not None:
-                layer_dirs.extend([layer_dir / "python", layer_dir] if (layer_dir / "python").is_dir() else [layer_dir])
+            if layer in layers:
+                function_layers.append(layers[layer])
+            else:
+                warnings.append(f"{logical_id}: layer {layer} is not in this template, so it is missing locally")
+        name = str(properties.get("FunctionName") or logical_id)
         functions[logical_id] = Function(
             logical_id=logical_id,
             code_dir=root / properties.get("CodeUri", "."),
             handler=properties.get("Handler", "app.lambda_handler"),
-            layer_dirs=tuple(layer_dirs),
+            layers=tuple(function_layers),
             timeout=int(properties.get("Timeout", 3)),
             memory_mb=int(properties.get("MemorySize", 128)),
-            environment={key: str(value) for key, value in environment.items()},
+            environment={key: cfn_string(value) for key, value in environment.items()},
             concurrency=int(properties.get("ReservedConcurrentExecutions") or default_concurrency),
+            reserved=bool(properties.get("ReservedConcurrentExecutions")),
+            name=name,
+            runtime=str(properties.get("Runtime", "python3.13")),
+            log_group=str((properties.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{name}"),
         )
-        for event in properties.get("Events", {}).values():
+        for event_id, event in properties.get("Events", {}).items():
             if event.get("Type") == "HttpApi":
-                event_properties = event.get("Properties", {})
-                method = str(event_properties.get("Method", "ANY")).upper()
-                routes.append(Route(method, event_properties.get("Path", "/{proxy+}"), logical_id))
-    apis = resources_of_type(template, "AWS::Serverless::HttpApi")
-    cors = next((resolver.resolve(api["Properties"].get("CorsConfiguration")) for api in apis.values()), None)
+                route = http_api_route(logical_id, event_id, event.get("Properties", {}))
+                routes.append(route)
+                if route.api not in apis:  # events without ApiId: SAM creates the implicit API
+                    apis[route.api] = http_api(route.api, globals_section.get("HttpApi", {}))
+    duplicates = {
+        route.route_key for route in routes if sum(other.route_key == route.route_key for other in routes) > 1
+    }
+    if duplicates:
+        # Each HttpApi has a host of its own on AWS; the dev server serves them all on one port.
+        raise TemplateError(f"route {sorted(duplicates)[0]!r} is declared more than once (in one or several HttpApis)")
     return App(
         path=path,
         functions=functions,
         routes=routes,
-        cors=cors or None,
+        apis=apis,
         tables=list(resources_of_type(template, "AWS::DynamoDB::Table")),
         buckets={logical_id: bucket_name(logical_id) for logical_id in resources_of_type(template, "AWS::S3::Bucket")},
         secrets={
             logical_id: resource.get("Properties", {})
             for logical_id, resource in resources_of_type(template, "AWS::SecretsManager::Secret").items()
         },
+        region=region,
+        warnings=tuple(warnings),
     )
+
+
+def http_api(logical_id: str, properties: dict[str, Any]) -> Api:
+    return Api(logical_id, properties.get("CorsConfiguration") or None, str(properties.get("StageName", "$default")))
+
+
+def http_api_route(function: str, event_id: str, properties: dict[str, Any]) -> Route:
+    """One HttpApi event. Without Path and Method it is the API's $default route, which catches what no other
+    route matches. https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html"""
+    where = f"{function} event {event_id}"
+    version = str(properties.get("PayloadFormatVersion", "2.0"))
+    if version != "2.0":
+        raise TemplateError(
+            f"{where}: PayloadFormatVersion {version} is not supported by the dev server, which builds "
+            "payload format 2.0 events only; remove the property (2.0 is the HttpApi default) or use 2.0"
+        )
+    timeout = properties.get("TimeoutInMillis", MAX_INTEGRATION_TIMEOUT_MS)
+    timeout_ms = int(timeout) if str(timeout).isdigit() else -1
+    if not 50 <= timeout_ms <= MAX_INTEGRATION_TIMEOUT_MS:
+        raise TemplateError(f"{where}: TimeoutInMillis must be 50..30000 (HTTP API's limit), not {timeout}")
+    api = properties.get("ApiId") or IMPLICIT_API
+    if "Path" not in properties and "Method" not in properties:
+        return Route("ANY", DEFAULT_ROUTE, function, api, timeout_ms)
+    method = str(properties.get("Method", "ANY")).upper()
+    method = "ANY" if method == "X-AMAZON-APIGATEWAY-ANY-METHOD" else method
+    return Route(method, str(properties.get("Path", "/")), function, api, timeout_ms)

@@ -1,6 +1,9 @@
 """One warm Lambda execution environment: imports the handler once, then runs one invocation at a time.
 
-Runs in its own process (spawned by devserver.pool), so this module imports nothing heavy of its own.
+devserver.pool starts this file as a script in its own interpreter, `python -I -S -u worker.py FD`: no site-packages,
+no PYTHON* variables, an environment that holds only what Lambda sets. So it imports nothing but the standard
+library until the pool's first message says which directories make up the function's sys.path. It talks to the
+pool over the socket FD with multiprocessing's Connection (pickled tuples of plain values).
 """
 
 from __future__ import annotations
@@ -14,35 +17,31 @@ import sys
 import time
 import traceback
 import uuid
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-
-@dataclass(frozen=True)
-class WorkerSpec:
-    function_name: str
-    code_dir: str
-    layer_dirs: tuple[str, ...]
-    handler: str
-    memory_mb: int
-    timeout: int
-    environment: dict[str, str]
+ACCOUNT_ID = "123456789012"  # the stable fake account of the dev server (devserver.template.ACCOUNT_ID)
 
 
 class LambdaContext:
-    """The `context` argument Lambda passes to handlers (tests and benchmarks use it too)."""
+    """The `context` argument Lambda passes to handlers (tests and benchmarks use it too).
+    https://docs.aws.amazon.com/lambda/latest/dg/python-context.html"""
 
-    def __init__(self, function_name: str, memory_mb: int = 128, timeout: int = 3, request_id: str = "") -> None:
+    def __init__(
+        self, function_name: str, memory_mb: int = 128, timeout: int = 3, request_id: str = "", region: str = ""
+    ) -> None:
+        region = region or os.environ.get("AWS_REGION", "us-east-1")
         self.function_name = function_name
         self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{function_name}"
         self.memory_limit_in_mb = memory_mb
         self.aws_request_id = request_id or str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = "local"
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", f"/aws/lambda/{function_name}")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+        self.identity = None  # set only for calls from the AWS Mobile SDK
+        self.client_context = None
         self._deadline = time.monotonic() + timeout
 
     def get_remaining_time_in_millis(self) -> int:
@@ -63,32 +62,101 @@ def max_memory_mb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # KiB on Linux
 
 
-def serve(connection: Connection, spec: WorkerSpec) -> None:
-    """Entry point of the worker process: init, report, then loop on invocations until the pipe closes."""
-    os.environ.update(spec.environment)
-    os.chdir(spec.code_dir)  # Lambda's working directory is the function's code (/var/task)
-    sys.path[:0] = [spec.code_dir, *spec.layer_dirs]
+def error_payload(error_type: str, message: str, request_id: str, error: BaseException) -> str:
+    """The error document the Lambda python runtime returns and logs (`[ERROR] type: message` + traceback);
+    an init error has no request id and an empty stackTrace there, so here too."""
+    stack = traceback.format_list(traceback.extract_tb(error.__traceback__)) if request_id else []
+    print(f"[ERROR] {error_type}: {message}", file=sys.stderr)
+    traceback.print_exception(error, file=sys.stderr)
+    return json.dumps({"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": stack})
+
+
+def import_handler(handler: str) -> Any:
+    """Import `module.function` as the runtime does, raising its errors with its names and messages."""
+    module_name, _, function_name = handler.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise InitError("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {error}") from error
+    except SyntaxError as error:
+        raise InitError("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {error}") from error
+    try:
+        return getattr(module, function_name)
+    except AttributeError as error:
+        message = f"Handler '{function_name}' missing on module '{module_name}'"
+        raise InitError("Runtime.HandlerNotFound", message) from error
+
+
+class InitError(Exception):
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+
+
+def serve(connection: Connection) -> None:
+    """Init, report, then loop on invocations until the pipe closes."""
+    setup: dict[str, Any] = connection.recv()
+    time.tzset()  # TZ=:UTC, as on Lambda
+    os.chdir(setup["code_dir"])  # Lambda's working directory is the function's code (/var/task)
+    sys.path[:0] = setup["path"]
     started = time.perf_counter()
     try:
-        module_name, _, function_name = spec.handler.rpartition(".")
-        handler = getattr(importlib.import_module(module_name), function_name)
-    except BaseException:
-        traceback.print_exc()
-        connection.send(("init_error", None, (time.perf_counter() - started) * 1000, max_memory_mb()))
+        handler = import_handler(setup["handler"])
+    except InitError as error:
+        payload = error_payload(error.error_type, error.message, "", error.__cause__ or error)
+        connection.send(("init_error", payload, (time.perf_counter() - started) * 1000, max_memory_mb()))
+        return
+    except BaseException as error:  # any exception at import time fails the init, as on Lambda
+        payload = error_payload(type(error).__name__, str(error), "", error)
+        connection.send(("init_error", payload, (time.perf_counter() - started) * 1000, max_memory_mb()))
         return
     connection.send(("ready", None, (time.perf_counter() - started) * 1000, max_memory_mb()))
+    function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
+    memory_mb = int(os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
     while True:
         try:
-            event: dict[str, Any] = connection.recv()
+            event_json, request_id, trace_id = connection.recv()
         except EOFError:
             return
-        context = LambdaContext(spec.function_name, spec.memory_mb, spec.timeout)
+        os.environ["_X_AMZN_TRACE_ID"] = trace_id
+        context = LambdaContext(function_name, memory_mb, setup["timeout"], request_id)
         started = time.perf_counter()
-        try:
-            # Lambda hands the result back as JSON, so anything json cannot encode is an error here too.
-            outcome, payload = "ok", json.dumps(handler(event, context))
-        except Exception as error:
-            traceback.print_exc()
-            outcome, payload = "error", json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)})
+        outcome, payload = invoke(handler, json.loads(event_json), context)
         sys.stdout.flush()
+        sys.stderr.flush()
         connection.send((outcome, payload, (time.perf_counter() - started) * 1000, max_memory_mb()))
+
+
+def invoke(handler: Any, event: dict[str, Any], context: LambdaContext) -> tuple[str, str]:
+    try:
+        result = handler(event, context)
+    except Exception as error:
+        return "error", error_payload(type(error).__name__, str(error), context.aws_request_id, error)
+    try:
+        # Lambda hands the result back as JSON, so anything json cannot encode is an error here too.
+        return "ok", json.dumps(result)
+    except (TypeError, ValueError) as error:
+        message = f"Unable to marshal response: {error}"
+        return "error", error_payload("Runtime.MarshalError", message, context.aws_request_id, error)
+
+
+def start_coverage() -> None:
+    """Only under `make test`: measure this process too, then take coverage's traces out of the function's way."""
+    location = os.environ.pop("DEVSERVER_COVERAGE_PATH", None)
+    if location is None:
+        return
+    sys.path.insert(0, location)
+    try:
+        import coverage
+
+        coverage.process_startup()
+    finally:
+        sys.path.remove(location)
+        os.environ.pop("COVERAGE_PROCESS_CONFIG", None)
+        os.environ.pop("COVERAGE_PROCESS_START", None)
+
+
+if __name__ == "__main__":
+    start_coverage()
+    serve(Connection(int(sys.argv[1])))

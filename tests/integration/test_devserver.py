@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -95,27 +96,29 @@ def test_binary_body_round_trips_base64(project, start_server):
     assert response.content == payload
 
 
-def test_timeout_kills_the_worker_and_answers_504(project, start_server):
+# A function that times out, crashes or raises is API Gateway's 500, not the 504 and 502 this server used to give:
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-lambda.html
+def test_a_function_timeout_kills_the_worker_and_answers_500(project, start_server):
     server = start_server(project / "template.yaml")
 
     started = time.monotonic()
     response = server.get("/slow")
     elapsed = time.monotonic() - started
 
-    assert response.status_code == 504
-    assert response.json() == {"message": "Endpoint request timed out"}
+    assert response.status_code == 500
+    assert response.json() == {"message": "Internal Server Error"}
     assert elapsed < 10  # the function's Timeout is 1 s (plus its cold start), not the handler's 30 s sleep
     assert server.get("/hello").status_code == 200  # the server itself is unaffected
 
 
-def test_crash_gives_502_then_a_fresh_worker(project, start_server):
+def test_crash_gives_500_then_a_fresh_worker(project, start_server):
     server = start_server(project / "template.yaml")
     first_pid = server.get("/crash").json()["pid"]
 
     crashed = server.get("/crash", params={"mode": "exit"})
     after = server.get("/crash")
 
-    assert crashed.status_code == 502
+    assert crashed.status_code == 500
     assert crashed.json() == {"message": "Internal Server Error"}
     assert after.status_code == 200
     assert after.json()["pid"] != first_pid
@@ -126,12 +129,17 @@ def test_handler_exception_and_invalid_response_give_500(project, start_server):
 
     raised = server.get("/crash", params={"mode": "raise"})
     invalid = server.get("/crash", params={"mode": "bad"})
+    unserializable = server.get("/crash", params={"mode": "unserializable"})
+    too_big = server.get("/crash", params={"mode": "big"})  # over Lambda's 6 MB response payload
 
-    assert raised.status_code == 500
-    assert raised.json() == {"message": "Internal Server Error"}
+    for response in (raised, invalid, unserializable, too_big):
+        assert response.status_code == 500
+        assert response.json() == {"message": "Internal Server Error"}
     assert "boom" not in raised.text
-    assert invalid.status_code == 500
-    assert "RuntimeError: boom" in server.output()  # the traceback goes to the console
+    # The console shows what Lambda logs: `[ERROR] <type>: <message>` and the traceback.
+    assert "[ERROR] RuntimeError: boom" in server.output()
+    assert "[ERROR] Runtime.MarshalError: Unable to marshal response" in server.output()
+    assert "over Lambda's 6 MB invoke payload limit" in server.output()
 
 
 def test_parallel_requests_use_several_warm_workers_up_to_the_limit(project, start_server):
@@ -201,7 +209,9 @@ def test_invoke_runs_one_function_with_an_event_file():
     response = json.loads(result.stdout.strip().splitlines()[-1])
     assert response["statusCode"] == 200
     assert json.loads(response["body"]) == {"status": "ok"}
-    assert "REPORT RequestId: Vb3kAjYkoAMEb1A=" in result.stderr
+    assert response["headers"]["X-Request-Id"] == "Vb3kAjYkoAMEb1A="  # the event's API Gateway request id
+    # REPORT names Lambda's own request id (context.aws_request_id), as on AWS, not API Gateway's.
+    assert re.search(r"REPORT RequestId: [0-9a-f-]{36}\tFunction: HealthFunction", result.stderr)
 
 
 def _children(pid: int) -> list[int]:
@@ -249,7 +259,7 @@ def test_an_external_aws_endpoint_replaces_the_embedded_one(project, start_serve
         environment = server.get("/echo/x").json()["environment"]
         assert environment["AWS_ENDPOINT_URL_DYNAMODB"] == external.endpoint
         assert environment["TABLE"] == "ItemsTable"
-        assert "ItemsTable" in LocalAws(external.endpoint).dynamodb.list_tables()["TableNames"]
+        assert "ItemsTable" in LocalAws(external.endpoint, "us-east-1").dynamodb.list_tables()["TableNames"]
     finally:
         external.stop()
 

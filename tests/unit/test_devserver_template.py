@@ -25,6 +25,7 @@ def test_parameters_flow_into_every_function_environment():
 def test_cors_comes_from_the_http_api():
     app = load_app(ROOT / "template.yaml", {"CorsAllowedOrigins": "https://a.example, https://b.example"})
 
-    assert app.cors is not None
-    assert app.cors["AllowOrigins"] == ["https://a.example", "https://b.example"]
-    assert app.cors["AllowCredentials"] is True
+    cors = app.apis["HttpApi"].cors
+    assert cors is not None
+    assert cors["AllowOrigins"] == ["https://a.example", "https://b.example"]
+    assert cors["AllowCredentials"] is True

@@ -9,4 +9,8 @@ def lambda_handler(event, context):
         raise RuntimeError("boom")
     if mode == "bad":
         return {"statusCode": "not a number"}
+    if mode == "big":
+        return {"statusCode": 200, "body": "x" * (7 * 1024 * 1024)}  # over Lambda's 6 MB response limit
+    if mode == "unserializable":
+        return {"statusCode": 200, "body": {1, 2}}  # a set: JSON cannot carry it
     return {"pid": os.getpid()}  # inferred format: a plain dict becomes a 200 JSON body

@@ -1,0 +1,320 @@
+"""API Gateway's own answers, as an HTTP API gives them, over real HTTP: limits, timeouts, throttles, binary
+bodies, CORS patterns, the headers it adds, and clients that misbehave. Each test cites the page it follows."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from devserver.gateway import CLIENT_TIMEOUT_SECONDS
+from tests.integration.conftest import PROJECT, DevServer
+
+MB = 1024 * 1024
+INTERNAL_ERROR = {"message": "Internal Server Error"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    target = tmp_path_factory.mktemp("gateway") / "project"
+    shutil.copytree(PROJECT, target)
+    server = DevServer(target / "template.yaml", target.parent / "devserver.log")
+    yield server
+    server.stop()
+
+
+def raw_request(server: DevServer, head: bytes, body: bytes = b"", timeout: float = 30) -> bytes:
+    """Send bytes exactly as given; read until the server closes (it closes after every response)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as connection:
+        connection.sendall(head + body)
+        connection.shutdown(socket.SHUT_WR)
+        return read_all(connection)
+
+
+def read_all(connection: socket.socket) -> bytes:
+    data = b""
+    while chunk := connection.recv(65536):
+        data += chunk
+    return data
+
+
+def status_and_json(raw: bytes) -> tuple[int, dict]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+# --- Integration timeout and throttling -----------------------------------------------------------------------
+
+
+def test_integration_timeout_is_503_while_the_function_runs_on_and_a_throttle_is_500(server, tmp_path):
+    """/impatient has TimeoutInMillis 1000 on a function with Timeout 4 and ReservedConcurrentExecutions 1.
+    HTTP API's integration timeout (at most 30 s): https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html
+    A throttled invocation, which Lambda rejects, is a 500: https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html"""
+    marker = tmp_path / "ran-on.json"
+    assert server.get("/throttled").status_code == 200  # warm, so the timings below are the handler's own
+
+    started = time.monotonic()
+    impatient = server.get("/impatient", params={"sleep": "2.5", "marker": str(marker)})
+    waited = time.monotonic() - started
+    throttled = server.get("/throttled")  # the one execution environment is still busy
+
+    assert impatient.status_code == 503
+    assert impatient.json() == {"message": "Service Unavailable"}
+    assert 0.9 < waited < 2.3
+    assert throttled.status_code == 500
+    assert throttled.json() == INTERNAL_ERROR
+    assert not marker.exists()
+    deadline = time.monotonic() + 10
+    while not marker.exists():
+        assert time.monotonic() < deadline, server.output()
+        time.sleep(0.05)
+    assert json.loads(marker.read_text())["remaining_ms"] > 0  # finished within its own 4 s
+    time.sleep(0.2)
+    assert server.get("/throttled").status_code == 200  # free again, and still warm
+
+
+# --- Payload limits ---------------------------------------------------------------------------------------------
+
+
+def test_an_event_over_lambdas_6_mb_is_refused_even_under_the_gateways_10_mb(server):
+    """6 MB synchronous invoke payload, measured on the encoded event: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html"""
+    text = server.request("POST", "/items/1", data=b"a" * (6 * MB + 1), headers={"Content-Type": "text/plain"})
+    # 4.6 MB of bytes is 6.1 MB once base64-encoded into the event.
+    binary = server.request(
+        "POST", "/items/1", data=b"\x00" * (46 * MB // 10), headers={"Content-Type": "application/octet-stream"}
+    )
+    fits = server.request("POST", "/items/1", data=b"\x01" * (4 * MB), headers={"Content-Type": "image/png"})
+
+    assert (text.status_code, text.json()) == (500, INTERNAL_ERROR)
+    assert (binary.status_code, binary.json()) == (500, INTERNAL_ERROR)
+    assert fits.status_code == 200
+    assert fits.content == b"\x01" * (4 * MB)
+
+
+def test_a_chunked_body_over_10_mb_is_refused_as_it_streams_without_buffering_it(server):
+    """10 MB request payload, chunked or not: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html"""
+    rss_before = rss_mb(server.process.pid)
+    chunk = b"x" * MB
+    sent = 0
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
+        connection.sendall(b"POST /items/1 HTTP/1.1\r\nHost: local\r\nTransfer-Encoding: chunked\r\n\r\n")
+        try:
+            while sent < 200 * MB:  # a 200 MB upload, unless the server answers first
+                connection.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                sent += len(chunk)
+                connection.setblocking(False)
+                try:
+                    if connection.recv(1, socket.MSG_PEEK):
+                        break
+                except BlockingIOError:
+                    pass
+                finally:
+                    connection.setblocking(True)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        status, body = status_and_json(read_all(connection))
+
+    assert (status, body) == (413, {"message": "Request Entity Too Large"})
+    assert sent < 30 * MB  # refused while streaming, not after the whole upload
+    assert rss_mb(server.process.pid) - rss_before < 60
+    assert server.get("/hello").status_code == 200
+
+
+def rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
+
+
+@pytest.mark.parametrize(
+    ("name", "head", "body"),
+    [
+        ("truncated", b"POST /items/1 HTTP/1.1\r\nHost: local\r\nContent-Length: 100\r\n\r\n", b"only half" * 5),
+        ("malformed chunk", b"POST /items/1 HTTP/1.1\r\nHost: local\r\nTransfer-Encoding: chunked\r\n\r\n", b"zz\r\n"),
+    ],
+)
+def test_a_broken_body_is_a_400_not_a_500(server, name, head, body):
+    status, document = status_and_json(raw_request(server, head, body))
+
+    assert (status, document) == (400, {"message": "Bad Request"}), name
+
+
+# --- Bodies: text or base64, bytes never altered ----------------------------------------------------------------
+# "If the content type of the request is binary, the body is base64-encoded" (payload format 2.0):
+# https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html; HTTP APIs treat text/*, application/json,
+# application/xml and application/javascript as text, everything else (no Content-Type included) as binary.
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/plain; charset=utf-8", "héllo wörld ✓".encode()),
+        ("application/json", b'{"a": 1}'),
+        ("application/xml", b"<a>1</a>"),
+        ("application/javascript", b"let a = 1;"),
+        ("text/csv", b"a,b\n1,2\n"),
+    ],
+)
+def test_textual_bodies_arrive_as_text(server, content_type, body):
+    event = server.request("POST", "/echo/x", data=body, headers={"Content-Type": content_type}).json()["event"]
+
+    assert event["isBase64Encoded"] is False
+    assert event["body"] == body.decode()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/octet-stream", bytes(range(256)) * 4),
+        ("image/png", b"\x89PNG\r\n\x1a\n" + bytes(range(200))),
+        ("application/x-www-form-urlencoded", b"a=1&b=%C3%A9"),
+        ("application/merge-patch+json", b'{"title": "x"}'),
+        (None, b"no content type at all"),
+        ("text/plain", b"latin-1 \xe9t\xe9 and \xff\xfe: not UTF-8"),  # text, but not UTF-8: base64, unaltered
+    ],
+)
+def test_other_bodies_arrive_base64_and_round_trip_byte_for_byte(server, content_type, body):
+    headers = {"Content-Type": content_type} if content_type else {}
+    session = requests.Session()
+    request = requests.Request("POST", server.url + "/echo/x", data=body, headers=headers).prepare()
+    if content_type is None:
+        request.headers.pop("Content-Type", None)
+
+    response = session.send(request, timeout=30)
+
+    # The echo function sends a base64 body straight back: the same bytes mean they arrived as base64, intact.
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/octet-stream"
+    assert response.content == body
+
+
+# --- CORS on two HttpApis, with origin patterns -----------------------------------------------------------------
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-cors.html
+
+
+def test_each_api_applies_its_own_cors_with_origin_patterns(server):
+    allowed = server.get("/partner", headers={"Origin": "https://shop.example.com"})
+    deeper = server.get("/partner", headers={"Origin": "https://a.b.example.com"})
+    listed = server.get("/partner", headers={"Origin": "http://localhost:5173"})
+    apex = server.get("/partner", headers={"Origin": "https://example.com"})
+    other_scheme = server.get("/partner", headers={"Origin": "http://shop.example.com"})
+    lookalike = server.get("/partner", headers={"Origin": "https://shop.example.com.evil.net"})
+    other_api = server.get("/echo/x", headers={"Origin": "https://anything.test"})
+
+    assert allowed.headers["access-control-allow-origin"] == "https://shop.example.com"
+    assert allowed.headers["access-control-allow-credentials"] == "true"
+    assert "Origin" in allowed.headers["vary"]
+    assert deeper.headers["access-control-allow-origin"] == "https://a.b.example.com"
+    assert listed.headers["access-control-allow-origin"] == "http://localhost:5173"
+    for refused in (apex, other_scheme, lookalike):
+        assert "access-control-allow-origin" not in refused.headers
+    assert other_api.headers["access-control-allow-origin"] == "*"  # the first API allows any origin
+
+
+def test_a_preflight_is_answered_by_the_api_that_owns_the_path(server):
+    headers = {"Origin": "https://shop.example.com", "Access-Control-Request-Method": "PUT"}
+    preflight = server.request("OPTIONS", "/partner", headers=headers)
+    refused = server.request("OPTIONS", "/partner", headers={**headers, "Origin": "https://evil.test"})
+
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == "https://shop.example.com"
+    assert preflight.headers["access-control-allow-methods"] == "GET,PUT"
+    assert preflight.headers["access-control-max-age"] == "60"
+    assert re.fullmatch(r"[A-Za-z0-9+/]{15}=", preflight.headers["apigw-requestid"])
+    assert "access-control-allow-origin" not in refused.headers
+
+
+# --- What API Gateway adds to each request and response ----------------------------------------------------------
+
+
+def test_forwarded_headers_trace_id_and_domain_are_added_as_api_gateway_adds_them(server):
+    response = server.get(
+        "/echo/x", headers={"X-Forwarded-For": "203.0.113.9", "Host": f"api.local.test:{server.port}"}
+    )
+    event = response.json()["event"]
+    with_trace = server.get("/echo/x", headers={"X-Amzn-Trace-Id": "Root=1-5759e988-bd862e3fe1be46a994272793"})
+
+    # The client's X-Forwarded-For is kept and the real address appended: only the last entry is trustworthy.
+    assert event["headers"]["x-forwarded-for"] == "203.0.113.9, 127.0.0.1"
+    assert event["headers"]["x-forwarded-proto"] == "http"
+    assert event["headers"]["x-forwarded-port"] == str(server.port)
+    assert re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24}", event["headers"]["x-amzn-trace-id"])
+    headers = with_trace.json()["event"]["headers"]
+    assert headers["x-amzn-trace-id"] == "Root=1-5759e988-bd862e3fe1be46a994272793"
+    assert event["requestContext"]["domainName"] == "api.local.test"
+    assert event["requestContext"]["domainPrefix"] == "api"
+    assert response.headers["apigw-requestid"] == event["requestContext"]["requestId"]
+
+
+def test_the_gateways_own_answers_carry_its_request_id(server):
+    not_found = server.get("/nowhere")
+    connection = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    connection.sendall(b"POST /items/1 HTTP/1.1\r\nHost: local\r\nContent-Length: %d\r\n\r\n" % (10 * MB + 1))
+    too_large = read_all(connection).decode(errors="replace")
+    connection.close()
+
+    # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html
+    assert (not_found.status_code, not_found.json()) == (404, {"message": "Not Found"})
+    assert re.fullmatch(r"[A-Za-z0-9+/]{15}=", not_found.headers["apigw-requestid"])
+    assert too_large.startswith("HTTP/1.1 413")
+    assert re.search(r"(?i)apigw-requestid: [A-Za-z0-9+/]{15}=", too_large)
+
+
+# --- Clients that misbehave -------------------------------------------------------------------------------------
+
+
+def test_many_idle_and_half_sent_connections_do_not_stop_other_clients(server):
+    slow: list[socket.socket] = []
+    for index in range(150):
+        connection = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        if index % 3 == 1:
+            connection.sendall(b"GET /hello HTTP/1.1\r\nHost: local\r\n")  # headers never finished
+        elif index % 3 == 2:
+            connection.sendall(b"POST /items/1 HTTP/1.1\r\nHost: local\r\nContent-Length: 100\r\n\r\nstalled")
+        slow.append(connection)
+    try:
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            statuses = list(pool.map(lambda _: server.get("/hello").status_code, range(8)))
+        assert statuses == [200] * 8
+        assert time.monotonic() - started < 3
+
+        # Each slow connection is closed once it has been silent for CLIENT_TIMEOUT_SECONDS; the stalled body
+        # gets API Gateway's 400 first.
+        time.sleep(CLIENT_TIMEOUT_SECONDS + 2)
+        answers = [read_all(connection) for connection in slow]
+        assert all(answer == b"" for answer in answers[0::3] + answers[1::3])
+        assert all(answer.startswith(b"HTTP/1.1 400") for answer in answers[2::3])
+    finally:
+        for connection in slow:
+            connection.close()
+
+
+def test_the_default_route_catches_what_no_other_route_matches(project, start_server):
+    """https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html"""
+    template = project / "template.yaml"
+    # An HttpApi event with neither Path nor Method is the API's $default route.
+    template.write_text(
+        template.read_text().replace(
+            "      Events:\n        Any:", "      Events:\n        Fallback:\n          Type: HttpApi\n        Any:", 1
+        )
+    )
+    server = start_server(template)
+
+    fallback = server.get("/no/such/route", params={"q": "1"})
+    specific = server.get("/hello")
+
+    assert fallback.status_code == 200
+    event = fallback.json()["event"]
+    assert event["routeKey"] == event["requestContext"]["routeKey"] == "$default"
+    assert "pathParameters" not in event
+    assert event["rawPath"] == "/no/such/route"
+    assert specific.text == "v1"
+    assert "$default" in server.output()
