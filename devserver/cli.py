@@ -6,56 +6,20 @@ import argparse
 import json
 import os
 import signal
-import socket
 import sys
 import threading
 import time
 import tomllib
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
-
 from devserver.aws import LocalAws, MotoServer, secret_values
-from devserver.gateway import CLIENT_TIMEOUT_SECONDS, Gateway
+from devserver.gateway import Gateway
 from devserver.pool import FunctionPool
 from devserver.runtime import DEFAULT_CACHE, Dependencies, lambda_environment, reserved_in_template
+from devserver.server import PooledWSGIServer
 from devserver.template import DEFAULT_REGION, App, TemplateError, load_app, parse_parameter_overrides
 from devserver.watcher import Watcher
-
-
-class QuietNoDelayHandler(WSGIRequestHandler):
-    """TCP_NODELAY, or keep-alive requests stall ~40 ms on Nagle vs delayed ACK; the gateway logs each request.
-    Every read waits at most CLIENT_TIMEOUT_SECONDS: an idle or half-sent connection is closed, not kept forever."""
-
-    timeout = CLIENT_TIMEOUT_SECONDS
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-    def log_error(self, format: str, *args: Any) -> None:
-        pass  # "Request timed out" for every idle keep-alive connection is noise, not news
-
-
-class PooledWSGIServer(ThreadedWSGIServer):
-    """Werkzeug's threaded server with a pool instead of a new thread per connection (~12% of its CPU). A thread
-    serves one connection at a time, so there are enough for many slow clients: threads start only when needed."""
-
-    def __init__(self, host: str, port: int, app: Any, threads: int = 512) -> None:
-        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="http")
-        super().__init__(host, port, app, handler=QuietNoDelayHandler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        self.executor.submit(self.process_request_thread, request, client_address)
-
-    def server_close(self) -> None:
-        super().server_close()
-        self.executor.shutdown(wait=False, cancel_futures=True)
 
 
 def log(line: str) -> None:

@@ -51,7 +51,6 @@ FAILED = {
 # https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html (the same 2.0 format), with the list of
 # textual types as HTTP APIs apply it. A body that is not UTF-8 goes base64 too: bytes are never altered.
 _TEXT_TYPES = re.compile(r"^(text/.+|application/(json|xml|javascript))$")
-CLIENT_TIMEOUT_SECONDS = 5  # a connection idle or half-sent this long is closed, so slow clients cannot pile up
 
 
 class BodyError(Exception):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from devserver.gateway import CLIENT_TIMEOUT_SECONDS
+from devserver.server import CLIENT_TIMEOUT_SECONDS, HEAD_DEADLINE_SECONDS
 from tests.integration.conftest import PROJECT, DevServer
 
 MB = 1024 * 1024
@@ -295,6 +295,25 @@ def test_many_idle_and_half_sent_connections_do_not_stop_other_clients(server):
     finally:
         for connection in slow:
             connection.close()
+
+
+def test_a_request_head_trickling_in_is_cut_off_at_its_deadline(server):
+    """A slowloris: one header byte a second never trips the 5 s silence timeout, but the head as a whole has
+    HEAD_DEADLINE_SECONDS."""
+    connection = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    connection.sendall(b"GET /hello HTTP/1.1\r\nHost: local\r\n")
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < HEAD_DEADLINE_SECONDS + 5:
+            connection.sendall(b"X")
+            time.sleep(1)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    closed_after = time.monotonic() - started
+
+    assert HEAD_DEADLINE_SECONDS - 1 < closed_after < HEAD_DEADLINE_SECONDS + 3
+    assert server.get("/hello").status_code == 200
+    connection.close()
 
 
 def test_the_default_route_catches_what_no_other_route_matches(project, start_server):
