@@ -189,7 +189,7 @@ class Gateway:
             event, route.timeout_ms / 1000, event["headers"].get("x-amzn-trace-id", "")
         )
         self.report(route.function, invocation)
-        return self.build_response(route.function, invocation, head)
+        return self.build_response(route.function, invocation, head, route.payload_format)
 
     # --- request -> event ----------------------------------------------------------------------------------
 
@@ -202,65 +202,85 @@ class Gateway:
         body: bytes,
         apigw_request_id: str,
     ) -> dict[str, Any]:
-        """A payload format 2.0 event: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html"""
-        now = datetime.now(UTC)
-        headers: dict[str, str] = {}
+        """The event in the route's payload format (2.0 unless the event says 1.0):
+        https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html"""
+        headers: dict[str, list[str]] = {}
         for name, value in request.headers.items():
-            key = name.lower()
-            if key == "cookie":
-                continue
-            headers[key] = f"{headers[key]},{value}" if key in headers else value  # repeated: comma-joined
+            headers.setdefault(name.lower(), []).append(value)
         source_ip = request.remote_addr or "127.0.0.1"
         # Headers API Gateway adds: the client's address appended to any X-Forwarded-For it sent (so only the
         # last entry is trustworthy), the port and scheme it was reached on, and an X-Ray trace id.
-        forwarded = headers.get("x-forwarded-for")
-        headers["x-forwarded-for"] = f"{forwarded}, {source_ip}" if forwarded else source_ip
-        headers["x-forwarded-port"] = str(request.environ.get("SERVER_PORT", "80"))
-        headers["x-forwarded-proto"] = request.scheme
-        headers.setdefault("x-amzn-trace-id", trace_id())
+        forwarded = ",".join(headers.get("x-forwarded-for", []))
+        headers["x-forwarded-for"] = [f"{forwarded}, {source_ip}" if forwarded else source_ip]
+        headers["x-forwarded-port"] = [str(request.environ.get("SERVER_PORT", "80"))]
+        headers["x-forwarded-proto"] = [request.scheme]
+        headers.setdefault("x-amzn-trace-id", [trace_id()])
         raw_query = request.environ.get("QUERY_STRING", "")
-        query: dict[str, str] = {}
+        query: dict[str, list[str]] = {}
         for key, value in parse_qsl(raw_query, keep_blank_values=True):
-            query[key] = f"{query[key]},{value}" if key in query else value
-        cookies = [
-            cookie.strip()
-            for header in request.headers.getlist("Cookie")
-            for cookie in header.split(";")
-            if cookie.strip()
-        ]
+            query.setdefault(key, []).append(value)
         text = body_text(body, request.headers.get("content-type", ""))
         domain = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
-        event: dict[str, Any] = {
-            "version": "2.0",
-            "routeKey": route.route_key,
-            "rawPath": raw_path,
-            "rawQueryString": raw_query,
-        }
-        if cookies:
-            event["cookies"] = cookies
-        event["headers"] = headers
-        if query:
-            event["queryStringParameters"] = query
-        event["requestContext"] = {
+        now = datetime.now(UTC)
+        context = {
             "accountId": ACCOUNT_ID,
             "apiId": route.api.lower(),
             "domainName": domain,
             "domainPrefix": domain.split(".")[0],
-            "http": {
-                "method": request.method.upper(),
-                "path": raw_path,
-                "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
-                "sourceIp": source_ip,
-                "userAgent": request.headers.get("user-agent", ""),
-            },
             "requestId": apigw_request_id,
-            "routeKey": route.route_key,
             "stage": "$default",
-            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "timeEpoch": int(now.timestamp() * 1000),
         }
-        if path_parameters:
-            event["pathParameters"] = path_parameters
+        event: dict[str, Any]
+        if route.payload_format == "1.0":
+            event = {
+                "version": "1.0",
+                "resource": route.path,
+                "path": raw_path,
+                "httpMethod": request.method.upper(),
+                # The last value of a repeated header or parameter; all of them in the multiValue fields.
+                "headers": {name: values[-1] for name, values in headers.items()},
+                "multiValueHeaders": headers,
+                "queryStringParameters": {key: values[-1] for key, values in query.items()} or None,
+                "multiValueQueryStringParameters": query or None,
+                "requestContext": {
+                    **context,
+                    "extendedRequestId": apigw_request_id,
+                    "httpMethod": request.method.upper(),
+                    "identity": {"sourceIp": source_ip, "userAgent": request.headers.get("user-agent", "")},
+                    "path": raw_path,
+                    "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+                    "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                    "requestTimeEpoch": int(now.timestamp() * 1000),
+                    "resourcePath": route.path,
+                },
+                "pathParameters": path_parameters or None,
+                "stageVariables": None,
+                "body": None,
+            }
+        else:
+            cookies = [cookie.strip() for value in headers.pop("cookie", []) for cookie in value.split(";")]
+            event = {"version": "2.0", "routeKey": route.route_key, "rawPath": raw_path, "rawQueryString": raw_query}
+            if any(cookies):
+                event["cookies"] = [cookie for cookie in cookies if cookie]
+            # Repeated headers and parameters are joined with commas.
+            event["headers"] = {name: ",".join(values) for name, values in headers.items()}
+            if query:
+                event["queryStringParameters"] = {key: ",".join(values) for key, values in query.items()}
+            event["requestContext"] = {
+                **context,
+                "http": {
+                    "method": request.method.upper(),
+                    "path": raw_path,
+                    "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+                    "sourceIp": source_ip,
+                    "userAgent": request.headers.get("user-agent", ""),
+                },
+                "routeKey": route.route_key,
+                "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                "timeEpoch": int(now.timestamp() * 1000),
+            }
+            if path_parameters:
+                event["pathParameters"] = path_parameters
         if body:
             event["body"] = text if text is not None else base64.b64encode(body).decode()
         event["isBase64Encoded"] = bool(body) and text is None
@@ -268,7 +288,9 @@ class Gateway:
 
     # --- result -> response --------------------------------------------------------------------------------
 
-    def build_response(self, function: str, invocation: Invocation, head: bool) -> Response:
+    def build_response(
+        self, function: str, invocation: Invocation, head: bool, payload_format: str = "2.0"
+    ) -> Response:
         if invocation.outcome != "ok" or invocation.payload is None:
             if invocation.outcome == "throttled":
                 self.log(f"{function}: throttled, all {self.pools[function].function.concurrency} reserved busy")
@@ -276,7 +298,8 @@ class Gateway:
         if len(invocation.payload) > MAX_INVOKE_PAYLOAD_BYTES:
             self.log(f"{function}: the response is over Lambda's 6 MB invoke payload limit")
             return api_error(*FAILED["error"])
-        response = shape_response(json.loads(invocation.payload))
+        result = json.loads(invocation.payload)
+        response = shape_response(result) if payload_format == "2.0" else shape_response_v1(result)
         if response is None:
             self.log(f"{function}: the result is not a valid HTTP API response (statusCode must be 100..599)")
             return api_error(*FAILED["error"])
@@ -384,14 +407,32 @@ def shape_response(result: Any) -> Response | None:
     """A v2 response dict, or the inferred format: anything else is a 200 JSON body."""
     if not (isinstance(result, dict) and "statusCode" in result):
         return Response(json.dumps(result), status=200, content_type="application/json")
-    status = result["statusCode"]
-    if not isinstance(status, int) or not 100 <= status <= 599:
-        return None
     headers = Headers()
     for name, value in (result.get("headers") or {}).items():
         headers.add(name, str(value))
     for cookie in result.get("cookies") or []:
         headers.add("Set-Cookie", cookie)
+    return http_response(result, headers)
+
+
+def shape_response_v1(result: Any) -> Response | None:
+    """A 1.0 response must say its statusCode (nothing is inferred); multiValueHeaders add to headers."""
+    if not (isinstance(result, dict) and "statusCode" in result):
+        return None
+    headers = Headers()
+    for name, value in (result.get("headers") or {}).items():
+        headers.add(name, str(value))
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        for value in values if isinstance(values, list) else [values]:
+            if (name, str(value)) not in headers.items():
+                headers.add(name, str(value))
+    return http_response(result, headers)
+
+
+def http_response(result: dict[str, Any], headers: Headers) -> Response | None:
+    status = result["statusCode"]
+    if not isinstance(status, int) or not 100 <= status <= 599:
+        return None
     body = result.get("body") or ""
     data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
     response = Response(data, status=status, headers=headers)

@@ -92,6 +92,7 @@ class Route:
     function: str  # logical id
     api: str = IMPLICIT_API  # logical id of its AWS::Serverless::HttpApi
     timeout_ms: int = MAX_INTEGRATION_TIMEOUT_MS  # the event's TimeoutInMillis
+    payload_format: str = "2.0"  # the event's PayloadFormatVersion
 
     @property
     def route_key(self) -> str:
@@ -379,18 +380,15 @@ def http_api_route(function: str, event_id: str, properties: dict[str, Any]) -> 
     route matches. https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html"""
     where = f"{function} event {event_id}"
     version = str(properties.get("PayloadFormatVersion", "2.0"))
-    if version != "2.0":
-        raise TemplateError(
-            f"{where}: PayloadFormatVersion {version} is not supported by the dev server, which builds "
-            "payload format 2.0 events only; remove the property (2.0 is the HttpApi default) or use 2.0"
-        )
+    if version not in ("1.0", "2.0"):
+        raise TemplateError(f"{where}: PayloadFormatVersion must be 1.0 or 2.0 (HttpApi's default), not {version}")
     timeout = properties.get("TimeoutInMillis", MAX_INTEGRATION_TIMEOUT_MS)
     timeout_ms = int(timeout) if str(timeout).isdigit() else -1
     if not 50 <= timeout_ms <= MAX_INTEGRATION_TIMEOUT_MS:
         raise TemplateError(f"{where}: TimeoutInMillis must be 50..30000 (HTTP API's limit), not {timeout}")
     api = properties.get("ApiId") or IMPLICIT_API
     if "Path" not in properties and "Method" not in properties:
-        return Route("ANY", DEFAULT_ROUTE, function, api, timeout_ms)
+        return Route("ANY", DEFAULT_ROUTE, function, api, timeout_ms, version)
     method = str(properties.get("Method", "ANY")).upper()
     method = "ANY" if method == "X-AMAZON-APIGATEWAY-ANY-METHOD" else method
-    return Route(method, str(properties.get("Path", "/")), function, api, timeout_ms)
+    return Route(method, str(properties.get("Path", "/")), function, api, timeout_ms, version)

@@ -297,6 +297,35 @@ def test_many_idle_and_half_sent_connections_do_not_stop_other_clients(server):
             connection.close()
 
 
+def test_a_payload_format_1_0_route_gets_a_1_0_event_and_its_response_rules(server):
+    """https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html"""
+    response = server.request(
+        "POST",
+        "/v1/echo/42?x=1&x=2&y=",
+        data=b'{"a": 1}',
+        headers={"Content-Type": "application/json", "Cookie": "session=abc"},
+    )
+    inferred = server.get("/v1/crash")  # a plain dict: 2.0 infers a 200, 1.0 has no such rule
+
+    assert response.status_code == 200
+    event = response.json()["event"]
+    assert event["version"] == "1.0"
+    assert event["resource"] == "/v1/echo/{id}"
+    assert event["path"] == "/v1/echo/42"
+    assert event["httpMethod"] == "POST"
+    assert event["pathParameters"] == {"id": "42"}
+    assert event["queryStringParameters"] == {"x": "2", "y": ""}
+    assert event["multiValueQueryStringParameters"] == {"x": ["1", "2"], "y": [""]}
+    assert event["headers"]["cookie"] == "session=abc"  # 1.0 has no cookies field: the header stays
+    assert event["multiValueHeaders"]["content-type"] == ["application/json"]
+    assert event["body"] == '{"a": 1}'
+    assert event["isBase64Encoded"] is False
+    assert event["requestContext"]["requestId"] == response.headers["apigw-requestid"]
+    assert event["requestContext"]["identity"]["sourceIp"] == "127.0.0.1"
+    assert "routeKey" not in event
+    assert (inferred.status_code, inferred.json()) == (500, INTERNAL_ERROR)
+
+
 def test_a_request_head_trickling_in_is_cut_off_at_its_deadline(server):
     """A slowloris: one header byte a second never trips the 5 s silence timeout, but the head as a whole has
     HEAD_DEADLINE_SECONDS."""

@@ -156,14 +156,18 @@ def test_a_route_declared_twice_is_refused_by_name(tmp_path):
         )
 
 
-def test_payload_format_1_0_is_refused_and_2_0_accepted(tmp_path):
-    with pytest.raises(TemplateError, match=r"Fn event Old: PayloadFormatVersion 1\.0"):
-        http_api_app(tmp_path, "Old: {Type: HttpApi, Properties: {Path: /a, Method: get, PayloadFormatVersion: '1.0'}}")
+# "The supported values are 1.0 and 2.0":
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html
+def test_payload_format_is_2_0_by_default_1_0_when_asked_and_nothing_else(tmp_path):
+    with pytest.raises(TemplateError, match=r"Fn event Odd: PayloadFormatVersion must be 1\.0 or 2\.0"):
+        http_api_app(tmp_path, "Odd: {Type: HttpApi, Properties: {Path: /a, Method: get, PayloadFormatVersion: '3.0'}}")
 
     app = http_api_app(
-        tmp_path, "New: {Type: HttpApi, Properties: {Path: /a, Method: get, PayloadFormatVersion: '2.0'}}"
+        tmp_path,
+        "Old: {Type: HttpApi, Properties: {Path: /a, Method: get, PayloadFormatVersion: '1.0'}}\n"
+        "New: {Type: HttpApi, Properties: {Path: /b, Method: get}}",
     )
-    assert [route.route_key for route in app.routes] == ["GET /a"]
+    assert {route.route_key: route.payload_format for route in app.routes} == {"GET /a": "1.0", "GET /b": "2.0"}
 
 
 # TimeoutInMillis is 50..30000 ms: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html
