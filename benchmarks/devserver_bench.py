@@ -61,12 +61,13 @@ def _timed(call: Any, count: int) -> list[float]:
 
 def _in_process_handler(function: str, aws_endpoint: str) -> Any:
     """The same handler, imported here and pointed at the dev server's moto: the floor the dev server adds to."""
-    from devserver.aws import lambda_environment
+    from devserver.runtime import lambda_environment
     from devserver.template import load_app
 
     app = load_app(ROOT / "template.yaml")
     spec_function = next(f for f in app.functions.values() if f.code_dir.name == function)
-    os.environ.update({**lambda_environment(aws_endpoint), **spec_function.environment, "LOG_LEVEL": "WARNING"})
+    environment = lambda_environment(spec_function, app.region, aws_endpoint)
+    os.environ.update({**environment, "LOG_LEVEL": "WARNING"})
     sys.path[:0] = [str(path) for path in spec_function.layer_dirs]
     return load_module(spec_function.code_dir / "app.py", f"inproc_{function}").lambda_handler
 

@@ -164,7 +164,7 @@ def resolve_function_name(app: App, name: str) -> str:
     if name in app.functions:
         return name
     for logical_id, function in app.functions.items():
-        if function.code_dir.name == name:
+        if name in (function.name, function.code_dir.name):  # FunctionName too, as sam accepts it
             return logical_id
     raise SystemExit(f"unknown function {name!r}; choose one of: {', '.join(sorted(app.functions))}")
 
@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             return token(options)
         started = time.perf_counter()
         server = DevServer(options)
-    except TemplateError as error:
+    except (TemplateError, OSError, ValueError) as error:  # a missing file, bad JSON or YAML: said, not a traceback
         log(f"error: {error}")
         return 1
     log(f"Started in {time.perf_counter() - started:.2f} s")

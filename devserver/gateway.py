@@ -87,6 +87,14 @@ def compile_route(route: Route) -> CompiledRoute:
     )
 
 
+SLASH = "\x00"  # stands for a %2F inside one path segment while routes are matched
+
+
+def decoded_path(raw_path: str) -> str:
+    """Each segment percent-decoded once, so `/p/a%2Fb` is one segment `a/b` and `/p/50%2525` is `50%25`."""
+    return "/".join(unquote(segment).replace("/", SLASH) for segment in raw_path.split("/"))
+
+
 def is_text(content_type: str) -> bool:
     return bool(_TEXT_TYPES.match(content_type.split(";")[0].strip().lower()))
 
@@ -114,12 +122,13 @@ class Gateway:
     # --- routing -------------------------------------------------------------------------------------------
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        """`path` is decoded_path(): each segment decoded once, an encoded slash kept inside its segment."""
         for compiled in self.routes:
             if compiled.route.method not in (method, "ANY"):
                 continue
             found = compiled.pattern.match(path)
             if found:
-                return compiled.route, {name: unquote(value) for name, value in found.groupdict().items()}
+                return compiled.route, {name: value.replace(SLASH, "/") for name, value in found.groupdict().items()}
         return None
 
     def api_for(self, path: str) -> Api | None:
@@ -140,7 +149,9 @@ class Gateway:
     def handle(self, request: Request) -> Response:
         started = time.perf_counter()
         method = request.method.upper()
-        raw_path = request.environ.get("RAW_URI", request.full_path).split("?", 1)[0] or "/"
+        raw_uri = request.environ.get("RAW_URI", request.full_path)
+        # WSGI hands over the request line's bytes as latin-1: a client that sent raw UTF-8 meant UTF-8.
+        raw_path = raw_uri.encode("latin-1").decode("utf-8", errors="replace").split("?", 1)[0] or "/"
         apigw_request_id = request_id()
         try:
             response = self.route(request, method, raw_path, apigw_request_id)
@@ -155,9 +166,11 @@ class Gateway:
         return response
 
     def route(self, request: Request, method: str, raw_path: str, apigw_request_id: str) -> Response:
+        if not request.headers.get("content-length", "0").strip().isdigit():
+            return api_error(400, "Bad Request")
         if (request.content_length or 0) > MAX_REQUEST_BYTES:
             return api_error(413, "Request Entity Too Large")  # judged from the header, as API Gateway does
-        path = unquote(raw_path)
+        path = decoded_path(raw_path)
         preflight = (
             method == "OPTIONS" and "origin" in request.headers and "access-control-request-method" in request.headers
         )
@@ -175,6 +188,7 @@ class Gateway:
                 body = read_body(request)
             except BodyError as error:
                 return api_error(error.status, error.message)
+            request.environ.get("devserver.request_read", lambda: None)()
             event = self.build_event(request, raw_path, route, path_parameters, body, apigw_request_id)
             response = self.invoke(route, event, head=method == "HEAD")
         if api is not None and api.cors:
@@ -301,7 +315,10 @@ class Gateway:
         result = json.loads(invocation.payload)
         response = shape_response(result) if payload_format == "2.0" else shape_response_v1(result)
         if response is None:
-            self.log(f"{function}: the result is not a valid HTTP API response (statusCode must be 100..599)")
+            self.log(
+                f"{function}: the result is not a valid HTTP API response "
+                "(statusCode 100..599, body a string, header values strings)"
+            )
             return api_error(*FAILED["error"])
         if head:
             response.set_data(b"")
@@ -404,14 +421,16 @@ def read_body(request: Request) -> bytes:
 
 
 def shape_response(result: Any) -> Response | None:
-    """A v2 response dict, or the inferred format: anything else is a 200 JSON body."""
+    """A 2.0 response, or the inferred format: a result without statusCode is the body of a 200, a string as it
+    is, anything else as JSON. https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html"""
     if not (isinstance(result, dict) and "statusCode" in result):
-        return Response(json.dumps(result), status=200, content_type="application/json")
-    headers = Headers()
-    for name, value in (result.get("headers") or {}).items():
-        headers.add(name, str(value))
+        body = result if isinstance(result, str) else json.dumps(result)
+        return Response(body, status=200, content_type="application/json")
+    headers = response_headers(result.get("headers"))
+    if headers is None:
+        return None
     for cookie in result.get("cookies") or []:
-        headers.add("Set-Cookie", cookie)
+        headers.add("Set-Cookie", str(cookie))
     return http_response(result, headers)
 
 
@@ -419,24 +438,44 @@ def shape_response_v1(result: Any) -> Response | None:
     """A 1.0 response must say its statusCode (nothing is inferred); multiValueHeaders add to headers."""
     if not (isinstance(result, dict) and "statusCode" in result):
         return None
-    headers = Headers()
-    for name, value in (result.get("headers") or {}).items():
-        headers.add(name, str(value))
+    headers = response_headers(result.get("headers"))
+    if headers is None:
+        return None
     for name, values in (result.get("multiValueHeaders") or {}).items():
         for value in values if isinstance(values, list) else [values]:
-            if (name, str(value)) not in headers.items():
-                headers.add(name, str(value))
+            if (name, header_value(value)) not in headers.items():
+                headers.add(name, header_value(value))
     return http_response(result, headers)
 
 
+def header_value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)  # true, 1.5: as JSON writes them
+
+
+def response_headers(given: Any) -> Headers | None:
+    """A map of names to strings (numbers and booleans written as JSON); a list or a map as a value is invalid."""
+    headers = Headers()
+    for name, value in (given or {}).items():
+        if isinstance(value, list | dict):
+            return None
+        headers.add(name, header_value(value))
+    return headers
+
+
 def http_response(result: dict[str, Any], headers: Headers) -> Response | None:
-    status = result["statusCode"]
-    if not isinstance(status, int) or not 100 <= status <= 599:
+    """None when API Gateway would reject the result: statusCode not 100..599, or a body that is not a string."""
+    status, body = result["statusCode"], result.get("body")
+    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
         return None
-    body = result.get("body") or ""
-    data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+    if body is not None and not isinstance(body, str):
+        return None
+    try:
+        data = base64.b64decode(body or "", validate=True) if result.get("isBase64Encoded") else (body or "").encode()
+    except ValueError:
+        return None
+    has_type = "content-type" in headers  # Headers compares names case-insensitively
     response = Response(data, status=status, headers=headers)
-    if "content-type" not in headers:  # Headers compares names case-insensitively
+    if not has_type:  # Werkzeug would say text/plain; API Gateway's default is JSON, and only with a body
         del response.headers["Content-Type"]
         if data:
             response.headers["Content-Type"] = "application/json"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -42,6 +43,7 @@ class WorkerSpec:
     handler: str
     timeout: int
     environment: dict[str, str] = field(default_factory=dict)
+    pycache: str = ""
 
 
 class Worker:
@@ -53,9 +55,11 @@ class Worker:
         environment = {**spec.environment, "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name()}
         if coverage := coverage_location():
             environment.update({"DEVSERVER_COVERAGE_PATH": coverage, **coverage_environment()})
+        # Bytecode goes to the cache, not to __pycache__ folders in the function's code (read-only on Lambda).
+        interpreter = [sys.executable, "-I", "-S", "-u", "-X", f"pycache_prefix={spec.pycache}"]
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-u", WORKER_SCRIPT, str(theirs.fileno()), spec.function_name],
+                [*interpreter, WORKER_SCRIPT, str(theirs.fileno()), spec.function_name],
                 env=environment,
                 cwd=spec.code_dir,
                 pass_fds=(theirs.fileno(),),
@@ -147,6 +151,7 @@ class FunctionPool:
             handler=self.function.handler,
             timeout=self.function.timeout,
             environment=self.environment,
+            pycache=str(self.dependencies.pycache),
         )
         return spec, None
 
@@ -232,6 +237,10 @@ class FunctionPool:
     def restart(self) -> None:
         """New code: idle workers go now, busy ones when their request ends; the next request cold-starts. The
         dependency sets are checked first, so an edited requirements.txt is installed before anything restarts."""
+        # Bytecode records its source's mtime in whole seconds and its size: an edit within the same second that
+        # keeps the size ("v1" -> "v2") would run the old code. The function's own bytecode is cheap to redo.
+        for source in (self.function.code_dir, *self.function.layer_dirs):
+            shutil.rmtree(self.dependencies.pycache / source.resolve().relative_to("/"), ignore_errors=True)
         self.close(self._spec())
 
     def close(self, new_spec: tuple[WorkerSpec | None, str | None] | None = None) -> None:

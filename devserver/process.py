@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -28,6 +29,7 @@ class DevServerProcess:
             cwd=ROOT,
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # a process group of its own, as a terminal gives it (see stop_group)
         )
         deadline = time.monotonic() + start_timeout
         while "Running on" not in self.output():
@@ -46,10 +48,14 @@ class DevServerProcess:
             raise RuntimeError("the dev server did not print its AWS endpoint")
         return found.group(1)
 
-    def stop(self) -> int:
-        """Ctrl-C, as a user would; returns the exit code."""
+    def stop(self, group: bool = False) -> int:
+        """Ctrl-C, as a user would; returns the exit code. `group`: to every process of the server's group, as a
+        terminal sends it, workers and moto included."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            if group:
+                os.killpg(self.process.pid, signal.SIGINT)
+            else:
+                self.process.send_signal(signal.SIGINT)
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:

@@ -65,7 +65,9 @@ class Dependencies:
 
     def __init__(self, cache: Path = DEFAULT_CACHE, log: Callable[[str], None] | None = None) -> None:
         self.cache = cache
+        self.pycache = cache / "pycache"  # the workers' bytecode (python -X pycache_prefix)
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.failed: dict[str, str] = {}  # a set pip could not install is tried once per run, not once per user
 
     def install(self, requirements: Path) -> Path:
         text = requirements.read_text()
@@ -73,6 +75,8 @@ class Dependencies:
         target = self.cache / "deps" / key
         if (target / ".complete").exists():
             return target
+        if key in self.failed:
+            raise DependencyError(self.failed[key])
         target.parent.mkdir(parents=True, exist_ok=True)
         self.log(f"Installing {_display(requirements)} (once; cached in {_display(target)})")
         # Into a private directory, renamed when complete: two dev servers may install the same set at once.
@@ -85,7 +89,8 @@ class Dependencies:
         )
         if result.returncode != 0:
             shutil.rmtree(building, ignore_errors=True)
-            raise DependencyError(f"pip could not install {_display(requirements)}:\n{result.stderr.strip()}")
+            self.failed[key] = f"pip could not install {_display(requirements)}:\n{result.stderr.strip()}"
+            raise DependencyError(self.failed[key])
         (building / "requirements.txt").write_text(text)
         (building / ".complete").touch()
         try:
@@ -104,11 +109,11 @@ class Dependencies:
         # Layers are extracted into /opt in order, a later layer overwriting an earlier one's files: search the
         # last one first. https://docs.aws.amazon.com/lambda/latest/dg/adding-layers.html
         for layer in reversed(function.layers):
-            paths.extend(self.layer_paths(layer))
+            paths.extend(self.layer_paths(layer, function.runtime))
         paths.append(self.install(RUNTIME_REQUIREMENTS))
         return [str(path) for path in paths]
 
-    def layer_paths(self, layer: Layer) -> list[Path]:
+    def layer_paths(self, layer: Layer, runtime: str = PYTHON) -> list[Path]:
         if layer.build_method:
             # `sam build` (BuildMethod: python3.x) copies ContentUri into python/ and installs its requirements
             # there: both end up in /opt/python.
@@ -116,7 +121,7 @@ class Dependencies:
             return [layer.content_dir, *([self.install(requirements)] if requirements.is_file() else [])]
         # No BuildMethod: ContentUri is zipped as it is, so only its python/ folders are importable.
         python = layer.content_dir / "python"
-        return [path for path in (python / "lib" / PYTHON / "site-packages", python) if path.is_dir()]
+        return [path for path in (python / "lib" / runtime / "site-packages", python) if path.is_dir()]
 
 
 def _display(path: Path) -> str:

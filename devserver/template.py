@@ -319,8 +319,10 @@ def load_app(
             globals_section.get("Function", {}), resolver.resolve(resource.get("Properties", {}))
         )
         environment = dict(properties.get("Environment", {}).get("Variables", {}))
-        # env.json overrides only variables the template declares, as sam local does.
-        for overrides in (env_vars.get("Parameters", {}), env_vars.get(logical_id, {})):
+        name = str(properties.get("FunctionName") or logical_id)
+        # env.json overrides only variables the template declares, as sam local does; a function's own section
+        # may be keyed by its logical id or its FunctionName.
+        for overrides in (env_vars.get("Parameters", {}), env_vars.get(name, {}), env_vars.get(logical_id, {})):
             environment.update({key: value for key, value in overrides.items() if key in environment})
         function_layers = []
         for layer in properties.get("Layers", []):
@@ -328,7 +330,6 @@ def load_app(
                 function_layers.append(layers[layer])
             else:
                 warnings.append(f"{logical_id}: layer {layer} is not in this template, so it is missing locally")
-        name = str(properties.get("FunctionName") or logical_id)
         functions[logical_id] = Function(
             logical_id=logical_id,
             code_dir=root / properties.get("CodeUri", "."),

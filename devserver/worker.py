@@ -8,11 +8,14 @@ pool over the socket FD with multiprocessing's Connection (pickled tuples of pla
 
 from __future__ import annotations
 
+import decimal
 import importlib
 import importlib.util
 import json
+import logging
 import os
 import resource
+import signal
 import sys
 import time
 import traceback
@@ -64,16 +67,21 @@ def max_memory_mb() -> int:
 
 def error_payload(error_type: str, message: str, request_id: str, error: BaseException) -> str:
     """The error document the Lambda python runtime returns and logs (`[ERROR] type: message` + traceback);
-    an init error has no request id and an empty stackTrace there, so here too."""
-    stack = traceback.format_list(traceback.extract_tb(error.__traceback__)) if request_id else []
+    an init error has no request id and an empty stackTrace there, so here too. Our own frames are left out."""
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename != __file__]
+    stack = traceback.format_list(frames) if request_id else []
     print(f"[ERROR] {error_type}: {message}", file=sys.stderr)
     traceback.print_exception(error, file=sys.stderr)
     return json.dumps({"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": stack})
 
 
 def import_handler(handler: str) -> Any:
-    """Import `module.function` as the runtime does, raising its errors with its names and messages."""
+    """Import `module.function` (or `path/to/module.function`) as the runtime does, raising its errors with its
+    names and messages (awslambdaric's bootstrap.py)."""
     module_name, _, function_name = handler.rpartition(".")
+    if not module_name or not function_name:
+        raise InitError("Runtime.MalformedHandlerName", f"Bad handler '{handler}': not enough values to unpack")
+    module_name = module_name.replace("/", ".")
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
@@ -94,10 +102,33 @@ class InitError(Exception):
         self.message = message
 
 
+current_request_id = ""
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.aws_request_id = current_request_id
+        return True
+
+
+def setup_logging() -> None:
+    """The root logger as the runtime leaves it: one handler in Lambda's text format, level WARNING. So
+    `logging.basicConfig()` does nothing and `logging.info()` prints nothing, here as on Lambda."""
+    handler = logging.StreamHandler(sys.stdout)
+    formatter = logging.Formatter(
+        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s", datefmt="%Y-%m-%dT%H:%M:%S"
+    )
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    handler.addFilter(RequestIdFilter())
+    logging.getLogger().addHandler(handler)
+
+
 def serve(connection: Connection) -> None:
     """Init, report, then loop on invocations until the pipe closes."""
     setup: dict[str, Any] = connection.recv()
     time.tzset()  # TZ=:UTC, as on Lambda
+    setup_logging()
     os.chdir(setup["code_dir"])  # Lambda's working directory is the function's code (/var/task)
     sys.path[:0] = setup["path"]
     started = time.perf_counter()
@@ -128,14 +159,27 @@ def serve(connection: Connection) -> None:
         connection.send((outcome, payload, (time.perf_counter() - started) * 1000, max_memory_mb()))
 
 
+class ResultEncoder(json.JSONEncoder):
+    """What the runtime's marshaller also accepts: Decimal (DynamoDB's numbers) as a JSON number, bytes as text."""
+
+    def default(self, value: Any) -> Any:
+        if isinstance(value, decimal.Decimal):
+            return int(value) if value == value.to_integral_value() else float(value)
+        if isinstance(value, bytes):
+            return value.decode("utf-8")
+        return super().default(value)
+
+
 def invoke(handler: Any, event: dict[str, Any], context: LambdaContext) -> tuple[str, str]:
+    global current_request_id
+    current_request_id = context.aws_request_id
     try:
         result = handler(event, context)
     except Exception as error:
         return "error", error_payload(type(error).__name__, str(error), context.aws_request_id, error)
     try:
-        # Lambda hands the result back as JSON, so anything json cannot encode is an error here too.
-        return "ok", json.dumps(result)
+        # Lambda hands the result back as JSON, so anything it cannot encode is an error here too.
+        return "ok", json.dumps(result, cls=ResultEncoder, ensure_ascii=False)
     except (TypeError, ValueError) as error:
         message = f"Unable to marshal response: {error}"
         return "error", error_payload("Runtime.MarshalError", message, context.aws_request_id, error)
@@ -158,5 +202,7 @@ def start_coverage() -> None:
 
 
 if __name__ == "__main__":
+    # Ctrl-C in the terminal reaches the whole process group: the dev server stops its workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     start_coverage()
     serve(Connection(int(sys.argv[1])))

@@ -168,6 +168,13 @@ def test_hot_reload_restarts_only_the_edited_function(project, start_server):
     assert "Reloaded HelloFunction" in server.output()
     assert server.get("/crash").json()["pid"] == echo_pid_before  # untouched function stays warm
 
+    # A second edit of the same size within the same second: stale bytecode must not bring back "v2".
+    source.write_text(source.read_text().replace('"v2"', '"v3"'))
+    started = time.monotonic()
+    while server.get("/hello").text != "v3":
+        assert time.monotonic() - started < 10, server.output()
+        time.sleep(0.05)
+
 
 def test_template_edit_reloads_routes(project, start_server):
     server = start_server(project / "template.yaml")
@@ -194,6 +201,17 @@ def test_ctrl_c_stops_everything_and_frees_the_port(project, start_server):
     assert port_is_free(server.port)
     time.sleep(0.2)
     assert [pid for pid in children if Path(f"/proc/{pid}").exists() and not _is_zombie(pid)] == []
+
+
+def test_ctrl_c_in_a_terminal_stops_the_workers_and_moto_quietly(project, start_server):
+    server = start_server(project / "template.yaml")
+    assert server.get("/hello").status_code == 200
+    assert server.get("/crash").status_code == 200  # two warm workers, and moto, all in the server's group
+
+    assert server.stop(group=True) == 0
+
+    assert "Traceback" not in server.output()
+    assert "KeyboardInterrupt" not in server.output()
 
 
 def test_invoke_runs_one_function_with_an_event_file():

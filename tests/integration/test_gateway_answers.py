@@ -7,6 +7,8 @@ import json
 import re
 import shutil
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +18,7 @@ import pytest
 import requests
 
 from devserver.server import CLIENT_TIMEOUT_SECONDS, HEAD_DEADLINE_SECONDS
-from tests.integration.conftest import PROJECT, DevServer
+from tests.integration.conftest import PROJECT, ROOT, DevServer
 
 MB = 1024 * 1024
 INTERNAL_ERROR = {"message": "Internal Server Error"}
@@ -366,3 +368,95 @@ def test_the_default_route_catches_what_no_other_route_matches(project, start_se
     assert event["rawPath"] == "/no/such/route"
     assert specific.text == "v1"
     assert "$default" in server.output()
+
+
+# --- What the Lambda runtime and API Gateway make of what a handler returns --------------------------------------
+
+
+def test_a_handler_named_by_path_and_a_dynamodb_shaped_result_work_as_on_lambda(server):
+    """`Handler: src/handlers/api.main` (the runtime turns / into .) returning Decimal numbers and bytes, which the
+    runtime's marshaller encodes: https://docs.aws.amazon.com/lambda/latest/dg/python-handler.html"""
+    response = server.get("/nested")
+
+    assert response.status_code == 200, server.output()
+    assert response.json() == {"count": 3, "price": 2.5, "raw": "bytes"}
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "content_type", "body"),
+    [
+        ("text", 200, "application/json", b"hello world"),  # a string result is the body, unquoted
+        ("untyped", 200, "application/json", b'{"plain": true}'),  # no content-type: JSON, as API Gateway says
+        ("empty", 204, None, b""),
+        ("dict-body", 500, "application/json", b'{"message": "Internal Server Error"}'),  # body must be a string
+    ],
+)
+def test_response_format_2_0_rules(server, mode, status, content_type, body):
+    """https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html"""
+    response = server.get("/nested", params={"mode": mode})
+
+    assert response.status_code == status
+    assert response.headers.get("content-type") == content_type
+    assert response.content == body
+
+
+def test_header_values_are_strings_as_json_writes_them(server):
+    response = server.get("/nested", params={"mode": "header-values"})
+
+    assert (response.headers["x-flag"], response.headers["x-count"]) == ("true", "3")
+
+
+def test_the_root_logger_is_lambdas_so_basic_config_changes_nothing(server):
+    """The runtime has already given the root logger its handler and level WARNING:
+    https://docs.aws.amazon.com/lambda/latest/dg/python-logging.html"""
+    request_id = server.get("/nested", params={"mode": "log"}).text
+
+    assert "hidden info line" not in server.output()
+    assert re.search(
+        rf"\[WARNING\]\t\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z\t{request_id}\tshown warning line", server.output()
+    )
+
+
+def test_path_parameters_are_decoded_once_and_an_encoded_slash_stays_in_its_segment(server):
+    """Percent-encoding in a path variable is decoded once; %2F does not split a segment."""
+    proxied = server.get("/echo/50%2525off/caf%C3%A9").json()["event"]
+    slashed = server.request("POST", "/items/a%2Fb", data=b"{}", headers={"Content-Type": "application/json"})
+
+    assert proxied["pathParameters"] == {"proxy": "50%25off/café"}
+    assert proxied["rawPath"] == "/echo/50%2525off/caf%C3%A9"
+    assert slashed.status_code == 200
+    assert slashed.json()["event"]["pathParameters"] == {"id": "a/b"}
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "message"),
+    [
+        (b"GARBAGE\r\n\r\n", 400, "Bad Request"),
+        (b"GET /hello HTTP/1.1\r\nHost: local\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n", 431, None),
+        (b"POST /items/1 HTTP/1.1\r\nHost: local\r\nContent-Length: abc\r\n\r\n", 400, "Bad Request"),
+    ],
+)
+def test_a_malformed_request_gets_the_gateways_json_not_an_html_page(server, request_bytes, status, message):
+    raw = raw_request(server, request_bytes)
+    head, _, body = raw.partition(b"\r\n\r\n")
+
+    assert head.startswith(b"HTTP/1.1 %d" % status)
+    assert b"apigw-requestid" in head.lower()
+    assert json.loads(body)["message"] == (message or "Request Header Fields Too Large")
+
+
+def test_invoke_finds_a_function_by_its_function_name(server, tmp_path):
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"version": "2.0", "rawPath": "/nested", "headers": {}}))
+    template = Path(server.process.args[server.process.args.index("--template") + 1])
+
+    result = subprocess.run(
+        [sys.executable, "-m", "devserver", "invoke", "my-nested-fn", "-e", str(event), "--template", str(template)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"count": 3, "price": 2.5, "raw": "bytes"}

@@ -91,6 +91,18 @@ def test_a_function_without_environment_gets_the_globals_and_env_json_does_not_l
     assert app.functions["FnB"].environment == {"SHARED": "from-globals", "X": "globals-x", "ONLY_GLOBAL": "kept"}
 
 
+def test_env_json_may_name_a_function_by_its_function_name(tmp_path):
+    template = GLOBALS_TEMPLATE.replace(
+        "      CodeUri: functions/a/", "      FunctionName: fn-a\n      CodeUri: functions/a/"
+    )
+
+    app = write_template(tmp_path, template, env_vars={"fn-a": {"X": "by-name"}})
+
+    assert app.functions["FnA"].name == "fn-a"
+    assert app.functions["FnA"].environment["X"] == "by-name"
+    assert app.functions["FnB"].environment["X"] == "globals-x"
+
+
 # HttpApi events: https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-property-function-httpapi.html
 # No Path and no Method is the API's $default route; no ApiId puts the route on the implicit ServerlessHttpApi.
 def test_an_event_without_path_and_method_is_the_default_route_of_the_implicit_api(tmp_path):
