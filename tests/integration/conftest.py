@@ -67,6 +67,22 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     server.stop()
 
 
+def run_invoke(function: str, event: Path, template: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m devserver invoke`, as `make invoke` runs it."""
+    where = ["--template", str(template)] if template else []
+    return subprocess.run(
+        [sys.executable, "-m", "devserver", "invoke", function, "-e", str(event), *where],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def template_of(server: DevServerProcess) -> Path:
+    return Path(server.process.args[server.process.args.index("--template") + 1])
+
+
 def token(user_id: str) -> str:
     result = subprocess.run(
         [sys.executable, "-m", "devserver", "token", user_id], cwd=ROOT, capture_output=True, text=True, check=True

@@ -12,7 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.integration.conftest import ROOT, port_is_free
+from tests.integration.conftest import ROOT, port_is_free, run_invoke
 
 
 def test_event_is_a_faithful_http_api_v2_event(project, start_server):
@@ -215,13 +215,7 @@ def test_ctrl_c_in_a_terminal_stops_the_workers_and_moto_quietly(project, start_
 
 
 def test_invoke_runs_one_function_with_an_event_file():
-    result = subprocess.run(
-        [sys.executable, "-m", "devserver", "invoke", "HealthFunction", "-e", "events/health/get.json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_invoke("HealthFunction", ROOT / "events" / "health" / "get.json")
 
     assert result.returncode == 0, result.stderr
     response = json.loads(result.stdout.strip().splitlines()[-1])

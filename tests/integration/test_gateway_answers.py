@@ -7,8 +7,6 @@ import json
 import re
 import shutil
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +16,7 @@ import pytest
 import requests
 
 from devserver.server import CLIENT_TIMEOUT_SECONDS, HEAD_DEADLINE_SECONDS
-from tests.integration.conftest import PROJECT, ROOT, DevServer
+from tests.integration.conftest import PROJECT, DevServer, run_invoke, template_of
 
 MB = 1024 * 1024
 INTERNAL_ERROR = {"message": "Internal Server Error"}
@@ -448,15 +446,8 @@ def test_a_malformed_request_gets_the_gateways_json_not_an_html_page(server, req
 def test_invoke_finds_a_function_by_its_function_name(server, tmp_path):
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"version": "2.0", "rawPath": "/nested", "headers": {}}))
-    template = Path(server.process.args[server.process.args.index("--template") + 1])
 
-    result = subprocess.run(
-        [sys.executable, "-m", "devserver", "invoke", "my-nested-fn", "-e", str(event), "--template", str(template)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_invoke("my-nested-fn", event, template_of(server))
 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {"count": 3, "price": 2.5, "raw": "bytes"}

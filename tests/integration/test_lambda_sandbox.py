@@ -11,16 +11,13 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import PROJECT, ROOT, DevServer
+from tests.integration.conftest import PROJECT, ROOT, DevServer, run_invoke, template_of
 
 RUNTIME_BOTO3 = next(
     line.split("==")[1]
@@ -61,7 +58,7 @@ def test_a_function_imports_only_the_stdlib_its_layers_and_the_runtimes_boto3(sa
     assert result["importable"]["extra"] is True  # ExtraLayer, given to every function by Globals
     assert result["importable"]["boto3"] is True
     assert result["boto3"] == RUNTIME_BOTO3  # the runtime's SDK, not the dev venv's
-    code_dir = sandbox_template(sandbox).parent / "functions" / "echo"
+    code_dir = template_of(sandbox).parent / "functions" / "echo"
     assert result["sys_path"][0] == result["cwd"] == str(code_dir)
     assert not [path for path in result["sys_path"] if ".venv" in path or "site-packages" in path]
 
@@ -81,15 +78,8 @@ def test_an_undeclared_import_fails_at_init_with_lambdas_import_module_error(san
 def test_invoke_reports_the_import_error_document_lambda_returns(sandbox, tmp_path):
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"version": "2.0", "rawPath": "/undeclared", "headers": {}}))
-    template = sandbox_template(sandbox)
 
-    result = subprocess.run(
-        [sys.executable, "-m", "devserver", "invoke", "undeclared", "-e", str(event), "--template", str(template)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_invoke("undeclared", event, template_of(sandbox))
 
     assert result.returncode == 1
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {
@@ -98,10 +88,6 @@ def test_invoke_reports_the_import_error_document_lambda_returns(sandbox, tmp_pa
         "requestId": "",
         "stackTrace": [],
     }
-
-
-def sandbox_template(server: DevServer) -> Path:
-    return Path(server.process.args[server.process.args.index("--template") + 1])
 
 
 def test_a_function_with_its_own_requirements_imports_them(sandbox):
@@ -152,7 +138,7 @@ def test_the_environment_is_lambdas_not_the_developers_shell(sandbox):
 
 
 def test_a_second_start_installs_nothing(sandbox, tmp_path):
-    again = DevServer(sandbox_template(sandbox), tmp_path / "again.log")
+    again = DevServer(template_of(sandbox), tmp_path / "again.log")
     try:
         assert "Installing" not in again.output()
         assert again.get("/declared").text == "2.32.3"
