@@ -125,13 +125,16 @@ class LocalAws:
         temporary.write_text(json.dumps(data))
         temporary.replace(directory / "snapshot.json")  # atomic: a crash mid-write keeps the old snapshot
 
-    def restore(self, directory: Path) -> int:
+    def restore(self, app: App, directory: Path) -> int:
         path = directory / "snapshot.json"
         if not path.exists():
             return 0
         data = json.loads(path.read_text())
         restored = 0
         for table, items in data.get("tables", {}).items():
+            if table not in app.tables:
+                print(f"warning: {table} is no longer in the template; its saved items stay in {path}", file=sys.stderr)
+                continue
             for start in range(0, len(items), 25):
                 batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
                 self.dynamodb.batch_write_item(RequestItems={table: batch})

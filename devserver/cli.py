@@ -13,17 +13,17 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from devserver.aws import LocalAws, MotoServer, secret_values
 from devserver.gateway import Gateway
-from devserver.pool import FunctionPool
+from devserver.pool import FunctionPool, print_line
 from devserver.runtime import DEFAULT_CACHE, Dependencies, lambda_environment, reserved_in_template
 from devserver.server import PooledWSGIServer
 from devserver.template import DEFAULT_REGION, App, TemplateError, load_app, parse_parameter_overrides
 from devserver.watcher import Watcher
 
-
-def log(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+log = print_line
 
 
 class DevServer:
@@ -48,7 +48,7 @@ class DevServer:
         self.aws.create_resources(self.app, secret_values(self.app, self.root))
         self.persist = Path(options.persist).resolve() if options.persist else None
         if self.persist:
-            log(f"Restored {self.aws.restore(self.persist)} items from {self.persist}")
+            log(f"Restored {self.aws.restore(self.app, self.persist)} items from {self.persist}")
         self.pools = self._pools()
         self.gateway = Gateway(self.app, self.pools, log)
         self.lock = threading.Lock()
@@ -70,7 +70,7 @@ class DevServer:
         pools = {}
         for name, function in self.app.functions.items():
             environment = lambda_environment(function, self.app.region, self.endpoint)
-            pools[name] = FunctionPool(function, environment, self.dependencies, self.app.region)
+            pools[name] = FunctionPool(function, environment, self.dependencies, log)
             if pools[name].broken:
                 log(f"error: {name} cannot start until this is fixed: {pools[name].broken}")
         return pools
@@ -78,19 +78,24 @@ class DevServer:
     def reload_functions(self, names: set[str]) -> None:
         for name in sorted(names):
             self.pools[name].restart()
+            if self.pools[name].broken:
+                log(f"error: {name} cannot start until this is fixed: {self.pools[name].broken}")
         log(f"Reloaded {', '.join(sorted(names))}")
 
     def reload_template(self) -> None:
         try:
             app = self._load()
-        except Exception as error:  # a half-saved template must not stop the server
-            log(f"template.yaml not reloaded: {error}")
+            # Only a template whose resources exist goes live: a half-typed table keeps the previous one serving.
+            self.aws.create_resources(app, secret_values(app, self.root))
+        except Exception as error:
+            log(f"{self.template_path.name} not reloaded: {error}")
             return
         self.warn(app)
+        if changed := sorted(name for name, spec in app.tables.items() if self.app.tables.get(name, spec) != spec):
+            log(f"warning: {', '.join(changed)} changed; tables are created once, so restart to apply it")
         with self.lock:
             old = self.pools
             self.app = app
-            self.aws.create_resources(app, secret_values(app, self.root))
             self.pools = self._pools()
             self.gateway.pools = self.pools
             self.gateway.load(app)
@@ -119,8 +124,8 @@ class DevServer:
         def shutdown(signum: int, frame: Any) -> None:
             stop.set()
 
-        signal.signal(signal.SIGINT, shutdown)
-        signal.signal(signal.SIGTERM, shutdown)
+        for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal closed
+            signal.signal(stop_signal, shutdown)
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
         thread.start()
         log(f"Mounted {len(self.app.routes)} routes from {self.template_path.name}:")
@@ -152,7 +157,6 @@ def invoke(options: argparse.Namespace) -> int:
         function = resolve_function_name(server.app, options.function)
         event = json.loads(Path(options.event).read_text()) if options.event != "-" else json.load(sys.stdin)
         invocation = server.pools[function].invoke(event)
-        server.gateway.report(function, invocation)
         print(invocation.payload if invocation.payload is not None else json.dumps({"errorType": invocation.outcome}))
         return 0 if invocation.outcome == "ok" else 1
     finally:
@@ -260,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             return token(options)
         started = time.perf_counter()
         server = DevServer(options)
-    except (TemplateError, OSError, ValueError) as error:  # a missing file, bad JSON or YAML: said, not a traceback
+    except (TemplateError, OSError, ValueError, yaml.YAMLError) as error:  # said plainly, not as a traceback
         log(f"error: {error}")
         return 1
     log(f"Started in {time.perf_counter() - started:.2f} s")

@@ -1,4 +1,5 @@
-"""The API Gateway HTTP API half of the dev server: route, build the v2 event, apply CORS, shape the response.
+"""The API Gateway HTTP API half of the dev server: route, build the event (payload format 2.0 or 1.0), apply CORS,
+shape the response, and give API Gateway's own answers where the function cannot.
 
 A WSGI application (served by Werkzeug) so that HTTP parsing is a maintained library's job, not ours.
 """
@@ -8,7 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import sys
 import time
 import traceback
 import uuid
@@ -22,7 +22,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from devserver.pool import FunctionPool, Invocation
+from devserver.pool import FunctionPool, Invocation, print_line
 from devserver.template import ACCOUNT_ID, DEFAULT_ROUTE, Api, App, Route
 
 # API Gateway's own answers for an HTTP API, each with the page that documents it (or, where AWS documents none,
@@ -44,6 +44,7 @@ FAILED = {
     "timeout": (500, "Internal Server Error"),
     "init_error": (500, "Internal Server Error"),
     "throttled": (500, "Internal Server Error"),
+    "oom": (500, "Internal Server Error"),
     "unavailable": (503, "Service Unavailable"),
 }
 # Payload format 2.0 passes these bodies as text and base64-encodes every other content type (none included):
@@ -112,7 +113,7 @@ def trace_id() -> str:
 class Gateway:
     def __init__(self, app: App, pools: dict[str, FunctionPool], log: Callable[[str], None] | None = None) -> None:
         self.pools = pools
-        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.log = log or print_line
         self.load(app)
 
     def load(self, app: App) -> None:
@@ -202,7 +203,6 @@ class Gateway:
         invocation = self.pools[route.function].invoke(
             event, route.timeout_ms / 1000, event["headers"].get("x-amzn-trace-id", "")
         )
-        self.report(route.function, invocation)
         return self.build_response(route.function, invocation, head, route.payload_format)
 
     # --- request -> event ----------------------------------------------------------------------------------
@@ -323,16 +323,6 @@ class Gateway:
         if head:
             response.set_data(b"")
         return response
-
-    def report(self, function: str, invocation: Invocation) -> None:
-        init = f"\tInit Duration: {invocation.init_ms:.2f} ms" if invocation.init_ms is not None else ""
-        billed = max(1, int(invocation.duration_ms + 0.999))
-        memory = self.pools[function].function.memory_mb
-        self.log(
-            f"REPORT RequestId: {invocation.request_id}\tFunction: {function}\t"
-            f"Duration: {invocation.duration_ms:.2f} ms\t"
-            f"Billed Duration: {billed} ms\tMemory Size: {memory} MB\tMax Memory Used: {invocation.memory_mb} MB{init}"
-        )
 
     # --- CORS, as API Gateway applies CorsConfiguration ----------------------------------------------------
     # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-cors.html

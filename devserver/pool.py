@@ -10,7 +10,9 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -56,7 +58,7 @@ class Worker:
         if coverage := coverage_location():
             environment.update({"DEVSERVER_COVERAGE_PATH": coverage, **coverage_environment()})
         # Bytecode goes to the cache, not to __pycache__ folders in the function's code (read-only on Lambda).
-        interpreter = [sys.executable, "-I", "-S", "-u", "-X", f"pycache_prefix={spec.pycache}"]
+        interpreter = [sys.executable, "-I", "-S", "-X", f"pycache_prefix={spec.pycache}"]
         try:
             self.process = subprocess.Popen(
                 [*interpreter, WORKER_SCRIPT, str(theirs.fileno()), spec.function_name],
@@ -118,6 +120,20 @@ def coverage_location() -> str | None:
     return str(Path(sys.modules["coverage"].__file__ or "").resolve().parents[1])
 
 
+_output = threading.Lock()
+
+
+def print_line(line: str) -> None:
+    """One write per line, under a lock: request logs and REPORT lines never interleave mid-line."""
+    with _output:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+def timestamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 class Throttled(Exception):
     """Every execution environment the function may have is busy (its ReservedConcurrentExecutions)."""
 
@@ -127,12 +143,16 @@ class FunctionPool:
     Lambda throttles; otherwise the dev server's own cap (--concurrency) makes extra requests wait their turn."""
 
     def __init__(
-        self, function: Function, environment: dict[str, str], dependencies: Dependencies, region: str
+        self,
+        function: Function,
+        environment: dict[str, str],
+        dependencies: Dependencies,
+        log: Callable[[str], None] = print_line,
     ) -> None:
         self.function = function
+        self.log = log
         self.environment = environment
         self.dependencies = dependencies
-        self.region = region
         self.idle: list[Worker] = []
         self.count = 0
         self.generation = 0
@@ -140,6 +160,8 @@ class FunctionPool:
         self.spec, self.broken = self._spec()
 
     def _spec(self) -> tuple[WorkerSpec | None, str | None]:
+        if not self.function.code_dir.is_dir():
+            return None, f"its CodeUri {self.function.code_dir} is not a directory"
         try:
             path = self.dependencies.python_path(self.function)
         except DependencyError as error:
@@ -164,8 +186,16 @@ class FunctionPool:
         except Throttled:
             return Invocation("throttled", None, 0.0, 0, None, request_id)
         except DependencyError as error:
-            print(f"{self.function.logical_id} cannot start: {error}", file=sys.stderr, flush=True)
+            self.log(f"{self.function.logical_id} cannot start: {error}")
             return Invocation("init_error", None, 0.0, 0, None, request_id)
+        invocation = self._invoke(worker, event, integration_timeout, trace_id, request_id)
+        if invocation.outcome != "unavailable":  # that one is reported when the function finishes
+            self.report(invocation)
+        return invocation
+
+    def _invoke(
+        self, worker: Worker, event: dict[str, Any], integration_timeout: float | None, trace_id: str, request_id: str
+    ) -> Invocation:
         init_ms = None
         keep_worker = False
         try:
@@ -183,25 +213,46 @@ class FunctionPool:
             answer = worker.receive(waited)
             if answer is None and waited < timeout:
                 keep_worker = True  # released by the thread below once the function has finished or timed out
-                threading.Thread(target=self._finish_late, args=(worker, timeout - waited), daemon=True).start()
+                late = (worker, timeout - waited, init_ms, request_id)
+                threading.Thread(target=self._finish_late, args=late, daemon=True).start()
                 return Invocation("unavailable", None, waited * 1000, 0, init_ms, request_id)
-            if answer is None:
-                worker.kill()
-                return Invocation("timeout", None, timeout * 1000, 0, init_ms, request_id)
-            outcome, payload, duration_ms, memory_mb = answer
-            return Invocation(outcome, payload, duration_ms, memory_mb, init_ms, request_id)
+            return self._finished(worker, answer, init_ms, request_id)
         finally:
             if not keep_worker:
                 self._release(worker)
 
-    def _finish_late(self, worker: Worker, remaining: float) -> None:
-        if worker.receive(remaining) is None:
+    def _finished(
+        self, worker: Worker, answer: tuple[str, str | None, float, int] | None, init_ms: float | None, request_id: str
+    ) -> Invocation:
+        if answer is None:
             worker.kill()
-            print(f"{self.function.logical_id} timed out after {self.function.timeout} s", file=sys.stderr, flush=True)
+            self.log(f"{timestamp()} {request_id} Task timed out after {self.function.timeout:.2f} seconds")
+            return Invocation("timeout", None, self.function.timeout * 1000.0, 0, init_ms, request_id)
+        outcome, payload, duration_ms, memory_mb = answer
+        if outcome == "oom":  # the worker has exited, as Lambda stops an environment over its MemorySize
+            worker.kill()
+        return Invocation(outcome, payload, duration_ms, memory_mb, init_ms, request_id)
+
+    def _finish_late(self, worker: Worker, remaining: float, init_ms: float | None, request_id: str) -> None:
+        self.report(self._finished(worker, worker.receive(remaining), init_ms, request_id))
         self._release(worker)
+
+    def report(self, invocation: Invocation) -> None:
+        """Lambda's REPORT line, for every invocation that ran."""
+        if invocation.outcome == "throttled":
+            return
+        init = f"\tInit Duration: {invocation.init_ms:.2f} ms" if invocation.init_ms is not None else ""
+        billed = max(1, int(invocation.duration_ms + 0.999))
+        self.log(
+            f"REPORT RequestId: {invocation.request_id}\tFunction: {self.function.logical_id}\t"
+            f"Duration: {invocation.duration_ms:.2f} ms\tBilled Duration: {billed} ms\t"
+            f"Memory Size: {self.function.memory_mb} MB\tMax Memory Used: {invocation.memory_mb} MB{init}"
+        )
 
     def _acquire(self) -> Worker:
         with self.condition:
+            if self.spec is None:  # the CodeUri may exist by now; a failed install is not retried (Dependencies)
+                self.spec, self.broken = self._spec()
             if self.spec is None:
                 raise DependencyError(self.broken or "no worker spec")
             spec = self.spec  # read under the lock, with the generation it belongs to

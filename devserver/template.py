@@ -146,7 +146,7 @@ class App:
     functions: dict[str, Function]
     routes: list[Route]
     apis: dict[str, Api]
-    tables: list[str]
+    tables: dict[str, Any]  # logical id -> properties
     buckets: dict[str, str]  # logical id -> bucket name
     secrets: dict[str, dict[str, Any]]  # logical id -> properties
     region: str = DEFAULT_REGION
@@ -320,6 +320,8 @@ def load_app(
         )
         environment = dict(properties.get("Environment", {}).get("Variables", {}))
         name = str(properties.get("FunctionName") or logical_id)
+        if not (root / properties.get("CodeUri", ".")).is_dir():
+            warnings.append(f"{logical_id}: CodeUri {properties.get('CodeUri')} is not a directory (yet)")
         # env.json overrides only variables the template declares, as sam local does; a function's own section
         # may be keyed by its logical id or its FunctionName.
         for overrides in (env_vars.get("Parameters", {}), env_vars.get(name, {}), env_vars.get(logical_id, {})):
@@ -338,8 +340,9 @@ def load_app(
             timeout=int(properties.get("Timeout", 3)),
             memory_mb=int(properties.get("MemorySize", 128)),
             environment={key: cfn_string(value) for key, value in environment.items()},
-            concurrency=int(properties.get("ReservedConcurrentExecutions") or default_concurrency),
-            reserved=bool(properties.get("ReservedConcurrentExecutions")),
+            # 0 reserves nothing and so throttles every call, as on Lambda.
+            concurrency=int(properties.get("ReservedConcurrentExecutions", default_concurrency)),
+            reserved="ReservedConcurrentExecutions" in properties,
             name=name,
             runtime=str(properties.get("Runtime", "python3.13")),
             log_group=str((properties.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{name}"),
@@ -361,7 +364,10 @@ def load_app(
         functions=functions,
         routes=routes,
         apis=apis,
-        tables=list(resources_of_type(template, "AWS::DynamoDB::Table")),
+        tables={
+            logical_id: resource.get("Properties", {})
+            for logical_id, resource in resources_of_type(template, "AWS::DynamoDB::Table").items()
+        },
         buckets={logical_id: bucket_name(logical_id) for logical_id in resources_of_type(template, "AWS::S3::Bucket")},
         secrets={
             logical_id: resource.get("Properties", {})

@@ -3,11 +3,12 @@ reloads routes and functions."""
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from watchfiles import Change, watch
+from watchfiles import watch
 
 from devserver.template import App
 
@@ -45,21 +46,30 @@ class Watcher:
         app = self.app()
         roots = {app.path}
         for function in app.functions.values():
-            roots.add(function.code_dir)
-            roots.update(path for path in function.layer_dirs if path.exists())
-        return sorted(roots)
+            roots.update(path for path in (function.code_dir, *function.layer_dirs) if path.exists())
+        return sorted(roots)  # a CodeUri that does not exist yet is watched from the next template reload
 
     def _run(self) -> None:
         while not self.stop_event.is_set():
-            paths = self._paths()
-            for changes in watch(*paths, stop_event=self.stop_event, debounce=200, step=20, yield_on_timeout=False):
-                changed = {Path(path) for change, path in changes if change != Change.deleted or path.endswith(".py")}
-                changed = {path for path in changed if "__pycache__" not in path.parts}
-                if not changed:
-                    continue
-                if self.app().path in changed:
-                    self.on_template()
-                    break  # the template may name new directories: watch again from the new list
-                functions = affected_functions(self.app(), changed)
-                if functions:
-                    self.on_functions(functions)
+            try:
+                self._watch()
+            except Exception as error:
+                print(f"watcher: {error!r}; watching again", file=sys.stderr, flush=True)
+                self.stop_event.wait(1)
+
+    def _watch(self) -> None:
+        for changes in watch(*self._paths(), stop_event=self.stop_event, debounce=200, step=20, yield_on_timeout=False):
+            # Deletions count too (a removed requirements.txt), but not an editor's swap and backup files.
+            changed = {Path(path) for _, path in changes if not is_scratch(Path(path))}
+            if not changed:
+                continue
+            if self.app().path in changed:
+                self.on_template()
+                return  # the template may name new directories: watch again from the new list
+            functions = affected_functions(self.app(), changed)
+            if functions:
+                self.on_functions(functions)
+
+
+def is_scratch(path: Path) -> bool:
+    return "__pycache__" in path.parts or path.name.startswith(".") or path.name.endswith(("~", ".swp", ".tmp"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import decimal
 import importlib
 import importlib.util
+import io
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ import uuid
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 ACCOUNT_ID = "123456789012"  # the stable fake account of the dev server (devserver.template.ACCOUNT_ID)
 
@@ -70,8 +71,10 @@ def error_payload(error_type: str, message: str, request_id: str, error: BaseExc
     an init error has no request id and an empty stackTrace there, so here too. Our own frames are left out."""
     frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename != __file__]
     stack = traceback.format_list(frames) if request_id else []
-    print(f"[ERROR] {error_type}: {message}", file=sys.stderr)
-    traceback.print_exception(error, file=sys.stderr)
+    lines = traceback.format_exception_only(error)
+    if frames:
+        lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames), *lines]
+    sys.stderr.write(f"[ERROR] {error_type}: {message}\n{''.join(lines)}")
     return json.dumps({"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": stack})
 
 
@@ -142,6 +145,7 @@ def serve(connection: Connection) -> None:
         payload = error_payload(type(error).__name__, str(error), "", error)
         connection.send(("init_error", payload, (time.perf_counter() - started) * 1000, max_memory_mb()))
         return
+    end_lines()
     connection.send(("ready", None, (time.perf_counter() - started) * 1000, max_memory_mb()))
     function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
     memory_mb = int(os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
@@ -153,10 +157,17 @@ def serve(connection: Connection) -> None:
         os.environ["_X_AMZN_TRACE_ID"] = trace_id
         context = LambdaContext(function_name, memory_mb, setup["timeout"], request_id)
         started = time.perf_counter()
-        outcome, payload = invoke(handler, json.loads(event_json), context)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        connection.send((outcome, payload, (time.perf_counter() - started) * 1000, max_memory_mb()))
+        outcome, result = invoke(handler, json.loads(event_json), context)
+        duration_ms, memory_used = (time.perf_counter() - started) * 1000, max_memory_mb()
+        if memory_used > memory_mb:
+            # Lambda stops an environment that goes over its MemorySize: https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html
+            message = f"Runtime exited with error: signal: killed (Max Memory Used {memory_used} MB > {memory_mb} MB)"
+            sys.stderr.write(f"{context.aws_request_id} Error: {message}\nRuntime.ExitError\n")
+            outcome, result = "oom", ""
+        end_lines()
+        connection.send((outcome, result or None, duration_ms, memory_used))
+        if outcome == "oom":
+            return
 
 
 class ResultEncoder(json.JSONEncoder):
@@ -185,6 +196,35 @@ def invoke(handler: Any, event: dict[str, Any], context: LambdaContext) -> tuple
         return "error", error_payload("Runtime.MarshalError", message, context.aws_request_id, error)
 
 
+class LineStream(io.TextIOWrapper):
+    """stdout and stderr written a whole line at a time (workers share the console and never split each other's
+    lines), with the last line of an invocation always ended, as Lambda ends each log event."""
+
+    ended = True
+
+    def write(self, text: str) -> int:
+        if text:
+            self.ended = text.endswith("\n")
+        return super().write(text)
+
+    def end_line(self) -> None:
+        if not self.ended:
+            self.write("\n")
+        self.flush()
+
+
+def end_lines() -> None:
+    """Each invocation's output (and the init's) ends with a whole line."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.end_line() if isinstance(stream, LineStream) else stream.flush()
+
+
+def line_streams() -> None:
+    for name in ("stdout", "stderr"):
+        raw = cast(io.TextIOWrapper, getattr(sys, name)).detach()
+        setattr(sys, name, LineStream(raw, encoding="utf-8", errors="backslashreplace", line_buffering=True))
+
+
 def start_coverage() -> None:
     """Only under `make test`: measure this process too, then take coverage's traces out of the function's way."""
     location = os.environ.pop("DEVSERVER_COVERAGE_PATH", None)
@@ -204,5 +244,6 @@ def start_coverage() -> None:
 if __name__ == "__main__":
     # Ctrl-C in the terminal reaches the whole process group: the dev server stops its workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    line_streams()
     start_coverage()
     serve(Connection(int(sys.argv[1])))

@@ -107,6 +107,7 @@ def test_a_function_timeout_kills_the_worker_and_answers_500(project, start_serv
 
     assert response.status_code == 500
     assert response.json() == {"message": "Internal Server Error"}
+    assert "Task timed out after 1.00 seconds" in server.output()
     assert elapsed < 10  # the function's Timeout is 1 s (plus its cold start), not the handler's 30 s sleep
     assert server.get("/hello").status_code == 200  # the server itself is unaffected
 
@@ -303,3 +304,47 @@ def test_a_port_in_use_is_a_clear_error_not_a_traceback(project, start_server, t
     assert second.returncode == 1
     assert f"Cannot listen on 127.0.0.1:{first.port}" in second.stderr
     assert "Traceback" not in second.stderr
+
+
+def test_template_edits_that_cannot_apply_never_stop_hot_reload(project, start_server):
+    server = start_server(project / "template.yaml")
+    template = project / "template.yaml"
+    original = template.read_text()
+
+    # A function whose directory does not exist yet, then a table still being typed: neither goes live, and
+    # neither stops the watcher.
+    template.write_text(
+        original
+        + "\n  LaterFunction:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: functions/later/\n"
+        + "      Events:\n        Get:\n          Type: HttpApi\n          Properties: {Path: /later, Method: GET}\n"
+    )
+    wait_for(server, lambda: "LaterFunction: CodeUri functions/later/ is not a directory" in server.output())
+    assert server.get("/later").status_code == 500
+    template.write_text(template.read_text() + "\n  HalfTable:\n    Type: AWS::DynamoDB::Table\n    Properties: {}\n")
+    wait_for(server, lambda: "template.yaml not reloaded" in server.output())
+
+    (project / "functions" / "later").mkdir()
+    (project / "functions" / "later" / "app.py").write_text(
+        "def lambda_handler(event, context):\n    return {'statusCode': 200, 'body': 'later'}\n"
+    )
+    assert server.get("/later").text == "later"  # the function starts once its code is there
+    source = project / "functions" / "hello" / "app.py"
+    source.write_text(source.read_text().replace('"v1"', '"v2"'))
+    wait_for(server, lambda: server.get("/hello").text == "v2")
+
+
+def test_a_deleted_requirements_file_reloads_its_function(project, start_server):
+    server = start_server(project / "template.yaml")
+    assert server.get("/declared").text == "2.32.3"
+
+    (project / "functions" / "declared" / "requirements.txt").unlink()
+
+    wait_for(server, lambda: server.get("/declared").status_code == 500)  # requests is no longer declared
+    assert "No module named 'requests'" in server.output()
+
+
+def wait_for(server, condition, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, server.output()
+        time.sleep(0.1)

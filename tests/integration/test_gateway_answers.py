@@ -77,6 +77,11 @@ def test_integration_timeout_is_503_while_the_function_runs_on_and_a_throttle_is
         assert time.monotonic() < deadline, server.output()
         time.sleep(0.05)
     assert json.loads(marker.read_text())["remaining_ms"] > 0  # finished within its own 4 s
+    # Its REPORT comes when it has finished, with the whole duration, not at the 503.
+    deadline = time.monotonic() + 5
+    while not re.search(r"Function: ThrottledFunction\tDuration: 2[5-9]\d\d\.\d\d ms", server.output()):
+        assert time.monotonic() < deadline, server.output()
+        time.sleep(0.05)
     time.sleep(0.2)
     assert server.get("/throttled").status_code == 200  # free again, and still warm
 
@@ -451,3 +456,22 @@ def test_invoke_finds_a_function_by_its_function_name(server, tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {"count": 3, "price": 2.5, "raw": "bytes"}
+
+
+def test_a_function_over_its_memory_size_is_stopped_and_answers_500(server):
+    """https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html"""
+    pid = server.get("/crash").json()["pid"]
+
+    hog = server.get("/crash", params={"mode": "hog"})
+    after = server.get("/crash")
+
+    assert (hog.status_code, hog.json()) == (500, INTERNAL_ERROR)
+    assert "Runtime exited with error: signal: killed" in server.output()
+    assert after.json()["pid"] != pid  # a new execution environment
+
+
+def test_a_handlers_unfinished_line_is_ended_before_the_report(server):
+    assert server.get("/crash", params={"mode": "partial"}).status_code == 204
+
+    assert "a line without its end\n" in server.output()
+    assert "a line without its endREPORT" not in server.output()

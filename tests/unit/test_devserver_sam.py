@@ -376,3 +376,23 @@ def test_the_command_line_wins_over_samconfig(tmp_path):
 
     assert (options.port, options.region, options.env_vars) == (4000, "eu-west-1", "env.json")
     assert parser(samconfig_defaults(path)).parse_args([]).port == 5000
+
+
+# Reserved concurrency 0 stops every invocation: https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
+def test_reserved_concurrency_zero_throttles_and_none_set_uses_the_dev_servers_cap(tmp_path):
+    app = write_template(
+        tmp_path,
+        """
+        Resources:
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties: {CodeUri: functions/fn/, Handler: app.handler, ReservedConcurrentExecutions: 0}
+          Free:
+            Type: AWS::Serverless::Function
+            Properties: {CodeUri: functions/free/, Handler: app.handler}
+        """,
+        default_concurrency=3,
+    )
+
+    assert (app.functions["Fn"].concurrency, app.functions["Fn"].reserved) == (0, True)
+    assert (app.functions["Free"].concurrency, app.functions["Free"].reserved) == (3, False)
