@@ -27,7 +27,7 @@ WORKER_SCRIPT = str(Path(worker_module.__file__).resolve())
 
 @dataclass(frozen=True)
 class Invocation:
-    outcome: str  # ok | error (handler raised) | timeout | crash | init_error | unavailable (see FunctionPool)
+    outcome: str  # ok | error (raised) | timeout | crash | init_error | oom | throttled | unavailable (past the 503)
     payload: str | None  # the handler's JSON result, or the runtime's error document
     duration_ms: float
     memory_mb: int

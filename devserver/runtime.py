@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from devserver.template import ACCOUNT_ID, Function, Layer
+from devserver.template import Function, Layer
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CACHE = ROOT / ".devserver-cache"
@@ -168,10 +168,6 @@ def lambda_environment(function: Function, region: str, endpoint: str) -> dict[s
 
 def reserved_in_template(function: Function) -> list[str]:
     return sorted(name for name in function.environment if name in RESERVED)
-
-
-def function_arn(function: Function, region: str) -> str:
-    return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{function.name}"
 
 
 def coverage_environment() -> dict[str, str]:
