@@ -396,3 +396,29 @@ def test_reserved_concurrency_zero_throttles_and_none_set_uses_the_dev_servers_c
 
     assert (app.functions["Fn"].concurrency, app.functions["Fn"].reserved) == (0, True)
     assert (app.functions["Free"].concurrency, app.functions["Free"].reserved) == (3, False)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "No such file or directory"),
+        ("Resources:\n  Fn: {Type: AWS::Serverless::Function, Properties: {Path: /a/{id}}}\n", "expected ',' or '}'"),
+        (
+            "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      Events:\n"
+            "        Get: {Type: HttpApi, Properties: {Path: /a, Method: get, PayloadFormatVersion: '3.0'}}\n",
+            "PayloadFormatVersion must be 1.0 or 2.0",
+        ),
+    ],
+)
+def test_a_template_that_cannot_start_is_one_clear_line_not_a_traceback(tmp_path, capsys, content, expected):
+    from devserver.cli import main
+
+    template = tmp_path / "template.yaml"
+    if content is not None:
+        template.write_text(content)
+
+    assert main(["--template", str(template), "--cache-dir", str(tmp_path / "cache")]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("error: ")
+    assert expected in error
+    assert "Traceback" not in error
