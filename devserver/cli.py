@@ -26,6 +26,11 @@ from devserver.watcher import Watcher
 log = print_line
 
 
+def say_if_broken(pool: FunctionPool) -> None:
+    if pool.broken:
+        log(f"error: {pool.function.logical_id} cannot start until this is fixed: {pool.broken}")
+
+
 class DevServer:
     def __init__(self, options: argparse.Namespace) -> None:
         self.options = options
@@ -71,15 +76,13 @@ class DevServer:
         for name, function in self.app.functions.items():
             environment = lambda_environment(function, self.app.region, self.endpoint)
             pools[name] = FunctionPool(function, environment, self.dependencies, log)
-            if pools[name].broken:
-                log(f"error: {name} cannot start until this is fixed: {pools[name].broken}")
+            say_if_broken(pools[name])
         return pools
 
     def reload_functions(self, names: set[str]) -> None:
         for name in sorted(names):
             self.pools[name].restart()
-            if self.pools[name].broken:
-                log(f"error: {name} cannot start until this is fixed: {self.pools[name].broken}")
+            say_if_broken(self.pools[name])
         log(f"Reloaded {', '.join(sorted(names))}")
 
     def reload_template(self) -> None:
@@ -156,7 +159,7 @@ def invoke(options: argparse.Namespace) -> int:
     try:
         function = resolve_function_name(server.app, options.function)
         event = json.loads(Path(options.event).read_text()) if options.event != "-" else json.load(sys.stdin)
-        invocation = server.pools[function].invoke(event)
+        invocation = server.pools[function].invoke(json.dumps(event))
         print(invocation.payload if invocation.payload is not None else json.dumps({"errorType": invocation.outcome}))
         return 0 if invocation.outcome == "ok" else 1
     finally:

@@ -197,11 +197,12 @@ class Gateway:
         return response
 
     def invoke(self, route: Route, event: dict[str, Any], head: bool) -> Response:
-        if len(json.dumps(event)) > MAX_INVOKE_PAYLOAD_BYTES:
+        event_json = json.dumps(event)  # ASCII: its length is its size in bytes
+        if len(event_json) > MAX_INVOKE_PAYLOAD_BYTES:
             self.log(f"{route.function}: the event is over Lambda's 6 MB invoke payload limit; Lambda refuses it")
             return api_error(*FAILED["error"])
         invocation = self.pools[route.function].invoke(
-            event, route.timeout_ms / 1000, event["headers"].get("x-amzn-trace-id", "")
+            event_json, route.timeout_ms / 1000, event["headers"].get("x-amzn-trace-id", "")
         )
         return self.build_response(route.function, invocation, head, route.payload_format)
 
@@ -272,10 +273,10 @@ class Gateway:
                 "body": None,
             }
         else:
-            cookies = [cookie.strip() for value in headers.pop("cookie", []) for cookie in value.split(";")]
+            cookies = [part.strip() for value in headers.pop("cookie", []) for part in value.split(";") if part.strip()]
             event = {"version": "2.0", "routeKey": route.route_key, "rawPath": raw_path, "rawQueryString": raw_query}
-            if any(cookies):
-                event["cookies"] = [cookie for cookie in cookies if cookie]
+            if cookies:
+                event["cookies"] = cookies
             # Repeated headers and parameters are joined with commas.
             event["headers"] = {name: ",".join(values) for name, values in headers.items()}
             if query:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 import socket
 import subprocess
@@ -177,9 +176,9 @@ class FunctionPool:
         )
         return spec, None
 
-    def invoke(self, event: dict[str, Any], integration_timeout: float | None = None, trace_id: str = "") -> Invocation:
-        """Run the handler once. `integration_timeout` is API Gateway's: past it the caller gets `unavailable`
-        while the function runs on until its own Timeout, as on AWS."""
+    def invoke(self, event_json: str, integration_timeout: float | None = None, trace_id: str = "") -> Invocation:
+        """Run the handler once with the event as JSON (as Lambda passes it). `integration_timeout` is API
+        Gateway's: past it the caller gets `unavailable` while the function runs on until its own Timeout."""
         request_id = str(uuid.uuid4())
         try:
             worker = self._acquire()
@@ -188,13 +187,13 @@ class FunctionPool:
         except DependencyError as error:
             self.log(f"{self.function.logical_id} cannot start: {error}")
             return Invocation("init_error", None, 0.0, 0, None, request_id)
-        invocation = self._invoke(worker, event, integration_timeout, trace_id, request_id)
+        invocation = self._invoke(worker, event_json, integration_timeout, trace_id, request_id)
         if invocation.outcome != "unavailable":  # that one is reported when the function finishes
             self.report(invocation)
         return invocation
 
     def _invoke(
-        self, worker: Worker, event: dict[str, Any], integration_timeout: float | None, trace_id: str, request_id: str
+        self, worker: Worker, event_json: str, integration_timeout: float | None, trace_id: str, request_id: str
     ) -> Invocation:
         init_ms = None
         keep_worker = False
@@ -206,7 +205,7 @@ class FunctionPool:
                     worker.kill()
                     return Invocation(outcome, payload, 0.0, memory_mb, init_ms, request_id)
                 worker.ready = True
-            if not worker.send((json.dumps(event), request_id, trace_id)):
+            if not worker.send((event_json, request_id, trace_id)):
                 return Invocation("crash", None, 0.0, 0, init_ms, request_id)
             timeout = float(self.function.timeout)
             waited = min(timeout, integration_timeout) if integration_timeout else timeout

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,8 +135,7 @@ class Function:
 @dataclass(frozen=True)
 class Api:
     logical_id: str
-    cors: dict[str, Any] | None
-    stage: str = "$default"
+    cors: dict[str, Any] | None  # CorsConfiguration
 
 
 @dataclass(frozen=True)
@@ -353,9 +353,7 @@ def load_app(
                 routes.append(route)
                 if route.api not in apis:  # events without ApiId: SAM creates the implicit API
                     apis[route.api] = http_api(route.api, globals_section.get("HttpApi", {}))
-    duplicates = {
-        route.route_key for route in routes if sum(other.route_key == route.route_key for other in routes) > 1
-    }
+    duplicates = {key for key, count in Counter(route.route_key for route in routes).items() if count > 1}
     if duplicates:
         # Each HttpApi has a host of its own on AWS; the dev server serves them all on one port.
         raise TemplateError(f"route {sorted(duplicates)[0]!r} is declared more than once (in one or several HttpApis)")
@@ -379,7 +377,7 @@ def load_app(
 
 
 def http_api(logical_id: str, properties: dict[str, Any]) -> Api:
-    return Api(logical_id, properties.get("CorsConfiguration") or None, str(properties.get("StageName", "$default")))
+    return Api(logical_id, properties.get("CorsConfiguration") or None)
 
 
 def http_api_route(function: str, event_id: str, properties: dict[str, Any]) -> Route:

@@ -137,16 +137,17 @@ def serve(connection: Connection) -> None:
     started = time.perf_counter()
     try:
         handler = import_handler(setup["handler"])
-    except InitError as error:
-        payload = error_payload(error.error_type, error.message, "", error.__cause__ or error)
-        connection.send(("init_error", payload, (time.perf_counter() - started) * 1000, max_memory_mb()))
-        return
+        outcome, payload = "ready", None
     except BaseException as error:  # any exception at import time fails the init, as on Lambda
-        payload = error_payload(type(error).__name__, str(error), "", error)
-        connection.send(("init_error", payload, (time.perf_counter() - started) * 1000, max_memory_mb()))
-        return
+        if isinstance(error, InitError):
+            payload = error_payload(error.error_type, error.message, "", error.__cause__ or error)
+        else:
+            payload = error_payload(type(error).__name__, str(error), "", error)
+        outcome = "init_error"
     end_lines()
-    connection.send(("ready", None, (time.perf_counter() - started) * 1000, max_memory_mb()))
+    connection.send((outcome, payload, (time.perf_counter() - started) * 1000, max_memory_mb()))
+    if outcome != "ready":
+        return
     function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
     memory_mb = int(os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
     while True:
