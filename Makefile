@@ -57,6 +57,10 @@ invoke: $(VENV)/.installed ## run one function once: make invoke FN=posts_get EV
 token: $(VENV)/.installed ## print a local access token: make token USER_ID=alice
 	@$(PY) -m devserver token $(or $(USER_ID),alice)
 
+.PHONY: openapi
+openapi: $(VENV)/.installed ## docs/openapi.json and the catch-all's routes, from every handler's @route declaration
+	$(PY) scripts/openapi.py
+
 .PHONY: lint
 lint: $(VENV)/.installed ## ruff and mypy (strict) on functions, layer and dev server
 	$(VENV)/bin/ruff check .

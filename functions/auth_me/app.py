@@ -4,16 +4,17 @@ from aws_lambda_powertools.event_handler import Response
 
 from apikit.accounts import current_user
 from apikit.app import create_app, make_handler
-from apikit.auth import require_user
+from apikit.auth import Principal
+from apikit.repositories.users import User
 from apikit.responses import json_response
+from apikit.routes import BEARER_AUTH, route
 
 app = create_app()
 
 
-@app.get("/api/auth/me")
-def me() -> Response[str]:
-    user = current_user(require_user(app.current_event).user_id)
-    return json_response(user, headers={"Cache-Control": "no-store"})
+@route(app, "GET", "/api/auth/me", summary="The signed-in user", security=BEARER_AUTH, response=User)
+def me(user: Principal) -> Response[str]:
+    return json_response(current_user(user.user_id), headers={"Cache-Control": "no-store"})
 
 
 lambda_handler = make_handler(app)

@@ -4,16 +4,26 @@ from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler import Response
 
-from apikit.accounts import SignupRequest, signup, token_response
+from apikit.accounts import SET_REFRESH_COOKIE, SignupRequest, TokenResponse, signup, token_response
 from apikit.app import create_app, make_handler
-from apikit.validation import parse_body
+from apikit.routes import route
 
 app = create_app()
 
 
-@app.post("/api/auth/signup")
-def create_account() -> Response[str]:
-    tokens, refresh_token = signup(parse_body(app.current_event, SignupRequest))
+@route(
+    app,
+    "POST",
+    "/api/auth/signup",
+    summary="Create an account",
+    body=SignupRequest,
+    status=HTTPStatus.CREATED,
+    response=TokenResponse,
+    response_headers=SET_REFRESH_COOKIE,
+    errors=(HTTPStatus.CONFLICT,),
+)
+def create_account(body: SignupRequest) -> Response[str]:
+    tokens, refresh_token = signup(body)
     return token_response(tokens, refresh_token, HTTPStatus.CREATED)
 
 

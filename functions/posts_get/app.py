@@ -6,16 +6,28 @@ from aws_lambda_powertools.event_handler import Response
 
 from apikit.app import create_app, make_handler
 from apikit.conditional import etag, not_modified
-from apikit.repositories.posts import PostsRepository
+from apikit.repositories.posts import Post, PostPath, PostsRepository
 from apikit.responses import empty_response, json_response
+from apikit.routes import route
 
 app = create_app()
 posts = PostsRepository()
 
 
-@app.route("/api/posts/<post_id>", method=["GET", "HEAD"])
-def get_post(post_id: str) -> Response[str]:
-    post = posts.get(post_id)
+@route(
+    app,
+    ("GET", "HEAD"),
+    "/api/posts/{id}",
+    summary="Get a post",
+    path_model=PostPath,
+    response=Post,
+    response_headers={"ETag": "The post's version.", "Cache-Control": "no-cache: revalidate with If-None-Match."},
+    request_headers={"If-None-Match": "An ETag from an earlier answer: 304 while the post has not changed."},
+    errors=(HTTPStatus.NOT_FOUND,),
+    responses={HTTPStatus.NOT_MODIFIED: "The post has not changed since the ETag in If-None-Match."},
+)
+def get_post(path: PostPath) -> Response[str]:
+    post = posts.get(path.id)
     # no-cache: caches may keep it but must revalidate, which the ETag makes cheap.
     headers = {"ETag": etag(post.version), "Cache-Control": "no-cache"}
     if not_modified(app.current_event, headers["ETag"]):

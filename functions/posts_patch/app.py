@@ -1,25 +1,36 @@
 """PATCH /api/posts/{id}: JSON merge patch (RFC 7396); author only, honours If-Match."""
 
+from http import HTTPStatus
+
 from aws_lambda_powertools.event_handler import Response
 
 from apikit.app import create_app, make_handler
-from apikit.auth import require_user
-from apikit.conditional import etag, if_match_versions
-from apikit.repositories.posts import PostPatch, PostsRepository
+from apikit.auth import Principal
+from apikit.conditional import IF_MATCH, etag, if_match_versions
+from apikit.repositories.posts import Post, PostPatch, PostPath, PostsRepository
 from apikit.responses import json_response
-from apikit.validation import parse_body
+from apikit.routes import BEARER_AUTH, route
 
 app = create_app()
 posts = PostsRepository()
-MEDIA_TYPES = ("application/merge-patch+json", "application/json")
 
 
-@app.patch("/api/posts/<post_id>")
-def patch_post(post_id: str) -> Response[str]:
-    event = app.current_event
-    user = require_user(event)
-    patch = parse_body(event, PostPatch, MEDIA_TYPES)
-    post = posts.update(post_id, user.user_id, patch.changes(), if_match_versions(event))
+@route(
+    app,
+    "PATCH",
+    "/api/posts/{id}",
+    summary="Change some fields of a post (author only)",
+    security=BEARER_AUTH,
+    path_model=PostPath,
+    body=PostPatch,
+    body_media_types=("application/merge-patch+json", "application/json"),
+    response=Post,
+    response_headers={"ETag": "The post's new version."},
+    request_headers=IF_MATCH,
+    errors=(HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND, HTTPStatus.PRECONDITION_FAILED),
+)
+def patch_post(user: Principal, path: PostPath, body: PostPatch) -> Response[str]:
+    post = posts.update(path.id, user.user_id, body.changes(), if_match_versions(app.current_event))
     return json_response(post, headers={"ETag": etag(post.version)})
 
 

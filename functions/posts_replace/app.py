@@ -1,24 +1,35 @@
 """PUT /api/posts/{id}: replace title and content; author only, honours If-Match."""
 
+from http import HTTPStatus
+
 from aws_lambda_powertools.event_handler import Response
 
 from apikit.app import create_app, make_handler
-from apikit.auth import require_user
-from apikit.conditional import etag, if_match_versions
-from apikit.repositories.posts import PostInput, PostsRepository
+from apikit.auth import Principal
+from apikit.conditional import IF_MATCH, etag, if_match_versions
+from apikit.repositories.posts import Post, PostInput, PostPath, PostsRepository
 from apikit.responses import json_response
-from apikit.validation import parse_body
+from apikit.routes import BEARER_AUTH, route
 
 app = create_app()
 posts = PostsRepository()
 
 
-@app.put("/api/posts/<post_id>")
-def replace_post(post_id: str) -> Response[str]:
-    event = app.current_event
-    user = require_user(event)
-    data = parse_body(event, PostInput)
-    post = posts.update(post_id, user.user_id, data.model_dump(), if_match_versions(event))
+@route(
+    app,
+    "PUT",
+    "/api/posts/{id}",
+    summary="Replace a post (author only)",
+    security=BEARER_AUTH,
+    path_model=PostPath,
+    body=PostInput,
+    response=Post,
+    response_headers={"ETag": "The post's new version."},
+    request_headers=IF_MATCH,
+    errors=(HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND, HTTPStatus.PRECONDITION_FAILED),
+)
+def replace_post(user: Principal, path: PostPath, body: PostInput) -> Response[str]:
+    post = posts.update(path.id, user.user_id, body.model_dump(), if_match_versions(app.current_event))
     return json_response(post, headers={"ETag": etag(post.version)})
 
 

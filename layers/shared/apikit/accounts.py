@@ -19,6 +19,9 @@ from apikit.responses import json_response
 
 REFRESH_COOKIE = "refresh_token"
 REFRESH_COOKIE_PATH = "/api/auth"
+SET_REFRESH_COOKIE = {
+    "Set-Cookie": f"{REFRESH_COOKIE}=...; Path={REFRESH_COOKIE_PATH}; HttpOnly; Secure; SameSite=Strict"
+}
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 
 
@@ -33,7 +36,13 @@ Email = Annotated[str, Field(max_length=254), AfterValidator(_normalise_email)]
 
 
 class SignupRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [{"email": "ada@example.com", "password": "correct horse battery", "name": "Ada"}]
+        },
+    )
     email: Email
     password: str = Field(min_length=12, max_length=128)
     name: str = Field(min_length=1, max_length=100)
@@ -46,7 +55,11 @@ class SignupRequest(BaseModel):
 
 
 class LoginRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{"email": "ada@example.com", "password": "correct horse battery"}]},
+    )
     email: Email
     password: str = Field(min_length=1, max_length=128)  # bounded: hashing a megabyte would be a cheap DoS
 

@@ -6,6 +6,9 @@ import re
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
+# Documents the header on every conditional write (see apikit.routes).
+IF_MATCH = {"If-Match": 'The ETag you last read (e.g. "v3"): the write fails with 412 if the post changed since.'}
+
 _ENTITY_TAG = re.compile(r'\s*(W/)?"([^"]*)"\s*')
 # Only the exact form etag() writes: strong comparison is character by character, so "v01" is not "v1".
 _OUR_TAG = re.compile(r'"v([1-9]\d{0,17})"')

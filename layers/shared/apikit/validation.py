@@ -1,4 +1,4 @@
-"""Request parsing with pydantic v2: bodies give 400/413/415/422, query strings 400, all as problem+json."""
+"""Request parsing with pydantic v2: bodies give 400/413/415/422, query strings 400, paths 404, as problem+json."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import BaseModel, ValidationError
 
 from apikit.config import get_settings
-from apikit.errors import BadRequest, PayloadTooLarge, UnprocessableContent, UnsupportedMediaType
+from apikit.errors import BadRequest, NotFound, PayloadTooLarge, UnprocessableContent, UnsupportedMediaType
 
 
 def validation_errors(error: ValidationError, prefix: str) -> list[dict[str, Any]]:
@@ -59,3 +59,11 @@ def parse_query[Model: BaseModel](event: APIGatewayProxyEventV2, model: type[Mod
         return model.model_validate(event.query_string_parameters or {})
     except ValidationError as error:
         raise BadRequest("The query string is invalid.", errors=validation_errors(error, "query")) from error
+
+
+def parse_path[Model: BaseModel](parameters: dict[str, str], model: type[Model]) -> Model:
+    try:
+        return model.model_validate(parameters)
+    except ValidationError as error:
+        # A path that does not fit the model names no resource: 404, as for an id that does not exist.
+        raise NotFound(getattr(model, "NOT_FOUND", "No resource has this path.")) from error

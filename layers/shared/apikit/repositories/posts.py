@@ -7,10 +7,10 @@ import binascii
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, ClassVar, cast
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from apikit.config import get_settings
 from apikit.errors import BadRequest, Forbidden, NotFound, PreconditionFailed
@@ -26,10 +26,21 @@ INDEX_AUTHOR = "ByAuthor"
 _CURSOR_KEYS = {INDEX_ALL: {"id", "entity", "created_at"}, INDEX_AUTHOR: {"id", "author_id", "created_at"}}
 
 
+_EXAMPLE: dict[str, JsonValue] = {"title": "Hello, Lambda", "content": "One function per route, one table, one template."}
+
+
+class PostPath(BaseModel):
+    """The `{id}` of /api/posts/{id}: a post id is a lowercase UUID."""
+
+    NOT_FOUND: ClassVar[str] = "No post has this id."  # the 404 detail for a path that does not fit
+
+    id: str = Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", max_length=36)
+
+
 class PostInput(BaseModel):
     """Body of POST and PUT."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [_EXAMPLE]})
     title: Title
     content: Content
 
@@ -37,7 +48,7 @@ class PostInput(BaseModel):
 class PostPatch(BaseModel):
     """Body of PATCH (JSON merge patch): any subset of the fields."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"title": "A new title"}]})
     title: Title | None = None
     content: Content | None = None
 
@@ -54,6 +65,19 @@ class PostPatch(BaseModel):
 
 
 class Post(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "3f1c2a9e-8b7d-4e21-9a6f-0c5d2e7b1a44",
+                    **_EXAMPLE,
+                    "author_id": "5b0e7c1d-2f3a-4b5c-8d9e-0a1b2c3d4e5f",
+                    "created_at": "2026-11-27T10:00:00.000000Z",
+                    "updated_at": "2026-11-27T10:00:00.000000Z",
+                }
+            ]
+        }
+    )
     id: str
     title: str
     content: str
@@ -65,7 +89,7 @@ class Post(BaseModel):
 
 class PostPage(BaseModel):
     items: list[Post]
-    next_cursor: str | None
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
 def _now() -> str:
@@ -144,10 +168,10 @@ class PostsRepository:
 
     def get(self, post_id: str) -> Post:
         if not is_post_id(post_id):
-            raise NotFound("No post has this id.")
+            raise NotFound(PostPath.NOT_FOUND)
         item = dynamodb().get_item(TableName=self.table, Key={"id": {"S": post_id}}).get("Item")
         if item is None:
-            raise NotFound("No post has this id.")
+            raise NotFound(PostPath.NOT_FOUND)
         return _to_post(item)
 
     def page(self, limit: int, cursor: str | None = None, author_id: str | None = None) -> PostPage:
@@ -224,7 +248,7 @@ class PostsRepository:
 
     def _conditional(self, operation: str, post_id: str, caller_id: str, **request: Any) -> Any:
         if not is_post_id(post_id):
-            raise NotFound("No post has this id.")
+            raise NotFound(PostPath.NOT_FOUND)
         try:
             return getattr(dynamodb(), operation)(
                 TableName=self.table, ReturnValuesOnConditionCheckFailure="ALL_OLD", **request
@@ -235,7 +259,7 @@ class PostsRepository:
             # DynamoDB hands back the item as it was, so the reason costs no extra read.
             current = error.response.get("Item")
             if current is None:
-                raise NotFound("No post has this id.") from error
+                raise NotFound(PostPath.NOT_FOUND) from error
             if current["author_id"]["S"] != caller_id:
                 raise Forbidden("Only the author may change this post.") from error
             raise PreconditionFailed("The post has changed since the given If-Match version.") from error

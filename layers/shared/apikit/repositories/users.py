@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from apikit.config import get_settings
 from apikit.errors import Conflict
@@ -17,6 +17,18 @@ from apikit.repositories import dynamodb
 
 
 class User(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "5b0e7c1d-2f3a-4b5c-8d9e-0a1b2c3d4e5f",
+                    "email": "ada@example.com",
+                    "name": "Ada",
+                    "created_at": "2026-11-27T10:00:00.000000Z",
+                }
+            ]
+        }
+    )
     id: str
     email: str
     name: str

@@ -1,0 +1,134 @@
+"""`make openapi`: every function's route declarations (apikit.routes) merged into one OpenAPI 3.1 document.
+
+Each function is imported in its own process with exactly the sys.path Lambda would give it (its code, its
+requirements, its layers), as the dev server runs it, and describes its own routes (apikit.openapi). From the
+merged document come the files below; `--check` fails, listing them, when any is not what the code declares.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from devserver.runtime import Dependencies  # noqa: E402
+from devserver.template import Function, load_app  # noqa: E402
+
+DOCUMENT = ROOT / "docs" / "openapi.json"
+SERVED = ROOT / "functions" / "docs" / "openapi.json"  # what GET /api/openapi.json answers
+CATCH_ALL_ROUTES = ROOT / "functions" / "not_found" / "routes.json"  # the catch-all's 405 and Allow
+METHOD_ORDER = ("get", "head", "post", "put", "patch", "delete")
+
+INFO = {
+    "title": "API routes",
+    "version": "1.0.0",
+    "description": (
+        "Every route is its own AWS Lambda function behind an API Gateway HTTP API (template.yaml). "
+        "Errors are RFC 9457 problem details (`application/problem+json`). Any other path under /api answers "
+        "404, and a known path with another method 405 with `Allow`. Get a bearer token from "
+        "`POST /api/auth/signup` or `POST /api/auth/login` and use it with Authorize."
+    ),
+}
+
+# Runs inside the function's own interpreter: -I -S, so nothing from this venv leaks in.
+_DESCRIBE = """
+import importlib, json, sys
+sys.path[:0] = json.loads(sys.argv[1])
+importlib.import_module(sys.argv[2])
+from apikit.openapi import describe
+from apikit.routes import DECLARED
+print(json.dumps(describe(DECLARED)))
+"""
+
+
+def describe_function(function: Function, dependencies: Dependencies) -> dict[str, Any]:
+    module = function.handler.rpartition(".")[0].replace("/", ".")
+    environment = {"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8", "AWS_DEFAULT_REGION": "us-east-1"}
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", _DESCRIBE, json.dumps(dependencies.python_path(function)), module],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=function.code_dir,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"{function.logical_id}: cannot describe its routes:\n{result.stderr.strip()}")
+    described: dict[str, Any] = json.loads(result.stdout)
+    return described
+
+
+def _merge(target: dict[str, Any], source: dict[str, Any], what: str) -> None:
+    for name, value in source.items():
+        if name in target and target[name] != value:
+            raise SystemExit(f"two functions declare different {what} named {name!r}: rename one")
+        target[name] = value
+
+
+def build(template: Path) -> dict[str, Any]:
+    app = load_app(template)
+    dependencies = Dependencies()
+    functions = sorted(app.functions.values(), key=lambda function: function.logical_id)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        described = list(pool.map(lambda function: describe_function(function, dependencies), functions))
+    paths: dict[str, dict[str, Any]] = {}
+    schemas: dict[str, Any] = {}
+    security: dict[str, Any] = {}
+    for function, part in zip(functions, described, strict=True):
+        for path, operations in part["paths"].items():
+            for method, operation in operations.items():
+                if method in paths.get(path, {}):
+                    raise SystemExit(f"{method.upper()} {path} is declared twice (again by {function.logical_id})")
+                paths.setdefault(path, {})[method] = {**operation, "x-function": function.logical_id}
+        _merge(schemas, part["components"].get("schemas", {}), "schemas")
+        _merge(security, part["components"].get("securitySchemes", {}), "security schemes")
+    document: dict[str, Any] = {
+        "openapi": "3.1.1",
+        "info": INFO,
+        "servers": [{"url": "/", "description": "The same origin that serves these docs"}],
+        "paths": {
+            path: dict(sorted(paths[path].items(), key=lambda item: METHOD_ORDER.index(item[0])))
+            for path in sorted(paths)
+        },
+        "components": {"schemas": dict(sorted(schemas.items())), "securitySchemes": dict(sorted(security.items()))},
+    }
+    return document
+
+
+def catch_all_routes(document: dict[str, Any]) -> dict[str, list[str]]:
+    return {path: [method.upper() for method in operations] for path, operations in document["paths"].items()}
+
+
+def outputs(document: dict[str, Any]) -> dict[Path, str]:
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return {DOCUMENT: text, SERVED: text, CATCH_ALL_ROUTES: json.dumps(catch_all_routes(document), indent=2) + "\n"}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
+    parser.add_argument("--check", action="store_true", help="fail if a generated file is stale; write nothing")
+    arguments = parser.parse_args()
+    files = outputs(build(arguments.template))
+    stale = [path for path, text in files.items() if not path.is_file() or path.read_text() != text]
+    if arguments.check:
+        for path in stale:
+            print(f"stale: {path.relative_to(ROOT)} (run `make openapi`)", file=sys.stderr)
+        return 1 if stale else 0
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(files[path])
+        print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
