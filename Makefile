@@ -42,8 +42,15 @@ $(CHECKOV)/.installed: requirements-checkov.txt
 	$(CHECKOV)/bin/python -m pip install -q -r requirements-checkov.txt
 	@touch $@
 
+# Front-end tooling only (Swagger UI's assets, TypeScript types): nothing from node_modules runs in Lambda.
+# --ignore-scripts: no package needs an install script, and one of them would phone home.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm is required (Node.js 20 or newer): apt-get install nodejs npm" >&2; exit 1; }
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
 .PHONY: install
-install: $(VENV)/.installed ## create .venv and install the pinned dependencies
+install: $(VENV)/.installed node_modules/.installed ## create .venv and node_modules with the pinned dependencies
 
 .PHONY: dev
 dev: $(VENV)/.installed ## run the API on http://127.0.0.1:3000 (flags: make dev ARGS="--port 3001")
@@ -73,7 +80,7 @@ format: $(VENV)/.installed ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff format .
 
 .PHONY: test
-test: lint ## lint, then every test with coverage (fails under 90%)
+test: lint node_modules/.installed ## lint, then every test with coverage (fails under 90%)
 	$(PY) -m pytest --cov --cov-report=term
 
 # All offline: checkov never asks its platform for guidelines (--skip-download), `sam validate --lint` is cfn-lint

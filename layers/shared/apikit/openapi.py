@@ -167,7 +167,7 @@ def _operation(route: Route, method: str, schemas: _Schemas) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "operationId": f"{route.operation_id}_head" if head else route.operation_id,
         "summary": route.summary + (" (headers only)" if head else ""),
-        "tags": [route.path.split("/")[2]],
+        "tags": [route.tag],
     }
     if route.description:
         operation["description"] = route.description

@@ -86,6 +86,7 @@ class Route:
     errors: tuple[int, ...] = ()
     responses: dict[int, str] = field(default_factory=dict)  # other answers without a body, such as 304
     security: Security | None = None
+    tag: str = ""
 
     @property
     def path_parameters(self) -> list[str]:
@@ -131,6 +132,7 @@ def route(
     errors: tuple[int, ...] = (),
     responses: dict[int, str] | None = None,
     security: Security | None = None,
+    tag: str = "",
 ) -> Callable[[Handler], Handler]:
     """Declare and register a route. The handler receives, by keyword, what the declaration asks for:
 
@@ -161,6 +163,7 @@ def route(
             errors=errors,
             responses=responses or {},
             security=security,
+            tag=tag or path.split("/")[2],  # /api/posts/{id} is tagged `posts`
         )
         DECLARED.append(declared)
         app.route(_PATH_PARAMETER.sub(r"<\1>", path), method=list(declared.methods))(

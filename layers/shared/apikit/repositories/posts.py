@@ -26,7 +26,10 @@ INDEX_AUTHOR = "ByAuthor"
 _CURSOR_KEYS = {INDEX_ALL: {"id", "entity", "created_at"}, INDEX_AUTHOR: {"id", "author_id", "created_at"}}
 
 
-_EXAMPLE: dict[str, JsonValue] = {"title": "Hello, Lambda", "content": "One function per route, one table, one template."}
+_EXAMPLE: dict[str, JsonValue] = {
+    "title": "Hello, Lambda",
+    "content": "One function per route, one table, one template.",
+}
 
 
 class PostPath(BaseModel):
