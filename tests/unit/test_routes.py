@@ -1,0 +1,135 @@
+"""apikit.routes: what a declaration does at run time (the document it yields is tested in test_openapi.py)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pytest
+from pydantic import BaseModel, ConfigDict, Field
+
+from apikit.app import create_app, make_handler
+from apikit.auth import Principal
+from apikit.routes import BEARER_AUTH, DECLARED, REFRESH_COOKIE_AUTH, route
+from devserver.worker import LambdaContext
+from tests.conftest import Result, assert_problem, bearer, load_event
+
+
+class Query(BaseModel):
+    size: int = Field(default=1, ge=1, le=5)
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    name: str = Field(min_length=1)
+
+
+class ThingPath(BaseModel):
+    NOT_FOUND: ClassVar[str] = "No thing has this id."
+    thing_id: str = Field(pattern=r"^t\d+$")
+
+
+received: list[dict[str, Any]] = []
+app = create_app()
+
+
+@route(
+    app,
+    "POST",
+    "/api/things/{thing_id}",
+    summary="Make",
+    security=BEARER_AUTH,
+    path_model=ThingPath,
+    query=Query,
+    body=Body,
+)
+def make_thing(**arguments: Any) -> dict[str, Any]:
+    received.append(arguments)
+    return {"ok": True}
+
+
+@route(app, ("GET", "HEAD"), "/api/plain/{name}", summary="Plain", security=REFRESH_COOKIE_AUTH)
+def plain(name: str) -> dict[str, str]:
+    return {"name": name}
+
+
+handler = make_handler(app)
+
+
+def call(
+    method: str, path: str, token: str | None = None, query: dict[str, str] | None = None, body: Any = None
+) -> Result:
+    headers = {"authorization": token, "content-type": "application/json"}
+    event = load_event("health/get.json", method=method, path=path, headers=headers, query=query or {}, body=body)
+    response = handler(event, LambdaContext("test-function", 512, 10))
+    return Result(
+        response["statusCode"], {k.lower(): v for k, v in response["headers"].items()}, response["body"], [], response
+    )
+
+
+@pytest.fixture(autouse=True)
+def _clear() -> None:
+    received.clear()
+
+
+def test_the_handler_gets_what_the_declaration_asks_for_already_validated(aws):
+    result = call("POST", "/api/things/t7", bearer("alice"), {"size": "3"}, {"name": "kettle"})
+
+    assert result.status == 200, result.body
+    assert received == [
+        {
+            "user": Principal("alice"),
+            "path": ThingPath(thing_id="t7"),
+            "query": Query(size=3),
+            "body": Body(name="kettle"),
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("token", "path", "query", "body", "status"),
+    [
+        # Every check fails here, so the first one in order answers: authentication...
+        (None, "/api/things/nope", {"size": "9"}, {"name": ""}, 401),
+        # ...then the path (a path that fits no resource is a 404, with the model's own words)...
+        ("alice", "/api/things/nope", {"size": "9"}, {"name": ""}, 404),
+        # ...then the query string (400), then the body (422).
+        ("alice", "/api/things/t1", {"size": "9"}, {"name": ""}, 400),
+        ("alice", "/api/things/t1", {"size": "2"}, {"name": ""}, 422),
+    ],
+)
+def test_checks_run_in_order_and_the_handler_never_sees_a_bad_request(aws, token, path, query, body, status):
+    result = call("POST", path, bearer(token) if token else None, query, body)
+
+    problem = assert_problem(result, status, instance=path)
+    assert received == []
+    if status == 404:
+        assert problem["detail"] == "No thing has this id."
+    if status == 401:
+        assert result.headers["www-authenticate"] == 'Bearer realm="api"'
+
+
+def test_a_documented_scheme_that_is_not_bearer_is_left_to_the_handler(aws):
+    """A refresh-cookie route is not authenticated by the declaration: the handler reads its cookie itself."""
+    result = call("GET", "/api/plain/kettle")
+
+    assert (result.status, result.body) == (200, '{"name":"kettle"}')
+
+
+def test_head_is_served_by_the_same_declaration_without_a_body(aws):
+    result = call("HEAD", "/api/plain/kettle")
+
+    assert (result.status, result.body) == (200, "")
+
+
+def test_a_method_api_gateway_cannot_route_is_refused_at_import():
+    with pytest.raises(ValueError, match="unsupported methods"):
+        route(create_app(), "FETCH", "/api/x", summary="x")
+
+
+def test_the_declarations_are_recorded_for_make_openapi():
+    mine = [declared for declared in DECLARED if declared.operation_id in {"make_thing", "plain"}]
+
+    assert [(d.methods, d.path, d.tag, d.error_statuses) for d in mine] == [
+        (("POST",), "/api/things/{thing_id}", "things", [400, 401, 413, 415, 422]),
+        (("GET", "HEAD"), "/api/plain/{name}", "plain", []),
+    ]
