@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -42,11 +42,19 @@ def create_app() -> APIGatewayHttpResolver:
     return app
 
 
-def make_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
-    """The Lambda entry point: resolve, then add what every response carries."""
+def make_handler(
+    app: APIGatewayHttpResolver, *, on_context: Sequence[Callable[[LambdaContext], object]] = ()
+) -> LambdaHandler:
+    """The Lambda entry point: resolve, then add what every response carries.
+
+    `on_context` receives each invocation's context first, for Powertools utilities that need it, e.g.
+    `IdempotencyConfig.register_lambda_context` (so a record never outlives the invocation's remaining time).
+    """
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        for register in on_context:
+            register(context)
         response = app.resolve(event, context)
         http = event.get("requestContext", {}).get("http", {})
         request_id = event.get("requestContext", {}).get("requestId", "")

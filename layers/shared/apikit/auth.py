@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import jwt
-from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from apikit.config import get_settings
 from apikit.errors import Unauthorized
+from apikit.secrets import get_secret
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud"]
@@ -24,9 +24,7 @@ class Principal:
 
 
 def signing_key() -> str:
-    settings = get_settings()
-    # Powertools caches the value for max_age seconds, so a rotated key is picked up without a redeploy.
-    return parameters.get_secret(settings.jwt_secret_id, max_age=settings.secret_cache_seconds)
+    return get_secret("JWT_SECRET_ARN")
 
 
 def issue_access_token(user_id: str, *, now: int | None = None, key: str | None = None) -> str:

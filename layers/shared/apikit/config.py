@@ -12,7 +12,6 @@ class Settings:
     posts_table: str
     users_table: str
     sessions_table: str
-    jwt_secret_id: str
     jwt_issuer: str
     jwt_audience: str
     access_token_ttl_seconds: int
@@ -29,7 +28,6 @@ def get_settings() -> Settings:
         posts_table=env.get("POSTS_TABLE", "posts"),
         users_table=env.get("USERS_TABLE", "users"),
         sessions_table=env.get("SESSIONS_TABLE", "sessions"),
-        jwt_secret_id=env.get("JWT_SECRET_ARN", "jwt-signing-key"),
         jwt_issuer=env.get("JWT_ISSUER", "api-routes"),
         jwt_audience=env.get("JWT_AUDIENCE", "api-routes"),
         access_token_ttl_seconds=int(env.get("ACCESS_TOKEN_TTL_SECONDS", "900")),

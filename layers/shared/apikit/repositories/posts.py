@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, cast
+from typing import Annotated, Any, ClassVar
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from apikit.config import get_settings
-from apikit.errors import BadRequest, Forbidden, NotFound, PreconditionFailed
+from apikit.errors import Forbidden, NotFound, PreconditionFailed
 from apikit.repositories import dynamodb
+from apikit.repositories.pages import query_page
 
 Title = Annotated[str, Field(min_length=1, max_length=200)]
 Content = Annotated[str, Field(max_length=20_000)]
@@ -111,31 +109,6 @@ def _to_post(item: dict[str, Any]) -> Post:
     )
 
 
-def _encode_cursor(key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, index: str, partition: tuple[str, str]) -> dict[str, Any]:
-    try:
-        key: Any = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError) as error:
-        raise BadRequest("The cursor is invalid.") from error
-    # DynamoDB answers a start key outside the queried partition, or with an empty key string, with a
-    # ValidationException: refuse such a cursor here so the client gets a 400, not a 500.
-    valid = (
-        isinstance(key, dict)
-        and set(key) == _CURSOR_KEYS[index]
-        and all(
-            isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str) and value["S"]
-            for value in key.values()
-        )
-        and key[partition[0]]["S"] == partition[1]
-    )
-    if not valid:
-        raise BadRequest("The cursor is invalid.")
-    return cast(dict[str, Any], key)
-
-
 def is_post_id(value: str) -> bool:
     try:
         return str(uuid.UUID(value)) == value
@@ -180,23 +153,8 @@ class PostsRepository:
     def page(self, limit: int, cursor: str | None = None, author_id: str | None = None) -> PostPage:
         index = INDEX_AUTHOR if author_id is not None else INDEX_ALL
         partition = ("author_id", author_id) if author_id is not None else ("entity", ENTITY)
-        query: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": index,
-            "KeyConditionExpression": "#pk = :pk",
-            "ExpressionAttributeNames": {"#pk": partition[0]},
-            "ExpressionAttributeValues": {":pk": {"S": partition[1]}},
-            "ScanIndexForward": False,  # newest first
-            "Limit": limit,
-        }
-        if cursor is not None:
-            query["ExclusiveStartKey"] = _decode_cursor(cursor, index, partition)
-        result = dynamodb().query(**query)
-        last_key = result.get("LastEvaluatedKey")
-        return PostPage(
-            items=[_to_post(item) for item in result.get("Items", [])],
-            next_cursor=_encode_cursor(last_key) if last_key else None,
-        )
+        items, next_cursor = query_page(self.table, index, _CURSOR_KEYS[index], partition, limit, cursor)
+        return PostPage(items=[_to_post(item) for item in items], next_cursor=next_cursor)
 
     def update(self, post_id: str, caller_id: str, changes: dict[str, str], if_match: list[int] | None = None) -> Post:
         """Set the given fields in one conditional UpdateItem; `if_match` lists the versions the caller accepts."""

@@ -1,0 +1,25 @@
+"""Secrets Manager values, named by the environment variable the template sets to the secret's ARN.
+
+One accessor for every secret: `get_secret("STRIPE_API_KEY_ARN")`. Powertools Parameters caches each value for
+SECRET_CACHE_SECONDS, so a warm container calls Secrets Manager once per period and a rotated secret is picked up
+without a redeploy. Nothing here logs a value.
+"""
+
+from __future__ import annotations
+
+import os
+
+from aws_lambda_powertools.utilities import parameters
+
+from apikit.config import get_settings
+
+
+class MissingSecretVariable(RuntimeError):
+    """The function's environment does not name the secret: a template mistake, not a client's."""
+
+
+def get_secret(variable: str) -> str:
+    secret_id = os.environ.get(variable)
+    if not secret_id:
+        raise MissingSecretVariable(f"{variable} is not set; the template sets it to the secret's ARN")
+    return parameters.get_secret(secret_id, max_age=get_settings().secret_cache_seconds)
