@@ -68,6 +68,13 @@ token: $(VENV)/.installed ## print a local access token: make token USER_ID=alic
 openapi: $(VENV)/.installed ## docs/openapi.json and the catch-all's routes, from every handler's @route declaration
 	$(PY) scripts/openapi.py
 
+# --default-non-nullable false: a field with a default stays optional (a PATCH body's fields, Problem.errors,
+# which the API leaves out when empty). tests/unit/test_client_types.py runs this with CLIENT_TYPES=<temp file>.
+CLIENT_TYPES = clients/typescript/api.d.ts
+.PHONY: client-types
+client-types: node_modules/.installed ## clients/typescript/api.d.ts from docs/openapi.json (openapi-typescript)
+	node_modules/.bin/openapi-typescript docs/openapi.json --default-non-nullable false --output $(CLIENT_TYPES)
+
 .PHONY: lint
 lint: $(VENV)/.installed ## ruff and mypy (strict) on functions, layer and dev server
 	$(VENV)/bin/ruff check .
