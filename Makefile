@@ -23,7 +23,7 @@ endef
 
 .PHONY: help
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
 	@python=$$($(find_python)) || exit 1; [ -x $(PY) ] || $$python -m venv $(VENV)
@@ -51,6 +51,15 @@ node_modules/.installed: package.json package-lock.json
 
 .PHONY: install
 install: $(VENV)/.installed node_modules/.installed ## create .venv and node_modules with the pinned dependencies
+
+# Only what GET /api/docs loads, plus the licences that must travel with it. tests/unit/test_docs.py fails when
+# these copies differ from the pinned swagger-ui-dist: after bumping it in package.json, run this again.
+SWAGGER_UI_FILES = swagger-ui-bundle.js swagger-ui.css favicon-32x32.png LICENSE NOTICE swagger-ui-bundle.js.LICENSE.txt
+.PHONY: swagger-ui
+swagger-ui: node_modules/.installed ## vendor Swagger UI's files into functions/docs/swagger-ui/ from node_modules
+	rm -rf functions/docs/swagger-ui
+	mkdir -p functions/docs/swagger-ui
+	cp $(addprefix node_modules/swagger-ui-dist/,$(SWAGGER_UI_FILES)) functions/docs/swagger-ui/
 
 .PHONY: dev
 dev: $(VENV)/.installed ## run the API on http://127.0.0.1:3000 (flags: make dev ARGS="--port 3001")

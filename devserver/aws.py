@@ -149,16 +149,24 @@ class LocalAws:
 
 
 def secret_values(app: App, root: Path) -> dict[str, str]:
-    """Secret values from the gitignored secrets.local.json, created on first run from secrets.example.json;
-    an empty value for a secret the template generates becomes a fresh random one."""
+    """Secret values from the gitignored secrets.local.json, created on first run from secrets.example.json.
+
+    A secret the template declares but the file lacks (one added since) is added to it, from the example file; an
+    empty value for a secret the template generates becomes a fresh random one. Values already there are kept."""
     local = root / "secrets.local.json"
-    if not local.exists():
-        example = root / "secrets.example.json"
-        values: dict[str, str] = json.loads(example.read_text()) if example.exists() else {}
-        for logical_id, properties in app.secrets.items():
-            if not values.get(logical_id) and "GenerateSecretString" in properties:
-                values[logical_id] = secrets.token_urlsafe(48)
+    example = root / "secrets.example.json"
+    values: dict[str, str] = json.loads(local.read_text()) if local.exists() else {}
+    examples: dict[str, str] = json.loads(example.read_text()) if example.exists() else {}
+    missing = [logical_id for logical_id in app.secrets if logical_id not in values]
+    for logical_id in missing:
+        values[logical_id] = examples.get(logical_id, "")
+        if not values[logical_id] and "GenerateSecretString" in app.secrets[logical_id]:
+            values[logical_id] = secrets.token_urlsafe(48)
+    if missing or not local.exists():
         local.write_text(json.dumps(values, indent=2) + "\n")
         local.chmod(0o600)
-    loaded: dict[str, str] = json.loads(local.read_text())
-    return loaded
+    empty = [logical_id for logical_id in app.secrets if not values.get(logical_id)]
+    if empty:
+        # Secrets Manager refuses an empty SecretString: say which value to fill in, not a botocore traceback.
+        raise ValueError(f"secret {empty[0]} has no value: set it in {local}")
+    return values

@@ -23,6 +23,8 @@ from devserver.worker import LambdaContext, load_module
 
 ROOT = Path(__file__).resolve().parent.parent
 JWT_KEY = "test-signing-key-" + "x" * 47  # 64 chars, like the template's generated key
+STRIPE_WEBHOOK_SECRET = "whsec_test_" + "w" * 32
+STRIPE_API_KEY = "sk_test_" + "k" * 24
 
 # Set before any handler is imported, as the template would on Lambda: resources are named by logical id.
 os.environ.update(
@@ -36,6 +38,13 @@ os.environ.update(
         "USERS_TABLE": "UsersTable",
         "SESSIONS_TABLE": "SessionsTable",
         "JWT_SECRET_ARN": "JwtSecret",
+        "ORDERS_TABLE": "OrdersTable",
+        "STRIPE_EVENTS_TABLE": "StripeEventsTable",
+        "STRIPE_WEBHOOK_SECRET_ARN": "StripeWebhookSecret",
+        "STRIPE_API_KEY_ARN": "StripeApiKey",
+        "STRIPE_PRICE_IDS": "price_basic, price_pro",
+        "CHECKOUT_SUCCESS_URL": "http://localhost:3000/checkout/success?session_id={CHECKOUT_SESSION_ID}",
+        "CHECKOUT_CANCEL_URL": "http://localhost:3000/checkout/cancelled",
     }
 )
 for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SECRETS_MANAGER"):
@@ -66,6 +75,8 @@ def aws() -> Iterator[None]:
     with mock_aws():
         create_tables(_client("dynamodb"), _template())
         _client("secretsmanager").create_secret(Name="JwtSecret", SecretString=JWT_KEY)
+        _client("secretsmanager").create_secret(Name="StripeWebhookSecret", SecretString=STRIPE_WEBHOOK_SECRET)
+        _client("secretsmanager").create_secret(Name="StripeApiKey", SecretString=STRIPE_API_KEY)
         yield
     parameters.clear_caches()
 

@@ -67,6 +67,9 @@ class LoginRequest(BaseModel):
 class TokenResponse(BaseModel):
     """OAuth 2.0 field names (RFC 6749 section 5.1)."""
 
+    # token_type has a default but is always sent: the response schema must say it is required.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme name, not a secret
     expires_in: int

@@ -12,6 +12,8 @@ class Settings:
     posts_table: str
     users_table: str
     sessions_table: str
+    orders_table: str
+    stripe_events_table: str
     jwt_issuer: str
     jwt_audience: str
     access_token_ttl_seconds: int
@@ -28,6 +30,8 @@ def get_settings() -> Settings:
         posts_table=env.get("POSTS_TABLE", "posts"),
         users_table=env.get("USERS_TABLE", "users"),
         sessions_table=env.get("SESSIONS_TABLE", "sessions"),
+        orders_table=env.get("ORDERS_TABLE", "orders"),
+        stripe_events_table=env.get("STRIPE_EVENTS_TABLE", "stripe-events"),
         jwt_issuer=env.get("JWT_ISSUER", "api-routes"),
         jwt_audience=env.get("JWT_AUDIENCE", "api-routes"),
         access_token_ttl_seconds=int(env.get("ACCESS_TOKEN_TTL_SECONDS", "900")),

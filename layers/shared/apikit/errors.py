@@ -91,3 +91,15 @@ class TooManyRequests(ApiError):
 
 class ServiceUnavailable(ApiError):
     status = HTTPStatus.SERVICE_UNAVAILABLE
+
+
+class BadGateway(ApiError):
+    """An upstream service (Stripe, the weather API) answered with an error or nonsense."""
+
+    status = HTTPStatus.BAD_GATEWAY
+
+
+class GatewayTimeout(ApiError):
+    """An upstream service did not answer in time."""
+
+    status = HTTPStatus.GATEWAY_TIMEOUT

@@ -46,10 +46,18 @@ class PostInput(BaseModel):
     content: Content
 
 
+def _absent_not_null(schema: dict[str, Any]) -> None:
+    """PATCH fields may be left out but never be null (a merge patch's null would remove them): say so."""
+    for field in schema["properties"].values():
+        field.update(next(option for option in field.pop("anyOf") if option.get("type") != "null"))
+        field.pop("default", None)
+    schema["examples"] = [{"title": "A new title"}]
+
+
 class PostPatch(BaseModel):
     """Body of PATCH (JSON merge patch): any subset of the fields."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"title": "A new title"}]})
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=lambda schema: _absent_not_null(schema))
     title: Title | None = None
     content: Content | None = None
 
