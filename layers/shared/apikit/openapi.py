@@ -189,7 +189,8 @@ def _operation(route: Route, method: str, schemas: _Schemas) -> dict[str, Any]:
         responses[str(status)] = _error(HTTPStatus(status), head)
     operation["responses"] = dict(sorted(responses.items()))
     if route.security is not None:
-        operation["security"] = [{route.security.name: []}]
+        # An empty requirement is OpenAPI's "or nothing at all".
+        operation["security"] = [{route.security.name: []}, *([{}] if route.security_optional else [])]
     return operation
 
 

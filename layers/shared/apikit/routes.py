@@ -86,6 +86,7 @@ class Route:
     errors: tuple[int, ...] = ()
     responses: dict[int, str] = field(default_factory=dict)  # other answers without a body, such as 304
     security: Security | None = None
+    security_optional: bool = False  # the scheme may be left out: documented as `[{scheme: []}, {}]`
     tag: str = ""
 
     @property
@@ -132,17 +133,21 @@ def route(
     errors: tuple[int, ...] = (),
     responses: dict[int, str] | None = None,
     security: Security | None = None,
+    security_optional: bool = False,
     tag: str = "",
 ) -> Callable[[Handler], Handler]:
     """Declare and register a route. The handler receives, by keyword, what the declaration asks for:
 
     `user` (the `Principal`) with `security=BEARER_AUTH`, `path` with `path_model` (else each path parameter by
     its name), `query` with `query`, `body` with `body`. Checks run in that order: 401 before 400 before 422.
+    `security_optional`: the handler also answers without the credential (logout without its cookie, say).
     """
     method_list = (methods,) if isinstance(methods, str) else methods
     unknown = [method for method in method_list if method not in METHOD_ORDER]
     if unknown:
         raise ValueError(f"unsupported methods {unknown} for {path}")
+    if security_optional and security is BEARER_AUTH:
+        raise ValueError(f"{path}: bearer auth is enforced by the declaration, so it cannot be optional")
 
     def decorate(handler: Handler) -> Handler:
         declared = Route(
@@ -163,6 +168,7 @@ def route(
             errors=errors,
             responses=responses or {},
             security=security,
+            security_optional=security_optional,
             tag=tag or path.split("/")[2],  # /api/posts/{id} is tagged `posts`
         )
         DECLARED.append(declared)
