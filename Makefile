@@ -69,6 +69,11 @@ dev: $(VENV)/.installed ## run the API on http://127.0.0.1:3000 (flags: make dev
 invoke: $(VENV)/.installed ## run one function once: make invoke FN=posts_get EVENT=events/posts_get/get.json
 	$(PY) -m devserver invoke $(FN) -e $(EVENT) $(ARGS)
 
+.PHONY: stripe-event
+stripe-event: $(VENV)/.installed ## sign a sample Stripe event and send it to make dev: make stripe-event TYPE=checkout.session.completed
+	@[ -n "$(TYPE)" ] || { echo "usage: make stripe-event TYPE=checkout.session.completed [ARGS='--fresh --user alice']" >&2; exit 1; }
+	@$(PY) scripts/stripe_event.py $(TYPE) $(ARGS)
+
 .PHONY: token
 token: $(VENV)/.installed ## print a local access token: make token USER_ID=alice
 	@$(PY) -m devserver token $(or $(USER_ID),alice)
