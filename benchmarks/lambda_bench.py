@@ -47,7 +47,11 @@ LAMBDA_ENV = {
     "USERS_TABLE": "UsersTable",
     "SESSIONS_TABLE": "SessionsTable",
     "JWT_SECRET_ARN": "JwtSecret",
+    "ORDERS_TABLE": "OrdersTable",
+    "STRIPE_EVENTS_TABLE": "StripeEventsTable",
+    "STRIPE_WEBHOOK_SECRET_ARN": "StripeWebhookSecret",
 }
+WEBHOOK_SECRET = "whsec_bench_" + "w" * 32
 BASELINES = {
     "bare: json": "import json\n\ndef lambda_handler(event, context):\n    return json.dumps(event)\n",
     "bare: boto3 + client": "import boto3\n\nclient = boto3.client('dynamodb')\n\n"
@@ -63,18 +67,23 @@ def _pip_install(target: Path, requirements: Path, *options: str) -> None:
     subprocess.run([*command, "--target", str(target), "-r", str(requirements)], check=True)
 
 
-def lambda_site() -> list[Path]:
-    """What a function sees on Lambda, exactly as the dev server's workers see it: the layer, its pinned
-    requirements and the runtime's boto3, nothing else (not the dev venv, whose extra packages such as
-    `cryptography` would change what pyjwt imports)."""
+def lambda_site(code_dir: Path | None = None) -> list[Path]:
+    """What a function sees on Lambda, exactly as the dev server's workers see it: its own requirements (if it
+    has a requirements.txt), the layer, its pinned requirements and the runtime's boto3, nothing else (not the
+    dev venv, whose extra packages such as `cryptography` would change what pyjwt imports)."""
     dependencies = Dependencies()
     layer = Layer("SharedLayer", LAYER, build_method="python3.13")
-    return [*dependencies.layer_paths(layer), dependencies.install(RUNTIME_REQUIREMENTS)]
+    own = code_dir / "requirements.txt" if code_dir else None
+    return [
+        *([dependencies.install(own)] if own and own.is_file() else []),
+        *dependencies.layer_paths(layer),
+        dependencies.install(RUNTIME_REQUIREMENTS),
+    ]
 
 
 def _python(code_dir: Path, *flags: str, script: str) -> subprocess.CompletedProcess[str]:
-    # -I -S: no site-packages, no PYTHON* variables: only the stdlib, the function and the layer.
-    paths = [str(code_dir), *map(str, lambda_site())]
+    # -I -S: no site-packages, no PYTHON* variables: only the stdlib, the function and what Lambda adds.
+    paths = [str(code_dir), *map(str, lambda_site(code_dir))]
     return subprocess.run(
         [sys.executable, "-I", "-S", *flags, "-c", f"import sys; sys.path[:0] = {paths!r}\n{script}"],
         env={**os.environ, **LAMBDA_ENV},
@@ -163,7 +172,10 @@ WARM_CASES: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "posts_patch": ("posts_patch/patch.json", "update_item", {"Attributes": {**POST_ITEM, "version": {"N": "2"}}}),
     "posts_delete": ("posts_delete/delete.json", "delete_item", {}),
     "auth_me": ("auth_me/get.json", "get_item", {"Item": USER_ITEM}),
+    "orders_list": ("orders_list/get.json", "query", {"Items": []}),
 }
+# Section 3 only: a signed Stripe delivery, then the same delivery again (a replay, answered from the record).
+CALL_ONLY_CASES = {"stripe_webhook": "stripe_webhook/checkout.session.completed.json"}
 
 
 def _load(function: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -174,6 +186,12 @@ def _event(sample: str, token: str) -> dict[str, Any]:
     event: dict[str, Any] = json.loads((ROOT / "events" / sample).read_text())
     if "authorization" in event["headers"]:
         event["headers"]["authorization"] = f"Bearer {token}"
+    if "stripe-signature" in event["headers"]:
+        import stripe  # the webhook's own requirement, installed in the dev venv too
+
+        event["headers"]["stripe-signature"] = stripe.WebhookSignature.generate_signature_header(
+            event["body"], WEBHOOK_SECRET
+        )
     event["headers"].pop("if-match", None)
     return event
 
@@ -205,12 +223,14 @@ def warm_and_calls(iterations: int, repeats: int) -> tuple[list[dict[str, Any]],
     with mock_aws():
         create_tables(boto3.client("dynamodb"), load_template(ROOT / "template.yaml"))
         boto3.client("secretsmanager").create_secret(Name="JwtSecret", SecretString="bench-key-" + "k" * 54)
+        boto3.client("secretsmanager").create_secret(Name="StripeWebhookSecret", SecretString=WEBHOOK_SECRET)
         token = issue_access_token("bench-user")
         dynamodb().put_item(TableName="PostsTable", Item=POST_ITEM)
         dynamodb().put_item(TableName="UsersTable", Item=USER_ITEM)
 
         # 3. AWS calls, against moto: the first invocation (cold) and the next (warm).
-        for function, (sample, _, _) in WARM_CASES.items():
+        cases = {function: sample for function, (sample, _, _) in WARM_CASES.items()} | CALL_ONLY_CASES
+        for function, sample in cases.items():
             from aws_lambda_powertools.utilities import parameters
 
             parameters.clear_caches()

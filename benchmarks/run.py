@@ -80,7 +80,8 @@ def main() -> int:
     print(sections[-1], "\n", flush=True)
     sections.append(
         "## 3. AWS calls per request (counted with a botocore `before-call` hook, against moto)\n\n"
-        "Target: one DynamoDB data call per posts operation; the secret only on a cold start.\n\n"
+        "Target: one DynamoDB data call per posts operation; the secret only on a cold start. The webhook's second "
+        "delivery repeats the first (a Stripe retry): answered from its idempotency record, nothing written.\n\n"
         + table(
             ["function", "first (cold) invocation", "next (warm) invocation"],
             [
