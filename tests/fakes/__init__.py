@@ -1,0 +1,1 @@
+"""Fakes of the outside services the API calls, as real local servers (loopback only)."""
