@@ -197,7 +197,7 @@ def test_large_text_is_gzipped_for_clients_that_accept_it():
     assert body_bytes(result) == (VENDORED / "swagger-ui-bundle.js").read_bytes()
 
 
-@pytest.mark.parametrize("accept_encoding", [None, "identity", "gzip;q=0", "br, gzip; q=0.000", "deflate"])
+@pytest.mark.parametrize("accept_encoding", [None, "identity", "gzip;q=0", "br, gzip; q=0.000", "gzip;q=x", "deflate"])
 def test_text_goes_uncompressed_to_clients_that_refuse_gzip(accept_encoding):
     result = get_asset("swagger-ui.css", headers={"accept-encoding": accept_encoding})
 
