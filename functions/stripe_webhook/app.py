@@ -47,6 +47,17 @@ class Received(BaseModel):
     received: bool = True
 
 
+class PaymentError(BaseModel):
+    code: str | None = None
+
+
+class PaymentIntent(BaseModel):
+    """The fields of a Stripe `payment_intent` object that a failed payment's log line keeps."""
+
+    id: str
+    last_payment_error: PaymentError | None = None
+
+
 def verified_event(body: bytes, signature: str | None) -> StripeEvent:
     secret = get_secret("STRIPE_WEBHOOK_SECRET_ARN")
     try:
@@ -63,14 +74,18 @@ def verified_event(body: bytes, signature: str | None) -> StripeEvent:
 
 def process(event: dict[str, Any]) -> dict[str, Any]:
     """Apply one event; runs at most once per event id (see `process_once`)."""
-    kind, data = event["type"], event["data"].get("object", {})
+    kind, data = event["type"], event["data"].get("object")
     try:
-        return _apply(kind, data)
+        handled = _apply(kind, data)
     except ValidationError as error:
         raise BadRequest(f"The {kind} event's object is not what Stripe sends.") from error
+    # One line per event actually processed: a duplicate delivery answered from the idempotency record has none.
+    logger.info("stripe event processed", extra={"event_id": event["id"], "event_type": kind, "handled": handled})
+    return {"handled": handled}
 
 
-def _apply(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+def _apply(kind: str, data: Any) -> bool:
+    # Every object is validated before use: a signed body is Stripe's, but its shape is still checked (400, not 500).
     if kind == "checkout.session.completed":
         orders.record(CheckoutSession.model_validate(data))
     elif kind == "checkout.session.async_payment_succeeded":
@@ -78,12 +93,13 @@ def _apply(kind: str, data: dict[str, Any]) -> dict[str, Any]:
     elif kind == "checkout.session.async_payment_failed":
         orders.record(CheckoutSession.model_validate(data), final_status="failed")
     elif kind == "payment_intent.payment_failed":
-        error = data.get("last_payment_error") or {}
-        logger.warning("payment failed", extra={"payment_intent": data.get("id"), "code": error.get("code")})
+        intent = PaymentIntent.model_validate(data)
+        code = intent.last_payment_error.code if intent.last_payment_error else None
+        logger.warning("payment failed", extra={"payment_intent": intent.id, "code": code})
     else:
         logger.info("unhandled stripe event type", extra={"event_type": kind})
-        return {"handled": False}
-    return {"handled": True}
+        return False
+    return True
 
 
 @cache
