@@ -39,21 +39,27 @@ INFO = {
 }
 
 # Runs inside the function's own interpreter: -I -S, so nothing from this venv leaks in.
+# A function that imports nothing at all (/api/hello) declares its route as data, `ROUTE = {...}`: the keyword
+# arguments of apikit.routes.route, declared here for it.
 _DESCRIBE = """
 import importlib, json, sys
 sys.path[:0] = json.loads(sys.argv[1])
-importlib.import_module(sys.argv[2])
+module_name, _, handler_name = sys.argv[2].rpartition(".")
+module = importlib.import_module(module_name)
 from apikit.openapi import describe
-from apikit.routes import DECLARED
+from apikit.routes import DECLARED, route
+if hasattr(module, "ROUTE"):
+    declaration = dict(module.ROUTE)
+    route(None, declaration.pop("methods"), declaration.pop("path"), **declaration)(getattr(module, handler_name))
 print(json.dumps(describe(DECLARED)))
 """
 
 
 def describe_function(function: Function, dependencies: Dependencies) -> dict[str, Any]:
-    module = function.handler.rpartition(".")[0].replace("/", ".")
+    handler = function.handler.replace("/", ".")
     environment = {"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8", "AWS_DEFAULT_REGION": "us-east-1"}
     result = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", _DESCRIBE, json.dumps(dependencies.python_path(function)), module],
+        [sys.executable, "-I", "-S", "-c", _DESCRIBE, json.dumps(dependencies.python_path(function)), handler],
         capture_output=True,
         text=True,
         env=environment,

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 JWT_KEY = "test-signing-key-" + "x" * 47  # 64 chars, like the template's generated key
 STRIPE_WEBHOOK_SECRET = "whsec_test_" + "w" * 32
 STRIPE_API_KEY = "sk_test_" + "k" * 24
+WEATHER_API_KEY = "weather-key-" + "q" * 20
 
 # Set before any handler is imported, as the template would on Lambda: resources are named by logical id.
 os.environ.update(
@@ -45,6 +46,8 @@ os.environ.update(
         "STRIPE_PRICE_IDS": "price_basic, price_pro",
         "CHECKOUT_SUCCESS_URL": "http://localhost:3000/checkout/success?session_id={CHECKOUT_SESSION_ID}",
         "CHECKOUT_CANCEL_URL": "http://localhost:3000/checkout/cancelled",
+        "WEATHER_API_KEY_ARN": "WeatherApiKey",
+        "WEATHER_API_URL": "http://127.0.0.1:9/unset-by-this-test",  # a weather test points it at its fake
     }
 )
 for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SECRETS_MANAGER"):
@@ -77,6 +80,7 @@ def aws() -> Iterator[None]:
         _client("secretsmanager").create_secret(Name="JwtSecret", SecretString=JWT_KEY)
         _client("secretsmanager").create_secret(Name="StripeWebhookSecret", SecretString=STRIPE_WEBHOOK_SECRET)
         _client("secretsmanager").create_secret(Name="StripeApiKey", SecretString=STRIPE_API_KEY)
+        _client("secretsmanager").create_secret(Name="WeatherApiKey", SecretString=WEATHER_API_KEY)
         yield
     parameters.clear_caches()
 

@@ -89,6 +89,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/checkout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start a Stripe Checkout for a price */
+        post: operations["create_checkout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/docs": {
         parameters: {
             query?: never;
@@ -146,6 +163,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/hello": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Hello, from as close to you as the cache allows */
+        get: operations["lambda_handler"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/openapi.json": {
         parameters: {
             query?: never;
@@ -158,6 +192,23 @@ export interface paths {
          * @description Generated from every route's own declaration by `make openapi`.
          */
         get: operations["openapi_document"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's orders */
+        get: operations["list_orders"];
         put?: never;
         post?: never;
         delete?: never;
@@ -206,10 +257,76 @@ export interface paths {
         patch: operations["patch_post"];
         trace?: never;
     };
+    "/api/weather": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Current weather for a city */
+        get: operations["get_weather"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/stripe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Receive a Stripe event (signed) */
+        post: operations["receive_stripe_event"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * CheckoutRequest
+         * @example {
+         *       "price_id": "price_123",
+         *       "quantity": 1
+         *     }
+         */
+        CheckoutRequest: {
+            /** Price Id */
+            price_id: string;
+            /**
+             * Quantity
+             * @default 1
+             */
+            quantity?: number;
+        };
+        /**
+         * CheckoutSessionCreated
+         * @example {
+         *       "id": "cs_test_a1b2c3",
+         *       "url": "https://checkout.stripe.com/c/pay/cs_test_a1b2c3"
+         *     }
+         */
+        CheckoutSessionCreated: {
+            /** Id */
+            id: string;
+            /**
+             * Url
+             * @description Send the customer's browser here.
+             */
+            url: string;
+        };
         /**
          * LoginRequest
          * @example {
@@ -222,6 +339,50 @@ export interface components {
             email: string;
             /** Password */
             password: string;
+        };
+        /**
+         * Order
+         * @example {
+         *       "amount_total": 2000,
+         *       "created_at": "2026-11-27T10:00:00Z",
+         *       "currency": "eur",
+         *       "customer_email": "ada@example.com",
+         *       "id": "cs_test_a1b2c3",
+         *       "payment_status": "paid"
+         *     }
+         */
+        Order: {
+            /**
+             * Id
+             * @description The Stripe Checkout Session id.
+             */
+            id: string;
+            /** Customer Email */
+            customer_email: string | null;
+            /**
+             * Amount Total
+             * @description In the currency's smallest unit (cents).
+             */
+            amount_total: number | null;
+            /** Currency */
+            currency: string | null;
+            /**
+             * Payment Status
+             * @enum {string}
+             */
+            payment_status: "paid" | "unpaid" | "no_payment_required" | "failed";
+            /** Created At */
+            created_at: string;
+        };
+        /** OrderPage */
+        OrderPage: {
+            /** Items */
+            items: components["schemas"]["Order"][];
+            /**
+             * Next Cursor
+             * @description Pass as `cursor` for the next page; null on the last page.
+             */
+            next_cursor: string | null;
         };
         /**
          * Post
@@ -280,16 +441,10 @@ export interface components {
          *     }
          */
         PostPatch: {
-            /**
-             * Title
-             * @default null
-             */
-            title?: string | null;
-            /**
-             * Content
-             * @default null
-             */
-            content?: string | null;
+            /** Title */
+            title?: string;
+            /** Content */
+            content?: string;
         };
         /**
          * Problem
@@ -335,6 +490,14 @@ export interface components {
              */
             errors?: components["schemas"]["ValidationErrorItem"][] | null;
         };
+        /** Received */
+        Received: {
+            /**
+             * Received
+             * @default true
+             */
+            received?: boolean;
+        };
         /**
          * SignupRequest
          * @example {
@@ -363,7 +526,7 @@ export interface components {
              * @default Bearer
              * @constant
              */
-            token_type?: "Bearer";
+            token_type: "Bearer";
             /** Expires In */
             expires_in: number;
             user: components["schemas"]["User"];
@@ -398,6 +561,46 @@ export interface components {
             msg: string;
             /** Type */
             type: string;
+        };
+        /**
+         * Weather
+         * @example {
+         *       "city": "London",
+         *       "country": "GB",
+         *       "description": "light rain",
+         *       "feels_like": 10.4,
+         *       "humidity": 81,
+         *       "observed_at": "2026-11-27T10:00:00Z",
+         *       "temperature": 11.2,
+         *       "units": "metric",
+         *       "wind_speed": 4.1
+         *     }
+         */
+        Weather: {
+            /** City */
+            city: string;
+            /** Country */
+            country: string | null;
+            /** Temperature */
+            temperature: number;
+            /** Feels Like */
+            feels_like: number;
+            /** Humidity */
+            humidity: number;
+            /** Description */
+            description: string;
+            /** Wind Speed */
+            wind_speed: number;
+            /**
+             * Observed At
+             * @description When upstream observed it (UTC, ISO 8601).
+             */
+            observed_at: string;
+            /**
+             * Units
+             * @enum {string}
+             */
+            units: "metric" | "imperial" | "standard";
         };
     };
     responses: never;
@@ -691,6 +894,126 @@ export interface operations {
             };
         };
     };
+    create_checkout: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat it when retrying: Stripe then returns the same session. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "price_id": "price_123",
+                 *       "quantity": 1
+                 *     }
+                 */
+                "application/json": components["schemas"]["CheckoutRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "cs_test_a1b2c3",
+                     *       "url": "https://checkout.stripe.com/c/pay/cs_test_a1b2c3"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CheckoutSessionCreated"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
+                    "WWW-Authenticate"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Content Too Large */
+            413: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Content */
+            422: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     swagger_ui: {
         parameters: {
             query?: never;
@@ -807,6 +1130,33 @@ export interface operations {
             };
         };
     };
+    lambda_handler: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description public: a minute in browsers, five minutes in CloudFront. */
+                    "Cache-Control"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        message: "Hello";
+                    };
+                };
+            };
+        };
+    };
     openapi_document: {
         parameters: {
             query?: never;
@@ -842,6 +1192,57 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    list_orders: {
+        parameters: {
+            query?: {
+                /** @description Orders per page. */
+                limit?: number;
+                /** @description `next_cursor` from the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderPage"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
+                    "WWW-Authenticate"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -1356,17 +1757,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                /**
-                 * @example {
-                 *       "title": "A new title"
-                 *     }
-                 */
                 "application/merge-patch+json": components["schemas"]["PostPatch"];
-                /**
-                 * @example {
-                 *       "title": "A new title"
-                 *     }
-                 */
                 "application/json": components["schemas"]["PostPatch"];
             };
         };
@@ -1475,6 +1866,147 @@ export interface operations {
             };
             /** @description Unprocessable Content */
             422: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_weather: {
+        parameters: {
+            query: {
+                /** @description A city name, e.g. `São Paulo`. */
+                city: string;
+                /** @description Celsius and m/s, Fahrenheit and mph, or Kelvin and m/s. */
+                units?: "metric" | "imperial" | "standard";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description public, max-age=300, stale-while-revalidate=60 (errors: no-store) */
+                    "Cache-Control"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "city": "London",
+                     *       "country": "GB",
+                     *       "temperature": 11.2,
+                     *       "feels_like": 10.4,
+                     *       "humidity": 81,
+                     *       "description": "light rain",
+                     *       "wind_speed": 4.1,
+                     *       "observed_at": "2026-11-27T10:00:00Z",
+                     *       "units": "metric"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Weather"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    receive_stripe_event: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Received"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id"?: string;

@@ -116,7 +116,7 @@ DECLARED: list[Route] = []
 
 
 def route(
-    app: APIGatewayHttpResolver,
+    app: APIGatewayHttpResolver | None,
     methods: str | tuple[str, ...],
     path: str,
     *,
@@ -141,6 +141,7 @@ def route(
     `user` (the `Principal`) with `security=BEARER_AUTH`, `path` with `path_model` (else each path parameter by
     its name), `query` with `query`, `body` with `body`. Checks run in that order: 401 before 400 before 422.
     `security_optional`: the handler also answers without the credential (logout without its cookie, say).
+    With `app=None` the route is only declared: for a handler without a resolver (see `ROUTE` in /api/hello).
     """
     method_list = (methods,) if isinstance(methods, str) else methods
     unknown = [method for method in method_list if method not in METHOD_ORDER]
@@ -172,9 +173,10 @@ def route(
             tag=tag or path.split("/")[2],  # /api/posts/{id} is tagged `posts`
         )
         DECLARED.append(declared)
-        app.route(_PATH_PARAMETER.sub(r"<\1>", path), method=list(declared.methods))(
-            _validating(app, declared, handler)
-        )
+        if app is not None:
+            app.route(_PATH_PARAMETER.sub(r"<\1>", path), method=list(declared.methods))(
+                _validating(app, declared, handler)
+            )
         return handler
 
     return decorate
