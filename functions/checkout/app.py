@@ -4,6 +4,7 @@ The caller's user id goes to Stripe as client_reference_id, so the webhook can f
 answers that are errors become 502, and no answer in time 504, as problem+json.
 """
 
+import hashlib
 import os
 import uuid
 from functools import cache
@@ -76,8 +77,10 @@ def stripe_client(api_key: str) -> stripe.StripeClient:
 )
 def create_checkout(user: Principal, body: CheckoutRequest) -> Response[str]:
     client = stripe_client(get_secret("STRIPE_API_KEY_ARN"))
-    # Scoped to the caller, so one user's key can never return another user's session.
-    key = app.current_event.headers.get("idempotency-key") or uuid.uuid4().hex
+    # Scoped to the caller, so one user's key can never return another user's session. Hashed, not cut short:
+    # a client's key of any length or alphabet becomes a distinct key within Stripe's 255 characters.
+    requested = app.current_event.headers.get("idempotency-key")
+    key = hashlib.sha256(requested.encode()).hexdigest() if requested else uuid.uuid4().hex
     try:
         session = client.v1.checkout.sessions.create(
             params={
@@ -87,7 +90,7 @@ def create_checkout(user: Principal, body: CheckoutRequest) -> Response[str]:
                 "success_url": os.environ["CHECKOUT_SUCCESS_URL"],
                 "cancel_url": os.environ["CHECKOUT_CANCEL_URL"],
             },
-            options={"idempotency_key": f"checkout-{user.user_id}-{key[:100]}"},
+            options={"idempotency_key": f"checkout-{user.user_id}-{key}"},
         )
     except stripe.APIConnectionError as error:
         logger.warning("stripe unreachable", extra={"error": type(error.__cause__).__name__})
