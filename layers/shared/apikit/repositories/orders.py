@@ -18,6 +18,7 @@ from apikit.repositories.pages import query_page
 
 INDEX_USER = "ByUser"
 _CURSOR_KEYS = {"id", "user_id", "created_at"}
+_LAST_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
 
 
 class Order(BaseModel):
@@ -48,20 +49,24 @@ class OrderPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
+class CustomerDetails(BaseModel):
+    email: str | None = None
+
+
 class CheckoutSession(BaseModel):
     """The fields of a Stripe `checkout.session` object that an order keeps (Stripe sends many more)."""
 
     id: str = Field(min_length=1, max_length=255)
     client_reference_id: str | None = Field(default=None, max_length=200)
     customer_email: str | None = None
-    customer_details: dict[str, Any] | None = None
+    customer_details: CustomerDetails | None = None
     amount_total: int | None = None
     currency: str | None = None
     payment_status: Literal["paid", "unpaid", "no_payment_required"] = "unpaid"
-    created: int = Field(ge=0)
+    created: int = Field(ge=0, le=_LAST_TIMESTAMP)
 
     def email(self) -> str | None:
-        return self.customer_email or (self.customer_details or {}).get("email")
+        return self.customer_email or (self.customer_details.email if self.customer_details else None)
 
 
 def _string_or_null(value: str | None) -> dict[str, Any]:
