@@ -114,6 +114,11 @@ validate: $(TOOLS)/.installed $(CHECKOV)/.installed ## cfn-lint, SAM transform, 
 	$(TOOLS)/bin/python scripts/check_operations.py template.yaml
 	$(TOOLS)/bin/python scripts/check_samconfig.py template.yaml
 	$(TOOLS)/bin/sam validate --lint --template template.yaml
+	@# The same with EnableCdn=true: CloudFront, the front-end bucket and their policies. checkov below reads
+	@# every resource whatever its condition, so it already covers both.
+	$(TOOLS)/bin/python scripts/with_default.py template.yaml EnableCdn true > .template-cdn.yaml
+	$(TOOLS)/bin/cfn-lint .template-cdn.yaml && $(TOOLS)/bin/sam validate --lint --template .template-cdn.yaml; \
+	  status=$$?; rm -f .template-cdn.yaml; exit $$status
 	$(CHECKOV)/bin/checkov --quiet --compact --skip-download --framework cloudformation github_actions \
 	  --file template.yaml $(addprefix --file ,$(WORKFLOWS))
 	TOOLS=$(TOOLS) scripts/lint_workflows.sh
@@ -142,6 +147,13 @@ smoke: ## smoke-test a running API, read-only: make smoke URL=https://... (TOKEN
 .PHONY: bench
 bench: $(VENV)/.installed ## benchmarks side by side with their baselines; writes docs/benchmarks.md
 	$(PY) benchmarks/run.py $(ARGS)
+
+# The contract run `make test` includes (tests/contract: schemathesis against a fresh dev server, settings in
+# tests/contract/schemathesis.toml) with 20 times the examples per operation; it stops when they are spent.
+FUZZ_EXAMPLES ?= 200
+.PHONY: fuzz
+fuzz: $(VENV)/.installed ## schemathesis against a fresh dev server, 200 examples per operation (or FUZZ_EXAMPLES=...)
+	CONTRACT_MAX_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/contract $(ARGS)
 
 .PHONY: clean
 clean: ## remove virtualenvs, build output and caches
