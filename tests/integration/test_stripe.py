@@ -62,9 +62,10 @@ def fake_stripe() -> Iterator[FakeStripe]:
 
 
 @pytest.fixture
-def stripe_api(fake_stripe: FakeStripe) -> FakeStripe:
+def stripe_api(fake_stripe: FakeStripe) -> Iterator[FakeStripe]:
     fake_stripe.reset()
-    return fake_stripe
+    yield fake_stripe
+    fake_stripe.api_key = STRIPE_API_KEY
 
 
 @pytest.fixture(scope="module")
@@ -194,6 +195,7 @@ def test_one_event_delivered_by_several_processes_at_once_is_processed_once(api)
         else:  # "being processed by another delivery": Stripe retries a 409 later
             assert (answered["status"], answered["instance"]) == (409, "/api/webhooks/stripe")
     assert len(processing_lines(api, event_id)) == 1, api.output()
+    assert "ada@example.com" not in api.output()  # the sample's customer: bodies are never logged
     orders = dynamodb(api).scan(TableName="OrdersTable")["Items"]
     assert [item["id"]["S"] for item in orders if item.get("user_id", {}).get("S") == "racer"] == [session]
 
@@ -266,8 +268,13 @@ def test_checkout_refuses_what_it_does_not_sell_and_callers_without_a_token_befo
     assert stripe_api.requests == []
 
 
-STRIPE_MESSAGES = ("No such price", "unknown error", "Stripe's servers")
+def revoke_our_key(fake: FakeStripe) -> None:
+    fake.api_key = "sk_test_the_new_one"  # rolled in Stripe's dashboard, not yet in Secrets Manager
+
+
+STRIPE_MESSAGES = ("No such price", "unknown error", "Stripe's servers", "Invalid API Key")
 STRIPE_FAILURES = {
+    "our API key refused (401)": (revoke_our_key, "price_basic", 1),
     "Stripe 400 (no such price)": (lambda fake: fake.fail(400), "price_basic", 1),
     "a price sold here that Stripe does not know": (lambda fake: None, "price_retired", 1),
     "Stripe 500 on the call and its retry": (lambda fake: fake.fail(500, times=2), "price_basic", 2),
@@ -284,6 +291,8 @@ def test_a_stripe_error_is_a_502_that_does_not_repeat_stripes_message(api, strip
     body = assert_problem(refused, 502)
     assert body["detail"] == "Stripe refused to create the checkout session."
     assert not any(message in refused.text for message in STRIPE_MESSAGES)
+    assert not any(message in api.output() for message in STRIPE_MESSAGES)  # nor in the logs
+    assert STRIPE_API_KEY not in api.output()
     received = stripe_api.requests
     assert len(received) == calls  # a 5xx is retried once, with the same idempotency key; a 400 is not
     assert len({call.idempotency_key for call in received}) == 1
