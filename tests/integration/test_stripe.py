@@ -32,7 +32,7 @@ from tests.integration.conftest import ROOT, DevServer
 JWT_KEY = "integration-signing-key-" + "j" * 40
 STRIPE_API_KEY = "sk_test_integration_" + "a" * 24
 STRIPE_WEBHOOK_SECRET = "whsec_integration_" + "s" * 32
-TIMEOUT_SECONDS = 0.5  # the checkout function's timeout per call to Stripe
+TIMEOUT_SECONDS = 0.5  # the checkout function's timeout per call to Stripe (STRIPE_TIMEOUT_SECONDS below)
 SELLS = "price_basic,price_pro,price_retired"  # price_retired is configured here but no longer exists at Stripe
 DELIVERIES = 6  # processes delivering the same event at once
 SAMPLES = ROOT / "events" / "stripe_webhook"
@@ -73,8 +73,12 @@ def api(tmp_path_factory: pytest.TempPathFactory, fake_stripe: FakeStripe) -> It
     directory = tmp_path_factory.mktemp("stripe")
     template = project_for_the_test(directory / "project")
     env_vars = directory / "env.json"
-    checkout = {"STRIPE_API_BASE": fake_stripe.url, "STRIPE_PRICE_IDS": SELLS}
-    env_vars.write_text(json.dumps({"CheckoutFunction": checkout | {"STRIPE_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS)}}))
+    checkout = {
+        "STRIPE_API_BASE": fake_stripe.url,
+        "STRIPE_PRICE_IDS": SELLS,
+        "STRIPE_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS),
+    }
+    env_vars.write_text(json.dumps({"CheckoutFunction": checkout}))
     server = DevServer(
         template,
         directory / "devserver.log",
