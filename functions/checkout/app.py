@@ -18,7 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from apikit.app import create_app, make_handler
 from apikit.auth import Principal
-from apikit.errors import BadGateway, GatewayTimeout
+from apikit.errors import BadGateway, GatewayTimeout, ServiceUnavailable
 from apikit.logging import logger
 from apikit.responses import json_response
 from apikit.routes import BEARER_AUTH, route
@@ -72,7 +72,7 @@ def stripe_client(api_key: str) -> stripe.StripeClient:
     status=HTTPStatus.CREATED,
     response=CheckoutSessionCreated,
     request_headers={"Idempotency-Key": "Repeat it when retrying: Stripe then returns the same session."},
-    errors=(HTTPStatus.BAD_GATEWAY, HTTPStatus.GATEWAY_TIMEOUT),
+    errors=(HTTPStatus.BAD_GATEWAY, HTTPStatus.SERVICE_UNAVAILABLE, HTTPStatus.GATEWAY_TIMEOUT),
     tag="stripe",
 )
 def create_checkout(user: Principal, body: CheckoutRequest) -> Response[str]:
@@ -97,6 +97,12 @@ def create_checkout(user: Principal, body: CheckoutRequest) -> Response[str]:
         if isinstance(error.__cause__, requests.Timeout):
             raise GatewayTimeout("Stripe did not answer in time; retry with the same Idempotency-Key.") from error
         raise BadGateway("Stripe could not be reached.") from error
+    except stripe.RateLimitError as error:
+        # Too many requests to Stripe from our account: the caller may retry shortly, with the same key.
+        logger.warning("stripe rate limited us", extra={"status": error.http_status})
+        raise ServiceUnavailable(
+            "Stripe is busy; retry shortly with the same Idempotency-Key.", headers={"Retry-After": "5"}
+        ) from error
     except stripe.StripeError as error:
         # Stripe's message can name our account's settings: it goes to the logs, not to the client.
         logger.warning("stripe refused", extra={"status": error.http_status, "code": error.code})

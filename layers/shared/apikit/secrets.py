@@ -22,4 +22,5 @@ def get_secret(variable: str) -> str:
     secret_id = os.environ.get(variable)
     if not secret_id:
         raise MissingSecretVariable(f"{variable} is not set; the template sets it to the secret's ARN")
-    return parameters.get_secret(secret_id, max_age=get_settings().secret_cache_seconds)
+    # Stripped: a value pasted into `put-secret-value` easily ends with a newline, which breaks every HMAC.
+    return parameters.get_secret(secret_id, max_age=get_settings().secret_cache_seconds).strip()
