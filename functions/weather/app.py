@@ -6,8 +6,10 @@ cached by browsers and CloudFront for 5 minutes, and here for 60 s per city, so 
 once per city and minute.
 """
 
+import logging
 import os
 import random
+import re
 import time
 import unicodedata
 from collections import OrderedDict
@@ -29,17 +31,37 @@ app = create_app()
 session = requests.Session()  # one connection pool for the life of the execution environment
 CACHE_SECONDS = 60
 CACHE_SIZE = 256
-CONNECT_TIMEOUT = 2.0  # seconds; reading gets what remains of the function's time, less a margin to answer
+CONNECT_TIMEOUT = 2.0  # seconds at most; reading gets the rest of what remains, less a margin to answer
 MARGIN_SECONDS = 0.5
 RETRY_STATUSES = {502, 503, 504}
 SUCCESS_CACHE = "public, max-age=300, stale-while-revalidate=60"
 _ALLOWED_PUNCTUATION = frozenset(" -',.")
+_APPID = re.compile(r"appid=[^&\s'\"]*")
+
+
+class _WithoutKey(logging.Filter):
+    """urllib3 logs every request line at DEBUG, query string and so our key included (written out as soon as
+    someone lowers the root logger to DEBUG): those lines keep everything but the key."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "appid=" in message:
+            record.msg, record.args = _APPID.sub("appid=***", message), None
+        return True
+
+
+for _name in ("urllib3.connectionpool", "urllib3.util.retry", "urllib3"):  # a logger's filters skip its children
+    logging.getLogger(_name).addFilter(_WithoutKey())
 
 
 def _city_name(value: str) -> str:
     # Letters (and their combining marks) of any script, spaces and - ' , . : "São Paulo", "N'Djamena", "東京".
-    if not value.strip() or any(
-        character not in _ALLOWED_PUNCTUATION and unicodedata.category(character)[0] not in "LM" for character in value
+    # Phones type U+2019 (right single quotation mark) for an apostrophe: the same name, spelt as upstream does.
+    value = value.replace("\u2019", "'")
+    categories = [unicodedata.category(character)[0] for character in value]
+    if "L" not in categories or any(
+        character not in _ALLOWED_PUNCTUATION and category not in "LM"
+        for character, category in zip(value, categories, strict=True)
     ):
         raise ValueError("a city is letters, spaces, -, ', comma and .")
     return " ".join(value.split())
@@ -143,8 +165,11 @@ def _fetch(query: WeatherQuery) -> requests.Response:
         remaining = app.lambda_context.get_remaining_time_in_millis() / 1000 - MARGIN_SECONDS
         if remaining <= 0.1:
             raise GatewayTimeout("The weather service did not answer in time.")
+        # requests' timeouts are per phase, not in all: connecting, then each read. Together they fit in what
+        # remains (a body trickling in byte by byte could still outlast it: only a thread could cut that short).
+        connect = min(CONNECT_TIMEOUT, remaining / 3)
         try:
-            answer = session.get(url, params=params, timeout=(min(CONNECT_TIMEOUT, remaining), remaining))
+            answer = session.get(url, params=params, timeout=(connect, remaining - connect))
         except requests.Timeout:
             # No retry: a read timeout has used the time a retry would need. `from None`: the message has the key.
             raise GatewayTimeout("The weather service did not answer in time.") from None
