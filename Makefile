@@ -153,7 +153,7 @@ bench: $(VENV)/.installed ## benchmarks side by side with their baselines; write
 FUZZ_EXAMPLES ?= 200
 .PHONY: fuzz
 fuzz: $(VENV)/.installed ## schemathesis against a fresh dev server, 200 examples per operation (or FUZZ_EXAMPLES=...)
-	CONTRACT_MAX_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/contract $(ARGS)
+	CONTRACT_MAX_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -rP tests/contract $(ARGS)
 
 .PHONY: clean
 clean: ## remove virtualenvs, build output and caches
