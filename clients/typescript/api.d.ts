@@ -634,9 +634,9 @@ export interface operations {
             200: {
                 headers: {
                     /** @description refresh_token=...; Path=/api/auth; HttpOnly; Secure; SameSite=Strict */
-                    "Set-Cookie"?: string;
+                    "Set-Cookie": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -647,7 +647,7 @@ export interface operations {
             400: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -658,9 +658,9 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -671,7 +671,7 @@ export interface operations {
             413: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -682,7 +682,7 @@ export interface operations {
             415: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -693,7 +693,7 @@ export interface operations {
             422: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -715,9 +715,9 @@ export interface operations {
             204: {
                 headers: {
                     /** @description The refresh_token cookie, expired. */
-                    "Set-Cookie"?: string;
+                    "Set-Cookie": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -737,7 +737,7 @@ export interface operations {
             200: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -756,9 +756,9 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -780,9 +780,9 @@ export interface operations {
             200: {
                 headers: {
                     /** @description refresh_token=...; Path=/api/auth; HttpOnly; Secure; SameSite=Strict */
-                    "Set-Cookie"?: string;
+                    "Set-Cookie": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -793,9 +793,9 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -828,9 +828,9 @@ export interface operations {
             201: {
                 headers: {
                     /** @description refresh_token=...; Path=/api/auth; HttpOnly; Secure; SameSite=Strict */
-                    "Set-Cookie"?: string;
+                    "Set-Cookie": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -841,7 +841,7 @@ export interface operations {
             400: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -852,7 +852,7 @@ export interface operations {
             409: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -863,7 +863,7 @@ export interface operations {
             413: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -874,7 +874,7 @@ export interface operations {
             415: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -885,7 +885,7 @@ export interface operations {
             422: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -920,7 +920,7 @@ export interface operations {
             201: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -937,7 +937,7 @@ export interface operations {
             400: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -948,9 +948,9 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -961,7 +961,7 @@ export interface operations {
             413: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -972,7 +972,7 @@ export interface operations {
             415: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -983,7 +983,7 @@ export interface operations {
             422: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -994,7 +994,7 @@ export interface operations {
             502: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1005,7 +1005,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1016,7 +1016,7 @@ export interface operations {
             504: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1041,13 +1041,13 @@ export interface operations {
             200: {
                 headers: {
                     /** @description A hash of the content. */
-                    ETag?: string;
+                    ETag: string;
                     /** @description `no-cache` (revalidate with If-None-Match), or a year for a URL with the current `?v=`. */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description Scripts, styles and requests from this origin only. */
-                    "Content-Security-Policy"?: string;
+                    "Content-Security-Policy": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1058,7 +1058,7 @@ export interface operations {
             304: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1083,11 +1083,11 @@ export interface operations {
             200: {
                 headers: {
                     /** @description A hash of the content. */
-                    ETag?: string;
+                    ETag: string;
                     /** @description `no-cache` (revalidate with If-None-Match), or a year for a URL with the current `?v=`. */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1098,7 +1098,7 @@ export interface operations {
             304: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1107,7 +1107,7 @@ export interface operations {
             404: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1129,7 +1129,7 @@ export interface operations {
             200: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1154,9 +1154,9 @@ export interface operations {
             200: {
                 headers: {
                     /** @description public: a minute in browsers, five minutes in CloudFront. */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1184,11 +1184,11 @@ export interface operations {
             200: {
                 headers: {
                     /** @description A hash of the content. */
-                    ETag?: string;
+                    ETag: string;
                     /** @description `no-cache` (revalidate with If-None-Match), or a year for a URL with the current `?v=`. */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1199,7 +1199,7 @@ export interface operations {
             304: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1224,7 +1224,7 @@ export interface operations {
             200: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1235,7 +1235,7 @@ export interface operations {
             400: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1246,9 +1246,9 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1277,7 +1277,7 @@ export interface operations {
             200: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1288,7 +1288,7 @@ export interface operations {
             400: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1320,11 +1320,11 @@ export interface operations {
             201: {
                 headers: {
                     /** @description The new post's URL. */
-                    Location?: string;
+                    Location: string;
                     /** @description The new post's version, for If-Match. */
-                    ETag?: string;
+                    ETag: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1345,7 +1345,7 @@ export interface operations {
             400: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1356,9 +1356,9 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1369,7 +1369,7 @@ export interface operations {
             413: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1380,7 +1380,7 @@ export interface operations {
             415: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1391,7 +1391,7 @@ export interface operations {
             422: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1420,7 +1420,7 @@ export interface operations {
             200: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1429,7 +1429,7 @@ export interface operations {
             400: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1454,11 +1454,11 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The post's version. */
-                    ETag?: string;
+                    ETag: string;
                     /** @description no-cache: revalidate with If-None-Match. */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1479,7 +1479,7 @@ export interface operations {
             304: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1488,7 +1488,7 @@ export interface operations {
             404: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1525,9 +1525,9 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The post's new version. */
-                    ETag?: string;
+                    ETag: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1548,7 +1548,7 @@ export interface operations {
             400: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1559,9 +1559,9 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1572,7 +1572,7 @@ export interface operations {
             403: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1583,7 +1583,7 @@ export interface operations {
             404: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1594,7 +1594,7 @@ export interface operations {
             412: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1605,7 +1605,7 @@ export interface operations {
             413: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1616,7 +1616,7 @@ export interface operations {
             415: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1627,7 +1627,7 @@ export interface operations {
             422: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1654,7 +1654,7 @@ export interface operations {
             204: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1663,9 +1663,9 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1676,7 +1676,7 @@ export interface operations {
             403: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1687,7 +1687,7 @@ export interface operations {
             404: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1698,7 +1698,7 @@ export interface operations {
             412: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1725,11 +1725,11 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The post's version. */
-                    ETag?: string;
+                    ETag: string;
                     /** @description no-cache: revalidate with If-None-Match. */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1738,7 +1738,7 @@ export interface operations {
             304: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1747,7 +1747,7 @@ export interface operations {
             404: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1777,9 +1777,9 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The post's new version. */
-                    ETag?: string;
+                    ETag: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1800,7 +1800,7 @@ export interface operations {
             400: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1811,9 +1811,9 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1824,7 +1824,7 @@ export interface operations {
             403: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1835,7 +1835,7 @@ export interface operations {
             404: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1846,7 +1846,7 @@ export interface operations {
             412: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1857,7 +1857,7 @@ export interface operations {
             413: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1868,7 +1868,7 @@ export interface operations {
             415: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1879,7 +1879,7 @@ export interface operations {
             422: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1906,9 +1906,9 @@ export interface operations {
             200: {
                 headers: {
                     /** @description public, max-age=300, stale-while-revalidate=60 (errors: no-store) */
-                    "Cache-Control"?: string;
+                    "Cache-Control": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1932,7 +1932,7 @@ export interface operations {
             400: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1943,7 +1943,7 @@ export interface operations {
             404: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1954,7 +1954,7 @@ export interface operations {
             502: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1965,7 +1965,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1976,7 +1976,7 @@ export interface operations {
             504: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1998,7 +1998,7 @@ export interface operations {
             200: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2009,7 +2009,7 @@ export interface operations {
             400: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2020,7 +2020,7 @@ export interface operations {
             409: {
                 headers: {
                     /** @description API Gateway's request id: quote it when reporting a problem. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     [name: string]: unknown;
                 };
                 content: {

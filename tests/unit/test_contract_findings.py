@@ -99,3 +99,21 @@ def test_an_email_the_document_accepts_is_one_the_api_accepts(aws, document, ema
     result = invoke("auth_signup", load_event("auth_signup/post.json", body=body))
     assert result.status == 201
     assert result.json()["user"]["email"] == stored
+
+
+def test_every_documented_response_header_is_required_as_the_api_always_sends_it(document):
+    """Optional headers let schemathesis' response_headers_conformance pass a response that lost its ETag or its
+    X-Request-Id: the document says they are always there, so the contract run notices when one is not."""
+    headers = [
+        (method, path, status, name, header)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        for status, response in operation["responses"].items()
+        for name, header in response.get("headers", {}).items()
+    ]
+
+    assert len(headers) > 50
+    assert [(m, p, s, n) for m, p, s, n, header in headers if header.get("required") is not True] == []
+    post = document["paths"]["/api/posts"]["post"]["responses"]
+    assert {name for name, header in post["201"]["headers"].items()} == {"Location", "ETag", "X-Request-Id"}
+    assert post["401"]["headers"]["WWW-Authenticate"]["required"] is True

@@ -59,7 +59,11 @@ REQUEST_ID = {"X-Request-Id": "API Gateway's request id: quote it when reporting
 
 
 def _headers(descriptions: dict[str, str]) -> dict[str, Any]:
-    return {name: {"description": text, "schema": {"type": "string"}} for name, text in descriptions.items()}
+    # Required: a documented header is one the answer always carries, so a response without it breaks the contract.
+    return {
+        name: {"description": text, "required": True, "schema": {"type": "string"}}
+        for name, text in descriptions.items()
+    }
 
 
 def _content(media_type: str, schema: dict[str, Any], examples: list[Any]) -> dict[str, Any]:
