@@ -10,8 +10,8 @@ What it does as OpenWeatherMap does (openweathermap.org/current, /faq#error401):
 - `units`: `metric` (Celsius, m/s), `imperial` (Fahrenheit, mph), anything else `standard` (Kelvin, m/s).
 
 Tests program what comes next (`fail(503)`, `fail(429, retry_after="17")`, `garble()`, `delay(2.0)`,
-`reset_connection()`) and read what it received (`requests`: each with its raw query string as sent, to check the
-encoding). A delayed answer is answered after the delay unless the fake stops first.
+`reset_connection()`, `truncate()`) and read what it received (`requests`: each with its raw query string as
+sent, to check the encoding). A delayed answer is answered after the delay unless the fake stops first.
 """
 
 from __future__ import annotations
@@ -88,6 +88,7 @@ class _Programmed:
     delay: float = 0.0  # answer this much later
     garbled: bool = False  # a 200 whose body is not JSON
     reset: bool = False  # drop the connection (RST) without answering
+    truncated: bool = False  # promise a whole answer, send its first bytes, close
 
 
 @dataclass
@@ -165,6 +166,10 @@ class FakeWeatherApi:
     def reset_connection(self, times: int = 1) -> None:
         """The next `times` requests are read, then their connection is reset without an answer."""
         self._program(_Programmed(reset=True), times)
+
+    def truncate(self, times: int = 1) -> None:
+        """The next `times` requests get their answer's headers and first bytes, then the connection closes."""
+        self._program(_Programmed(truncated=True), times)
 
     def _program(self, programmed: _Programmed, times: int) -> None:
         with self._lock:
@@ -300,6 +305,10 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in answer.headers.items():
                 self.send_header(name, value)
             self.end_headers()
+            if programmed.truncated:
+                self.wfile.write(answer.body[:40])
+                self.close_connection = True
+                return
             self.wfile.write(answer.body)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up waiting (its timeout): nothing to answer to
