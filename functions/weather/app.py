@@ -129,7 +129,7 @@ class _Upstream(BaseModel):
     main: Main
     weather: list[Condition] = Field(min_length=1)
     wind: Wind
-    dt: int
+    dt: int = Field(ge=0, le=253402300799)  # up to 9999-12-31: gmtime of more is an OverflowError, a 500
     sys: Sys = Sys()
 
 

@@ -523,3 +523,28 @@ def test_the_key_is_in_no_log_line_body_or_header(upstream, monkeypatch, logs, c
     for text in (logs(), captured.out, captured.err, result.body, repr(result.headers)):
         assert WEATHER_API_KEY not in text
         assert WEATHER_API_KEY[:12] + "q" * 4 not in text  # nor a good part of it
+
+
+@pytest.mark.parametrize("observed", [10**12, -1])
+def test_an_observation_time_outside_the_calendar_is_a_502_not_a_500(observed):
+    """time.gmtime raises OverflowError past the year 9999: upstream nonsense is upstream's failure (502)."""
+    import json
+
+    import requests
+
+    from apikit.errors import BadGateway
+
+    answer = requests.Response()
+    answer.status_code = 200
+    answer._content = json.dumps(
+        {
+            "name": "London",
+            "main": {"temp": 1, "feels_like": 1, "humidity": 1},
+            "weather": [{"description": "fog"}],
+            "wind": {"speed": 1},
+            "dt": observed,
+        }
+    ).encode()
+
+    with pytest.raises(BadGateway):
+        load_function("weather")._weather(answer, "metric")
