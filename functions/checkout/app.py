@@ -18,7 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from apikit.app import create_app, make_handler
 from apikit.auth import Principal
-from apikit.errors import BadGateway, GatewayTimeout, ServiceUnavailable
+from apikit.errors import BadGateway, GatewayTimeout, ServiceUnavailable, UnprocessableContent
 from apikit.logging import logger
 from apikit.responses import json_response
 from apikit.routes import BEARER_AUTH, route
@@ -104,6 +104,17 @@ def create_checkout(user: Principal, body: CheckoutRequest) -> Response[str]:
             "Stripe is busy; retry shortly with the same Idempotency-Key.", headers={"Retry-After": "5"}
         ) from error
     except stripe.StripeError as error:
+        if isinstance(error, stripe.IdempotencyError) and error.http_status == HTTPStatus.BAD_REQUEST:
+            # The key was first used for another checkout (another price or quantity): the caller's mistake, which
+            # a retry cannot fix, so not a 502. 422, as the IETF Idempotency-Key draft answers a reused key.
+            reused = {
+                "loc": ["header", "Idempotency-Key"],
+                "msg": "already used for a different request",
+                "type": "idempotency",
+            }
+            raise UnprocessableContent(
+                [reused], "This Idempotency-Key was already used for a different checkout: use a new one."
+            ) from error
         # Stripe's message can name our account's settings: it goes to the logs, not to the client.
         logger.warning("stripe refused", extra={"status": error.http_status, "code": error.code})
         raise BadGateway("Stripe refused to create the checkout session.") from error

@@ -14,7 +14,7 @@ import pytest
 
 from apikit.openapi import describe
 from apikit.routes import BEARER_AUTH, REFRESH_COOKIE_AUTH, Route, route
-from tests.conftest import ROOT, invoke, load_event
+from tests.conftest import ROOT, STRIPE_API_KEY, Result, assert_problem, bearer, invoke, load_event, load_function
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +117,34 @@ def test_every_documented_response_header_is_required_as_the_api_always_sends_it
     post = document["paths"]["/api/posts"]["post"]["responses"]
     assert {name for name, header in post["201"]["headers"].items()} == {"Location", "ETag", "X-Request-Id"}
     assert post["401"]["headers"]["WWW-Authenticate"]["required"] is True
+
+
+def test_an_idempotency_key_reused_for_another_checkout_is_the_callers_422_not_stripes_502(aws, monkeypatch):
+    """schemathesis (make fuzz): POST /api/checkout with an Idempotency-Key it had sent before with another quantity
+    was a 502 "Stripe refused", which tells the client to retry; the same request again can only fail again."""
+    from tests.fakes.stripe_api import FakeStripe
+
+    checkout = load_function("checkout")
+
+    def attempt(quantity: int) -> Result:
+        headers = {"authorization": bearer("alice"), "idempotency-key": "cart-7", "content-type": "application/json"}
+        body = {"price_id": "price_basic", "quantity": quantity}
+        return invoke(
+            "checkout", load_event("posts_create/post.json", path="/api/checkout", headers=headers, body=body)
+        )
+
+    with FakeStripe(STRIPE_API_KEY) as stripe:
+        monkeypatch.setenv("STRIPE_API_BASE", stripe.url)
+        checkout.stripe_client.cache_clear()
+        try:
+            first, same, changed = attempt(1), attempt(1), attempt(2)
+        finally:
+            checkout.stripe_client.cache_clear()
+
+    assert (first.status, same.status) == (201, 201)
+    assert same.json() == first.json()
+    problem = assert_problem(changed, 422, instance="/api/checkout")
+    assert "Idempotency-Key" in problem["detail"]
+    assert problem["errors"] == [
+        {"loc": ["header", "Idempotency-Key"], "msg": "already used for a different request", "type": "idempotency"}
+    ]
