@@ -554,7 +554,7 @@ export interface components {
         ValidationErrorItem: {
             /**
              * Loc
-             * @description Where: `query`, `body` or `path`, then the field names.
+             * @description Where: `query`, `body`, `path` or `header`, then the field names.
              */
             loc: (string | number)[];
             /** Msg */

@@ -19,7 +19,7 @@ REF = "#/components/schemas/{model}"
 
 
 class ValidationErrorItem(BaseModel):
-    loc: list[str | int] = Field(description="Where: `query`, `body` or `path`, then the field names.")
+    loc: list[str | int] = Field(description="Where: `query`, `body`, `path` or `header`, then the field names.")
     msg: str
     type: str
 
