@@ -80,7 +80,8 @@ def create_checkout(user: Principal, body: CheckoutRequest) -> Response[str]:
     # Scoped to the caller, so one user's key can never return another user's session. Hashed, not cut short:
     # a client's key of any length or alphabet becomes a distinct key within Stripe's 255 characters.
     requested = app.current_event.headers.get("idempotency-key")
-    key = hashlib.sha256(requested.encode()).hexdigest() if requested else uuid.uuid4().hex
+    scoped = f"{user.user_id}\n{requested}" if requested else uuid.uuid4().hex
+    key = "checkout-" + hashlib.sha256(scoped.encode()).hexdigest()  # 73 characters, whatever the user id
     try:
         session = client.v1.checkout.sessions.create(
             params={
@@ -90,7 +91,7 @@ def create_checkout(user: Principal, body: CheckoutRequest) -> Response[str]:
                 "success_url": os.environ["CHECKOUT_SUCCESS_URL"],
                 "cancel_url": os.environ["CHECKOUT_CANCEL_URL"],
             },
-            options={"idempotency_key": f"checkout-{user.user_id}-{key}"},
+            options={"idempotency_key": key},
         )
     except stripe.APIConnectionError as error:
         logger.warning("stripe unreachable", extra={"error": type(error.__cause__).__name__})
