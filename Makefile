@@ -71,8 +71,8 @@ invoke: $(VENV)/.installed ## run one function once: make invoke FN=posts_get EV
 
 .PHONY: stripe-event
 stripe-event: $(VENV)/.installed ## sign a sample Stripe event and send it to make dev: make stripe-event TYPE=checkout.session.completed
-	@[ -n "$(TYPE)" ] || { echo "usage: make stripe-event TYPE=checkout.session.completed [ARGS='--fresh --user alice']" >&2; exit 1; }
-	@$(PY) scripts/stripe_event.py $(TYPE) $(ARGS)
+	@[ -n "$(TYPE)" ] || { echo "usage: make stripe-event TYPE=checkout.session.completed [URL=http://127.0.0.1:3001] [ARGS='--fresh --user alice']" >&2; exit 1; }
+	@$(PY) scripts/stripe_event.py $(TYPE) $(if $(URL),--url $(URL)) $(ARGS)
 
 .PHONY: token
 token: $(VENV)/.installed ## print a local access token: make token USER_ID=alice

@@ -72,11 +72,24 @@ def describe_function(function: Function, dependencies: Dependencies) -> dict[st
     return described
 
 
-def _merge(target: dict[str, Any], source: dict[str, Any], what: str) -> None:
+def _merge(target: dict[str, Any], owners: dict[str, str], source: dict[str, Any], what: str, owner: str) -> None:
     for name, value in source.items():
         if name in target and target[name] != value:
-            raise SystemExit(f"two functions declare different {what} named {name!r}: rename one")
+            raise SystemExit(f"{owners[name]} and {owner} declare different {what} named {name!r}: rename one")
         target[name] = value
+        owners.setdefault(name, owner)
+
+
+def check_against_template(function: str, declared: set[tuple[str, str]], routes: set[tuple[str, str]]) -> None:
+    """A function declares exactly the routes its template events give it (the catch-all's ANY excepted)."""
+    if declared == routes:
+        return
+    missing = ", ".join(f"{method} {path}" for method, path in sorted(routes - declared))
+    extra = ", ".join(f"{method} {path}" for method, path in sorted(declared - routes))
+    problems = [f"template.yaml routes {missing} to it, but its code declares no such @route" if missing else ""]
+    problems.append(f"its code declares {extra}, which template.yaml does not route to it" if extra else "")
+    hint = " (Powertools' own @app.get(...) registers a route without declaring it: use apikit.routes.route)"
+    raise SystemExit(f"{function}: " + "; ".join(p for p in problems if p) + (hint if missing else ""))
 
 
 def build(template: Path) -> dict[str, Any]:
@@ -88,14 +101,27 @@ def build(template: Path) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {}
     security: dict[str, Any] = {}
+    owners: dict[str, str] = {}  # what -> the function that declared it first, for the error messages
     for function, part in zip(functions, described, strict=True):
+        name = function.logical_id
+        routes = {(r.method, r.path) for r in app.routes if r.function == name and r.method != "ANY"}
+        declared = {(method.upper(), path) for path, operations in part["paths"].items() for method in operations}
+        check_against_template(name, declared, routes)
         for path, operations in part["paths"].items():
             for method, operation in operations.items():
-                if method in paths.get(path, {}):
-                    raise SystemExit(f"{method.upper()} {path} is declared twice (again by {function.logical_id})")
-                paths.setdefault(path, {})[method] = {**operation, "x-function": function.logical_id}
-        _merge(schemas, part["components"].get("schemas", {}), "schemas")
-        _merge(security, part["components"].get("securitySchemes", {}), "security schemes")
+                route_key = f"{method.upper()} {path}"
+                if route_key in owners:
+                    raise SystemExit(f"{route_key} is declared by both {owners[route_key]} and {name}")
+                operation_id = f"operationId {operation['operationId']}"
+                if operation_id in owners:
+                    raise SystemExit(
+                        f"{owners[operation_id]} and {name} both have a handler named {operation['operationId']!r}: "
+                        "the name is the operationId (and the TypeScript operation name), so it must be unique"
+                    )
+                owners[route_key] = owners[operation_id] = name
+                paths.setdefault(path, {})[method] = {**operation, "x-function": name}
+        _merge(schemas, owners, part["components"].get("schemas", {}), "schemas", name)
+        _merge(security, owners, part["components"].get("securitySchemes", {}), "security schemes", name)
     document: dict[str, Any] = {
         "openapi": "3.1.1",
         "info": INFO,

@@ -171,7 +171,7 @@ export interface paths {
             cookie?: never;
         };
         /** Hello, from as close to you as the cache allows */
-        get: operations["lambda_handler"];
+        get: operations["hello"];
         put?: never;
         post?: never;
         delete?: never;
@@ -517,6 +517,17 @@ export interface components {
         /**
          * TokenResponse
          * @description OAuth 2.0 field names (RFC 6749 section 5.1).
+         * @example {
+         *       "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI1YjBlN2MxZCJ9.c2lnbmF0dXJl",
+         *       "expires_in": 900,
+         *       "token_type": "Bearer",
+         *       "user": {
+         *         "created_at": "2026-11-27T10:00:00.000000Z",
+         *         "email": "ada@example.com",
+         *         "id": "5b0e7c1d-2f3a-4b5c-8d9e-0a1b2c3d4e5f",
+         *         "name": "Ada"
+         *       }
+         *     }
          */
         TokenResponse: {
             /** Access Token */
@@ -640,6 +651,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI1YjBlN2MxZCJ9.c2lnbmF0dXJl",
+                     *       "expires_in": 900,
+                     *       "token_type": "Bearer",
+                     *       "user": {
+                     *         "created_at": "2026-11-27T10:00:00.000000Z",
+                     *         "email": "ada@example.com",
+                     *         "id": "5b0e7c1d-2f3a-4b5c-8d9e-0a1b2c3d4e5f",
+                     *         "name": "Ada"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["TokenResponse"];
                 };
             };
@@ -651,6 +675,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Bad request syntax or unsupported method",
+                     *       "instance": "/api/auth/login"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -664,6 +697,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "No permission -- see authorization schemes",
+                     *       "instance": "/api/auth/login"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -675,6 +717,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Content Too Large",
+                     *       "status": 413,
+                     *       "detail": "Content is too large",
+                     *       "instance": "/api/auth/login"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -686,6 +737,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported Media Type",
+                     *       "status": 415,
+                     *       "detail": "Entity body in unsupported format",
+                     *       "instance": "/api/auth/login"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -697,6 +757,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "",
+                     *       "instance": "/api/auth/login"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -743,10 +812,10 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "id": "5b0e7c1d-2f3a-4b5c-8d9e-0a1b2c3d4e5f",
+                     *       "created_at": "2026-11-27T10:00:00.000000Z",
                      *       "email": "ada@example.com",
-                     *       "name": "Ada",
-                     *       "created_at": "2026-11-27T10:00:00.000000Z"
+                     *       "id": "5b0e7c1d-2f3a-4b5c-8d9e-0a1b2c3d4e5f",
+                     *       "name": "Ada"
                      *     }
                      */
                     "application/json": components["schemas"]["User"];
@@ -762,6 +831,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "No permission -- see authorization schemes",
+                     *       "instance": "/api/auth/me"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -786,6 +864,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI1YjBlN2MxZCJ9.c2lnbmF0dXJl",
+                     *       "expires_in": 900,
+                     *       "token_type": "Bearer",
+                     *       "user": {
+                     *         "created_at": "2026-11-27T10:00:00.000000Z",
+                     *         "email": "ada@example.com",
+                     *         "id": "5b0e7c1d-2f3a-4b5c-8d9e-0a1b2c3d4e5f",
+                     *         "name": "Ada"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["TokenResponse"];
                 };
             };
@@ -799,6 +890,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "No permission -- see authorization schemes",
+                     *       "instance": "/api/auth/refresh"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -816,8 +916,8 @@ export interface operations {
                 /**
                  * @example {
                  *       "email": "ada@example.com",
-                 *       "password": "correct horse battery",
-                 *       "name": "Ada"
+                 *       "name": "Ada",
+                 *       "password": "correct horse battery"
                  *     }
                  */
                 "application/json": components["schemas"]["SignupRequest"];
@@ -834,6 +934,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI1YjBlN2MxZCJ9.c2lnbmF0dXJl",
+                     *       "expires_in": 900,
+                     *       "token_type": "Bearer",
+                     *       "user": {
+                     *         "created_at": "2026-11-27T10:00:00.000000Z",
+                     *         "email": "ada@example.com",
+                     *         "id": "5b0e7c1d-2f3a-4b5c-8d9e-0a1b2c3d4e5f",
+                     *         "name": "Ada"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["TokenResponse"];
                 };
             };
@@ -845,6 +958,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Bad request syntax or unsupported method",
+                     *       "instance": "/api/auth/signup"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -856,6 +978,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Conflict",
+                     *       "status": 409,
+                     *       "detail": "Request conflict",
+                     *       "instance": "/api/auth/signup"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -867,6 +998,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Content Too Large",
+                     *       "status": 413,
+                     *       "detail": "Content is too large",
+                     *       "instance": "/api/auth/signup"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -878,6 +1018,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported Media Type",
+                     *       "status": 415,
+                     *       "detail": "Entity body in unsupported format",
+                     *       "instance": "/api/auth/signup"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -889,6 +1038,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "",
+                     *       "instance": "/api/auth/signup"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -941,6 +1099,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Bad request syntax or unsupported method",
+                     *       "instance": "/api/checkout"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -954,6 +1121,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "No permission -- see authorization schemes",
+                     *       "instance": "/api/checkout"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -965,6 +1141,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Content Too Large",
+                     *       "status": 413,
+                     *       "detail": "Content is too large",
+                     *       "instance": "/api/checkout"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -976,6 +1161,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported Media Type",
+                     *       "status": 415,
+                     *       "detail": "Entity body in unsupported format",
+                     *       "instance": "/api/checkout"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -987,6 +1181,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "",
+                     *       "instance": "/api/checkout"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -998,6 +1201,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Gateway",
+                     *       "status": 502,
+                     *       "detail": "Invalid responses from another server/proxy",
+                     *       "instance": "/api/checkout"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1009,6 +1221,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Service Unavailable",
+                     *       "status": 503,
+                     *       "detail": "The server cannot process the request due to a high load",
+                     *       "instance": "/api/checkout"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1020,6 +1241,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Gateway Timeout",
+                     *       "status": 504,
+                     *       "detail": "The gateway server did not receive a timely response",
+                     *       "instance": "/api/checkout"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1111,6 +1341,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not Found",
+                     *       "status": 404,
+                     *       "detail": "Nothing matches the given URI",
+                     *       "instance": "/api/docs/{asset}"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1141,7 +1380,7 @@ export interface operations {
             };
         };
     };
-    lambda_handler: {
+    hello: {
         parameters: {
             query?: never;
             header?: never;
@@ -1239,6 +1478,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Bad request syntax or unsupported method",
+                     *       "instance": "/api/orders"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1252,6 +1500,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "No permission -- see authorization schemes",
+                     *       "instance": "/api/orders"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1292,6 +1549,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Bad request syntax or unsupported method",
+                     *       "instance": "/api/posts"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1308,8 +1574,8 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "title": "Hello, Lambda",
-                 *       "content": "One function per route, one table, one template."
+                 *       "content": "One function per route, one table, one template.",
+                 *       "title": "Hello, Lambda"
                  *     }
                  */
                 "application/json": components["schemas"]["PostInput"];
@@ -1330,11 +1596,11 @@ export interface operations {
                 content: {
                     /**
                      * @example {
+                     *       "author_id": "5b0e7c1d-2f3a-4b5c-8d9e-0a1b2c3d4e5f",
+                     *       "content": "One function per route, one table, one template.",
+                     *       "created_at": "2026-11-27T10:00:00.000000Z",
                      *       "id": "3f1c2a9e-8b7d-4e21-9a6f-0c5d2e7b1a44",
                      *       "title": "Hello, Lambda",
-                     *       "content": "One function per route, one table, one template.",
-                     *       "author_id": "5b0e7c1d-2f3a-4b5c-8d9e-0a1b2c3d4e5f",
-                     *       "created_at": "2026-11-27T10:00:00.000000Z",
                      *       "updated_at": "2026-11-27T10:00:00.000000Z"
                      *     }
                      */
@@ -1349,6 +1615,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Bad request syntax or unsupported method",
+                     *       "instance": "/api/posts"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1362,6 +1637,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "No permission -- see authorization schemes",
+                     *       "instance": "/api/posts"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1373,6 +1657,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Content Too Large",
+                     *       "status": 413,
+                     *       "detail": "Content is too large",
+                     *       "instance": "/api/posts"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1384,6 +1677,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported Media Type",
+                     *       "status": 415,
+                     *       "detail": "Entity body in unsupported format",
+                     *       "instance": "/api/posts"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1395,6 +1697,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "",
+                     *       "instance": "/api/posts"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1464,11 +1775,11 @@ export interface operations {
                 content: {
                     /**
                      * @example {
+                     *       "author_id": "5b0e7c1d-2f3a-4b5c-8d9e-0a1b2c3d4e5f",
+                     *       "content": "One function per route, one table, one template.",
+                     *       "created_at": "2026-11-27T10:00:00.000000Z",
                      *       "id": "3f1c2a9e-8b7d-4e21-9a6f-0c5d2e7b1a44",
                      *       "title": "Hello, Lambda",
-                     *       "content": "One function per route, one table, one template.",
-                     *       "author_id": "5b0e7c1d-2f3a-4b5c-8d9e-0a1b2c3d4e5f",
-                     *       "created_at": "2026-11-27T10:00:00.000000Z",
                      *       "updated_at": "2026-11-27T10:00:00.000000Z"
                      *     }
                      */
@@ -1492,6 +1803,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not Found",
+                     *       "status": 404,
+                     *       "detail": "Nothing matches the given URI",
+                     *       "instance": "/api/posts/{id}"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1513,8 +1833,8 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "title": "Hello, Lambda",
-                 *       "content": "One function per route, one table, one template."
+                 *       "content": "One function per route, one table, one template.",
+                 *       "title": "Hello, Lambda"
                  *     }
                  */
                 "application/json": components["schemas"]["PostInput"];
@@ -1533,11 +1853,11 @@ export interface operations {
                 content: {
                     /**
                      * @example {
+                     *       "author_id": "5b0e7c1d-2f3a-4b5c-8d9e-0a1b2c3d4e5f",
+                     *       "content": "One function per route, one table, one template.",
+                     *       "created_at": "2026-11-27T10:00:00.000000Z",
                      *       "id": "3f1c2a9e-8b7d-4e21-9a6f-0c5d2e7b1a44",
                      *       "title": "Hello, Lambda",
-                     *       "content": "One function per route, one table, one template.",
-                     *       "author_id": "5b0e7c1d-2f3a-4b5c-8d9e-0a1b2c3d4e5f",
-                     *       "created_at": "2026-11-27T10:00:00.000000Z",
                      *       "updated_at": "2026-11-27T10:00:00.000000Z"
                      *     }
                      */
@@ -1552,6 +1872,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Bad request syntax or unsupported method",
+                     *       "instance": "/api/posts/{id}"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1565,6 +1894,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "No permission -- see authorization schemes",
+                     *       "instance": "/api/posts/{id}"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1576,6 +1914,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "Request forbidden -- authorization will not help",
+                     *       "instance": "/api/posts/{id}"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1587,6 +1934,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not Found",
+                     *       "status": 404,
+                     *       "detail": "Nothing matches the given URI",
+                     *       "instance": "/api/posts/{id}"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1598,6 +1954,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Precondition Failed",
+                     *       "status": 412,
+                     *       "detail": "Precondition in headers is false",
+                     *       "instance": "/api/posts/{id}"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1609,6 +1974,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Content Too Large",
+                     *       "status": 413,
+                     *       "detail": "Content is too large",
+                     *       "instance": "/api/posts/{id}"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1620,6 +1994,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported Media Type",
+                     *       "status": 415,
+                     *       "detail": "Entity body in unsupported format",
+                     *       "instance": "/api/posts/{id}"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1631,6 +2014,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "",
+                     *       "instance": "/api/posts/{id}"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1669,6 +2061,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "No permission -- see authorization schemes",
+                     *       "instance": "/api/posts/{id}"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1680,6 +2081,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "Request forbidden -- authorization will not help",
+                     *       "instance": "/api/posts/{id}"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1691,6 +2101,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not Found",
+                     *       "status": 404,
+                     *       "detail": "Nothing matches the given URI",
+                     *       "instance": "/api/posts/{id}"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1702,6 +2121,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Precondition Failed",
+                     *       "status": 412,
+                     *       "detail": "Precondition in headers is false",
+                     *       "instance": "/api/posts/{id}"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1768,7 +2196,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "title": "A new title"
+                 *     }
+                 */
                 "application/merge-patch+json": components["schemas"]["PostPatch"];
+                /**
+                 * @example {
+                 *       "title": "A new title"
+                 *     }
+                 */
                 "application/json": components["schemas"]["PostPatch"];
             };
         };
@@ -1785,11 +2223,11 @@ export interface operations {
                 content: {
                     /**
                      * @example {
+                     *       "author_id": "5b0e7c1d-2f3a-4b5c-8d9e-0a1b2c3d4e5f",
+                     *       "content": "One function per route, one table, one template.",
+                     *       "created_at": "2026-11-27T10:00:00.000000Z",
                      *       "id": "3f1c2a9e-8b7d-4e21-9a6f-0c5d2e7b1a44",
                      *       "title": "Hello, Lambda",
-                     *       "content": "One function per route, one table, one template.",
-                     *       "author_id": "5b0e7c1d-2f3a-4b5c-8d9e-0a1b2c3d4e5f",
-                     *       "created_at": "2026-11-27T10:00:00.000000Z",
                      *       "updated_at": "2026-11-27T10:00:00.000000Z"
                      *     }
                      */
@@ -1804,6 +2242,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Bad request syntax or unsupported method",
+                     *       "instance": "/api/posts/{id}"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1817,6 +2264,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "No permission -- see authorization schemes",
+                     *       "instance": "/api/posts/{id}"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1828,6 +2284,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "Request forbidden -- authorization will not help",
+                     *       "instance": "/api/posts/{id}"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1839,6 +2304,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not Found",
+                     *       "status": 404,
+                     *       "detail": "Nothing matches the given URI",
+                     *       "instance": "/api/posts/{id}"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1850,6 +2324,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Precondition Failed",
+                     *       "status": 412,
+                     *       "detail": "Precondition in headers is false",
+                     *       "instance": "/api/posts/{id}"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1861,6 +2344,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Content Too Large",
+                     *       "status": 413,
+                     *       "detail": "Content is too large",
+                     *       "instance": "/api/posts/{id}"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1872,6 +2364,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported Media Type",
+                     *       "status": 415,
+                     *       "detail": "Entity body in unsupported format",
+                     *       "instance": "/api/posts/{id}"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1883,6 +2384,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "",
+                     *       "instance": "/api/posts/{id}"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1916,13 +2426,13 @@ export interface operations {
                      * @example {
                      *       "city": "London",
                      *       "country": "GB",
-                     *       "temperature": 11.2,
+                     *       "description": "light rain",
                      *       "feels_like": 10.4,
                      *       "humidity": 81,
-                     *       "description": "light rain",
-                     *       "wind_speed": 4.1,
                      *       "observed_at": "2026-11-27T10:00:00Z",
-                     *       "units": "metric"
+                     *       "temperature": 11.2,
+                     *       "units": "metric",
+                     *       "wind_speed": 4.1
                      *     }
                      */
                     "application/json": components["schemas"]["Weather"];
@@ -1936,6 +2446,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Bad request syntax or unsupported method",
+                     *       "instance": "/api/weather"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1947,6 +2466,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not Found",
+                     *       "status": 404,
+                     *       "detail": "Nothing matches the given URI",
+                     *       "instance": "/api/weather"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1958,6 +2486,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Gateway",
+                     *       "status": 502,
+                     *       "detail": "Invalid responses from another server/proxy",
+                     *       "instance": "/api/weather"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1969,6 +2506,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Service Unavailable",
+                     *       "status": 503,
+                     *       "detail": "The server cannot process the request due to a high load",
+                     *       "instance": "/api/weather"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1980,6 +2526,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Gateway Timeout",
+                     *       "status": 504,
+                     *       "detail": "The gateway server did not receive a timely response",
+                     *       "instance": "/api/weather"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2013,6 +2568,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Bad request syntax or unsupported method",
+                     *       "instance": "/api/webhooks/stripe"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -2024,6 +2588,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Conflict",
+                     *       "status": 409,
+                     *       "detail": "Request conflict",
+                     *       "instance": "/api/webhooks/stripe"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };

@@ -10,6 +10,7 @@ ROUTE = {
     "methods": "GET",
     "path": "/api/hello",
     "summary": "Hello, from as close to you as the cache allows",
+    "operation_id": "hello",
     "response": {
         "type": "object",
         "properties": {"message": {"const": "Hello"}},

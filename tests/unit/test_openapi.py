@@ -91,9 +91,10 @@ def test_every_error_is_documented_as_problem_json(document):
     for method, path, operation in operations(document):
         for status, response in operation["responses"].items():
             if int(status) >= 400 and method != "head":
-                assert response["content"] == {
-                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
-                }, f"{method} {path} {status}"
+                (media_type, content), *others = response["content"].items()
+                assert (media_type, others) == ("application/problem+json", []), f"{method} {path} {status}"
+                assert content["schema"] == {"$ref": "#/components/schemas/Problem"}
+                assert content["example"]["status"] == int(status), "each status shows an example of its own"
             if method == "head":
                 assert "content" not in response, f"HEAD {path} {status} cannot have a body"
             assert "X-Request-Id" in response["headers"], f"{method} {path} {status}"
@@ -146,25 +147,51 @@ def test_validation_problems_name_the_model_constraints(document):
     assert "pattern" in post_id["schema"]
 
 
-def test_a_route_declared_by_two_functions_is_refused(tmp_path):
-    project = _project(tmp_path, {"One": "/api/same", "Two": "/api/same"})
+def test_a_declaration_that_is_not_the_template_route_is_refused_naming_both(tmp_path):
+    project = _project(tmp_path, {"One": "/api/One", "Two": "/api/typo"})
 
-    with pytest.raises(SystemExit, match=r"GET /api/same is declared twice"):
+    with pytest.raises(SystemExit) as refused:
+        generator.build(project)
+
+    assert str(refused.value) == (
+        "TwoFunction: template.yaml routes GET /api/Two to it, but its code declares no such @route; its code "
+        "declares GET /api/typo, which template.yaml does not route to it (Powertools' own @app.get(...) registers "
+        "a route without declaring it: use apikit.routes.route)"
+    )
+
+
+def test_a_route_registered_with_powertools_alone_is_refused(tmp_path):
+    project = _project(tmp_path, {"One": "/api/One"}, decorator="@app.get({path!r})")
+
+    with pytest.raises(
+        SystemExit, match=r"OneFunction: template.yaml routes GET /api/One to it, but its code declares"
+    ):
         generator.build(project)
 
 
-def test_two_different_models_with_one_name_are_refused(tmp_path):
-    project = _project(tmp_path, {"One": "/api/one", "Two": "/api/two"}, model_field={"One": "a", "Two": "b"})
+def test_two_different_models_with_one_name_are_refused_naming_both_functions(tmp_path):
+    project = _project(tmp_path, {"One": "/api/One", "Two": "/api/Two"}, model_field={"One": "a", "Two": "b"})
 
-    with pytest.raises(SystemExit, match=r"different schemas named 'Thing'"):
+    with pytest.raises(SystemExit, match=r"^OneFunction and TwoFunction declare different schemas named 'Thing'"):
         generator.build(project)
 
 
-def _project(tmp_path: Path, routes: dict[str, str], model_field: dict[str, str] | None = None) -> Path:
-    """A template whose functions each declare one GET route returning a model called Thing.
+def test_two_handlers_with_one_name_are_refused_the_name_is_the_operation_id(tmp_path):
+    project = _project(tmp_path, {"One": "/api/One", "Two": "/api/Two"}, handler="handler")
 
-    The template gives each function a route of its own (it refuses duplicates itself): the code declares `routes`.
-    """
+    with pytest.raises(SystemExit, match=r"^OneFunction and TwoFunction both have a handler named 'handler'"):
+        generator.build(project)
+
+
+def _project(
+    tmp_path: Path,
+    routes: dict[str, str],
+    model_field: dict[str, str] | None = None,
+    decorator: str = "@route(app, 'GET', {path!r}, summary='x', response=Thing)",
+    handler: str = "",
+) -> Path:
+    """A template of functions `<name>Function`, each routed GET /api/<name>, whose code declares `routes[name]`
+    with `decorator` on a handler returning a model called Thing (with a field `model_field[name]`, else `a`)."""
     resources = defaultdict(dict)
     for name, path in routes.items():
         field = (model_field or {}).get(name, "a")
@@ -176,8 +203,8 @@ def _project(tmp_path: Path, routes: dict[str, str], model_field: dict[str, str]
             "from apikit.routes import route\n"
             "app = create_app()\n"
             f"class Thing(BaseModel):\n    {field}: int\n"
-            f"@route(app, 'GET', {path!r}, summary='x', response=Thing)\n"
-            f"def handler_{name.lower()}() -> dict[str, int]:\n    return {{}}\n"
+            f"{decorator.format(path=path)}\n"
+            f"def {handler or 'handler_' + name.lower()}() -> dict[str, int]:\n    return {{}}\n"
         )
         resources[f"{name}Function"] = {
             "Type": "AWS::Serverless::Function",

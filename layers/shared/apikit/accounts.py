@@ -82,7 +82,24 @@ class TokenResponse(BaseModel):
     """OAuth 2.0 field names (RFC 6749 section 5.1)."""
 
     # token_type has a default but is always sent: the response schema must say it is required.
-    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+    model_config = ConfigDict(
+        json_schema_serialization_defaults_required=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI1YjBlN2MxZCJ9.c2lnbmF0dXJl",
+                    "token_type": "Bearer",
+                    "expires_in": 900,
+                    "user": {
+                        "id": "5b0e7c1d-2f3a-4b5c-8d9e-0a1b2c3d4e5f",
+                        "email": "ada@example.com",
+                        "name": "Ada",
+                        "created_at": "2026-11-27T10:00:00.000000Z",
+                    },
+                }
+            ]
+        },
+    )
 
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme name, not a secret

@@ -89,15 +89,18 @@ class _Schemas:
         schemas: dict[str, Any] = dict(top.get("$defs", {}))
         for (model, _mode), schema in keys.items():
             if schema.get("$ref") != REF.format(model=model.__name__):
-                # pydantic renames a model whose request and response schemas differ: refuse it, so that one
-                # name always means one shape.
-                raise ValueError(f"{model.__name__} has different request and response schemas: split it in two")
+                # pydantic renames a model when two models share its name, or when its request and response
+                # schemas differ: refuse both, so that one name always means one shape.
+                raise ValueError(
+                    f"{model.__name__}: two different models have this name, or one model has different request "
+                    "and response schemas; rename one, or split it in two"
+                )
         return schemas
 
 
 def _examples(model: type[BaseModel]) -> list[Any]:
-    extra = model.model_config.get("json_schema_extra")
-    examples = extra.get("examples") if isinstance(extra, dict) else None
+    # From the schema pydantic makes, so that examples a json_schema_extra function adds are found too.
+    examples = model.model_json_schema().get("examples")
     return examples if isinstance(examples, list) else []
 
 
@@ -156,13 +159,17 @@ def _success(route: Route, schemas: _Schemas, head: bool) -> dict[str, Any]:
     return answer
 
 
-def _error(status: HTTPStatus, head: bool) -> dict[str, Any]:
+def _error(status: HTTPStatus, head: bool, path: str) -> dict[str, Any]:
     answer: dict[str, Any] = {
         "description": status.phrase,
         "headers": _headers({**_ERROR_HEADERS.get(status, {}), **REQUEST_ID}),
     }
     if not head:
-        answer["content"] = {PROBLEM_JSON: {"schema": {"$ref": REF.format(model="Problem")}}}
+        # An example of this status (Swagger UI would otherwise show the Problem schema's 422 under every one).
+        example = {"type": "about:blank", "title": status.phrase, "status": int(status), "detail": status.description}
+        answer["content"] = {
+            PROBLEM_JSON: {"schema": {"$ref": REF.format(model="Problem")}, "example": {**example, "instance": path}}
+        }
     return answer
 
 
@@ -190,7 +197,7 @@ def _operation(route: Route, method: str, schemas: _Schemas) -> dict[str, Any]:
     for status, text in route.responses.items():
         responses[str(int(status))] = {"description": text, "headers": _headers(REQUEST_ID)}
     for status in route.error_statuses:
-        responses[str(status)] = _error(HTTPStatus(status), head)
+        responses[str(status)] = _error(HTTPStatus(status), head, route.path)
     operation["responses"] = dict(sorted(responses.items()))
     if route.security is not None:
         # An empty requirement is OpenAPI's "or nothing at all".

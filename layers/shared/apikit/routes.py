@@ -135,6 +135,7 @@ def route(
     security: Security | None = None,
     security_optional: bool = False,
     tag: str = "",
+    operation_id: str = "",
 ) -> Callable[[Handler], Handler]:
     """Declare and register a route. The handler receives, by keyword, what the declaration asks for:
 
@@ -155,7 +156,7 @@ def route(
             methods=tuple(sorted(method_list, key=METHOD_ORDER.index)),
             path=path,
             summary=summary,
-            operation_id=handler.__name__,
+            operation_id=operation_id or handler.__name__,  # the name clients and Swagger UI show
             description=(handler.__doc__ or "").strip(),
             status=int(status),
             response=response,
