@@ -94,6 +94,8 @@ class LocalAws:
         for name in app.buckets.values():
             if name not in buckets:
                 self.s3.create_bucket(Bucket=name)
+            if name in app.bucket_cors:  # moto answers preflights and adds CORS headers from it, as S3 does
+                self.s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": app.bucket_cors[name]})
         for logical_id in app.secrets:
             value = secret_values.get(logical_id, "")
             try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -151,11 +151,22 @@ class App:
     secrets: dict[str, dict[str, Any]]  # logical id -> properties
     region: str = DEFAULT_REGION
     warnings: tuple[str, ...] = ()
+    bucket_cors: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # bucket name -> S3 CORSRules
 
 
 def bucket_name(logical_id: str) -> str:
     # Bucket names must be lower case; `!Ref` to a bucket resolves to this same name.
     return logical_id.lower()
+
+
+# CloudFormation's CorsRule property names -> the S3 API's (PutBucketCors).
+_CORS_KEYS = {"ExposedHeaders": "ExposeHeaders", "Id": "ID", "MaxAge": "MaxAgeSeconds"}
+
+
+def s3_cors_rules(properties: dict[str, Any]) -> list[dict[str, Any]]:
+    """A bucket's CorsConfiguration as PutBucketCors takes it, so that the embedded S3 answers browsers as S3 will."""
+    rules = (properties.get("CorsConfiguration") or {}).get("CorsRules") or []
+    return [{_CORS_KEYS.get(key, key): value for key, value in rule.items()} for rule in rules]
 
 
 NO_VALUE = object()  # what `!Ref AWS::NoValue` resolves to: the property is dropped
@@ -367,6 +378,11 @@ def load_app(
             for logical_id, resource in resources_of_type(template, "AWS::DynamoDB::Table").items()
         },
         buckets={logical_id: bucket_name(logical_id) for logical_id in resources_of_type(template, "AWS::S3::Bucket")},
+        bucket_cors={
+            bucket_name(logical_id): rules
+            for logical_id, resource in resources_of_type(template, "AWS::S3::Bucket").items()
+            if (rules := s3_cors_rules(resolver.resolve(resource.get("Properties", {}))))
+        },
         secrets={
             logical_id: resource.get("Properties", {})
             for logical_id, resource in resources_of_type(template, "AWS::SecretsManager::Secret").items()

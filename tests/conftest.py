@@ -41,6 +41,7 @@ os.environ.update(
         "JWT_SECRET_ARN": "JwtSecret",
         "ORDERS_TABLE": "OrdersTable",
         "STRIPE_EVENTS_TABLE": "StripeEventsTable",
+        "UPLOADS_BUCKET": "uploadsbucket",  # devserver.template.bucket_name("UploadsBucket")
         "STRIPE_WEBHOOK_SECRET_ARN": "StripeWebhookSecret",
         "STRIPE_API_KEY_ARN": "StripeApiKey",
         "STRIPE_PRICE_IDS": "price_basic, price_pro",

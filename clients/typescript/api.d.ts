@@ -257,6 +257,71 @@ export interface paths {
         patch: operations["patch_post"];
         trace?: never;
     };
+    "/api/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's files
+         * @description Newest first. Files sent with a presigned POST appear here once this request has checked them.
+         */
+        get: operations["list_uploads"];
+        put?: never;
+        /**
+         * Upload a file (multipart/form-data, up to 4 MiB)
+         * @description One file in the form field `file`. It is stored as `uploads/<user id>/<id>/<name>` with the type its
+         *     bytes show (PNG, JPEG, WebP, GIF, PDF or UTF-8 text: anything else is a 415, whatever its name or
+         *     Content-Type), served as an attachment. Over 4 MiB is a 413: use POST /api/uploads/presign.
+         */
+        post: operations["create_upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/uploads/presign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Get a presigned POST for a large file (up to 100 MiB)
+         * @description POST `fields`, then the file as `file`, to `url` as multipart/form-data within 10 minutes (`curl -F` or a
+         *     browser form). S3 answers 204. Your next GET /api/uploads checks the file's first bytes and lists it (or
+         *     deletes it, if it is no allowed type); DELETE /api/uploads/{id} removes it before or after that.
+         */
+        post: operations["presign_upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/uploads/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete one of the caller's files */
+        delete: operations["delete_upload"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/weather": {
         parameters: {
             query?: never;
@@ -447,6 +512,80 @@ export interface components {
             content?: string;
         };
         /**
+         * PresignRequest
+         * @example {
+         *       "content_type": "application/pdf",
+         *       "filename": "report.pdf",
+         *       "size": 7340032
+         *     }
+         */
+        PresignRequest: {
+            /**
+             * Filename
+             * @description Stored without directories or control characters, at most 200 bytes.
+             */
+            filename: string;
+            /**
+             * Content Type
+             * @description S3 refuses the upload unless the form's Content-Type is this one.
+             * @enum {string}
+             */
+            content_type: "image/png" | "image/jpeg" | "image/webp" | "image/gif" | "application/pdf" | "text/plain";
+            /**
+             * Size
+             * @description Bytes (100 MiB at most); S3 refuses a larger file.
+             */
+            size: number;
+        };
+        /**
+         * PresignedPost
+         * @example {
+         *       "expires_at": "2026-11-27T11:00:00.000000Z",
+         *       "fields": {
+         *         "Content-Type": "application/pdf",
+         *         "key": "incoming/user-123/7e5b2d8c-1f00-8a3b-9c4d-5e6f708192a3/report.pdf",
+         *         "policy": "eyJleHBpcmF0aW9uIjog...",
+         *         "x-amz-algorithm": "AWS4-HMAC-SHA256",
+         *         "x-amz-credential": "ASIA.../20261127/us-east-1/s3/aws4_request",
+         *         "x-amz-date": "20261127T105000Z",
+         *         "x-amz-security-token": "...",
+         *         "x-amz-signature": "3f1c..."
+         *       },
+         *       "id": "7e5b2d8c-1f00-8a3b-9c4d-5e6f708192a3",
+         *       "key": "incoming/user-123/7e5b2d8c-1f00-8a3b-9c4d-5e6f708192a3/report.pdf",
+         *       "url": "https://uploads.s3.amazonaws.com/"
+         *     }
+         */
+        PresignedPost: {
+            /**
+             * Id
+             * @description The upload's id, for DELETE /api/uploads/{id}.
+             */
+            id: string;
+            /**
+             * Key
+             * @description Where the file lands: incoming/<user id>/<id>/<name>, until your next list claims it.
+             */
+            key: string;
+            /**
+             * Url
+             * @description POST a multipart/form-data form here: `fields` first, then the file as `file`.
+             */
+            url: string;
+            /**
+             * Fields
+             * @description Form fields to send as they are, before the file.
+             */
+            fields: {
+                [key: string]: string;
+            };
+            /**
+             * Expires At
+             * @description The form is refused after this time (10 minutes).
+             */
+            expires_at: string;
+        };
+        /**
          * Problem
          * @description RFC 9457 problem details; validation failures (400, 422) add `errors`.
          * @example {
@@ -541,6 +680,62 @@ export interface components {
             /** Expires In */
             expires_in: number;
             user: components["schemas"]["User"];
+        };
+        /**
+         * Upload
+         * @example {
+         *       "content_type": "image/png",
+         *       "id": "7e5b2d8c-1f00-8a3b-9c4d-5e6f708192a3",
+         *       "key": "uploads/user-123/7e5b2d8c-1f00-8a3b-9c4d-5e6f708192a3/photo.png",
+         *       "name": "photo.png",
+         *       "size": 48213,
+         *       "uploaded_at": "2026-11-27T10:50:00.000000Z",
+         *       "url": "https://uploads.s3.amazonaws.com/uploads/user-123/7e5b2d8c-1f00-8a3b-9c4d-5e6f708192a3/photo.png?X-Amz-Signature=..."
+         *     }
+         */
+        Upload: {
+            /**
+             * Id
+             * @description Names the file in DELETE /api/uploads/{id}.
+             */
+            id: string;
+            /**
+             * Key
+             * @description The S3 object key: uploads/<user id>/<id>/<name>.
+             */
+            key: string;
+            /**
+             * Name
+             * @description The file name as stored: no directories, no control characters, 200 bytes at most.
+             */
+            name: string;
+            /**
+             * Size
+             * @description Bytes.
+             */
+            size: number;
+            /**
+             * Content Type
+             * @description Detected from the file's first bytes, not taken from the client.
+             */
+            content_type: string;
+            /** Uploaded At */
+            uploaded_at: string;
+            /**
+             * Url
+             * @description A presigned GET of the file (served as an attachment), valid 15 minutes.
+             */
+            url: string;
+        };
+        /** UploadPage */
+        UploadPage: {
+            /** Items */
+            items: components["schemas"]["Upload"][];
+            /**
+             * Next Cursor
+             * @description Pass as `cursor` for the next page; null on the last page.
+             */
+            next_cursor: string | null;
         };
         /**
          * User
@@ -2391,6 +2586,437 @@ export interface operations {
                      *       "status": 422,
                      *       "detail": "",
                      *       "instance": "/api/posts/{id}"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_uploads: {
+        parameters: {
+            query?: {
+                /** @description Files per page. */
+                limit?: number;
+                /** @description `next_cursor` from the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadPage"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Bad request syntax or unsupported method",
+                     *       "instance": "/api/uploads"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
+                    "WWW-Authenticate": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "No permission -- see authorization schemes",
+                     *       "instance": "/api/uploads"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_upload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /**
+                     * Format: binary
+                     * @description The file: PNG, JPEG, WebP, GIF, PDF or plain text (UTF-8), 1 byte to 4 MiB. Other fields are ignored.
+                     */
+                    file: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "content_type": "image/png",
+                     *       "id": "7e5b2d8c-1f00-8a3b-9c4d-5e6f708192a3",
+                     *       "key": "uploads/user-123/7e5b2d8c-1f00-8a3b-9c4d-5e6f708192a3/photo.png",
+                     *       "name": "photo.png",
+                     *       "size": 48213,
+                     *       "uploaded_at": "2026-11-27T10:50:00.000000Z",
+                     *       "url": "https://uploads.s3.amazonaws.com/uploads/user-123/7e5b2d8c-1f00-8a3b-9c4d-5e6f708192a3/photo.png?X-Amz-Signature=..."
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Upload"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Bad request syntax or unsupported method",
+                     *       "instance": "/api/uploads"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
+                    "WWW-Authenticate": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "No permission -- see authorization schemes",
+                     *       "instance": "/api/uploads"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Content Too Large */
+            413: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Content Too Large",
+                     *       "status": 413,
+                     *       "detail": "Content is too large",
+                     *       "instance": "/api/uploads"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported Media Type",
+                     *       "status": 415,
+                     *       "detail": "Entity body in unsupported format",
+                     *       "instance": "/api/uploads"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Content */
+            422: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "",
+                     *       "instance": "/api/uploads"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    presign_upload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "content_type": "application/pdf",
+                 *       "filename": "report.pdf",
+                 *       "size": 7340032
+                 *     }
+                 */
+                "application/json": components["schemas"]["PresignRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "expires_at": "2026-11-27T11:00:00.000000Z",
+                     *       "fields": {
+                     *         "Content-Type": "application/pdf",
+                     *         "key": "incoming/user-123/7e5b2d8c-1f00-8a3b-9c4d-5e6f708192a3/report.pdf",
+                     *         "policy": "eyJleHBpcmF0aW9uIjog...",
+                     *         "x-amz-algorithm": "AWS4-HMAC-SHA256",
+                     *         "x-amz-credential": "ASIA.../20261127/us-east-1/s3/aws4_request",
+                     *         "x-amz-date": "20261127T105000Z",
+                     *         "x-amz-security-token": "...",
+                     *         "x-amz-signature": "3f1c..."
+                     *       },
+                     *       "id": "7e5b2d8c-1f00-8a3b-9c4d-5e6f708192a3",
+                     *       "key": "incoming/user-123/7e5b2d8c-1f00-8a3b-9c4d-5e6f708192a3/report.pdf",
+                     *       "url": "https://uploads.s3.amazonaws.com/"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PresignedPost"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Bad request syntax or unsupported method",
+                     *       "instance": "/api/uploads/presign"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
+                    "WWW-Authenticate": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "No permission -- see authorization schemes",
+                     *       "instance": "/api/uploads/presign"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Content Too Large */
+            413: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Content Too Large",
+                     *       "status": 413,
+                     *       "detail": "Content is too large",
+                     *       "instance": "/api/uploads/presign"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported Media Type",
+                     *       "status": 415,
+                     *       "detail": "Entity body in unsupported format",
+                     *       "instance": "/api/uploads/presign"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Content */
+            422: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "",
+                     *       "instance": "/api/uploads/presign"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_upload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
+                    "WWW-Authenticate": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "No permission -- see authorization schemes",
+                     *       "instance": "/api/uploads/{id}"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not Found",
+                     *       "status": 404,
+                     *       "detail": "Nothing matches the given URI",
+                     *       "instance": "/api/uploads/{id}"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];

@@ -14,6 +14,7 @@ class Settings:
     sessions_table: str
     orders_table: str
     stripe_events_table: str
+    uploads_bucket: str
     jwt_issuer: str
     jwt_audience: str
     access_token_ttl_seconds: int
@@ -32,6 +33,7 @@ def get_settings() -> Settings:
         sessions_table=env.get("SESSIONS_TABLE", "sessions"),
         orders_table=env.get("ORDERS_TABLE", "orders"),
         stripe_events_table=env.get("STRIPE_EVENTS_TABLE", "stripe-events"),
+        uploads_bucket=env.get("UPLOADS_BUCKET", "uploads"),
         jwt_issuer=env.get("JWT_ISSUER", "api-routes"),
         jwt_audience=env.get("JWT_AUDIENCE", "api-routes"),
         access_token_ttl_seconds=int(env.get("ACCESS_TOKEN_TTL_SECONDS", "900")),

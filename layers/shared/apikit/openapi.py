@@ -184,7 +184,12 @@ def _operation(route: Route, method: str, schemas: _Schemas) -> dict[str, Any]:
         operation["description"] = route.description
     if parameters := _parameters(route):
         operation["parameters"] = parameters
-    if route.body is not None:
+    if isinstance(route.body, dict):
+        operation["requestBody"] = {
+            "required": True,
+            "content": {media_type: {"schema": route.body} for media_type in route.body_media_types},
+        }
+    elif route.body is not None:
         ref = schemas.ref(route.body, "validation")
         examples = _examples(route.body)
         operation["requestBody"] = {

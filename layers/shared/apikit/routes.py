@@ -79,7 +79,7 @@ class Route:
     response_media_type: str = "application/json"
     response_headers: dict[str, str] = field(default_factory=dict)
     query: type[BaseModel] | None = None
-    body: type[BaseModel] | None = None
+    body: type[BaseModel] | dict[str, Any] | None = None  # a model (JSON), or the JSON schema of a body read as bytes
     body_media_types: tuple[str, ...] = ("application/json",)
     path_model: type[BaseModel] | None = None
     request_headers: dict[str, str] = field(default_factory=dict)
@@ -126,7 +126,7 @@ def route(
     response_media_type: str = "application/json",
     response_headers: dict[str, str] | None = None,
     query: type[BaseModel] | None = None,
-    body: type[BaseModel] | None = None,
+    body: type[BaseModel] | dict[str, Any] | None = None,
     body_media_types: tuple[str, ...] = ("application/json",),
     path_model: type[BaseModel] | None = None,
     request_headers: dict[str, str] | None = None,
@@ -141,6 +141,8 @@ def route(
 
     `user` (the `Principal`) with `security=BEARER_AUTH`, `path` with `path_model` (else each path parameter by
     its name), `query` with `query`, `body` with `body`. Checks run in that order: 401 before 400 before 422.
+    A `body` given as a JSON schema (a multipart form, say) is documented with it and checked only for its media
+    type: the handler receives the bytes, and bounds and parses them itself.
     `security_optional`: the handler also answers without the credential (logout without its cookie, say).
     With `app=None` the route is only declared: for a handler without a resolver (see `ROUTE` in /api/hello).
     """
@@ -187,7 +189,7 @@ def _validating(app: APIGatewayHttpResolver, declared: Route, handler: Handler) 
     """The function Powertools calls: runs the declared checks, then the handler with what they produced."""
     if declared.query or declared.body or declared.path_model:
         # Imported here, at cold start, only by the functions that declare models (pydantic costs ~70 ms).
-        from apikit.validation import parse_body, parse_path, parse_query
+        from apikit.validation import parse_body, parse_path, parse_query, read_body
     if declared.security is BEARER_AUTH:
         from apikit.auth import require_user
 
@@ -202,7 +204,9 @@ def _validating(app: APIGatewayHttpResolver, declared: Route, handler: Handler) 
             arguments.update(path_parameters)
         if declared.query is not None:
             arguments["query"] = parse_query(event, declared.query)
-        if declared.body is not None:
+        if isinstance(declared.body, dict):
+            arguments["body"] = read_body(event, declared.body_media_types)
+        elif declared.body is not None:
             arguments["body"] = parse_body(event, declared.body, declared.body_media_types)
         return handler(**arguments)
 

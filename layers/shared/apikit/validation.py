@@ -36,12 +36,17 @@ def raw_body(event: APIGatewayProxyEventV2) -> bytes:
     return body.encode()
 
 
+def read_body(event: APIGatewayProxyEventV2, media_types: tuple[str, ...]) -> bytes:
+    """The body's bytes, if its Content-Type is one of `media_types` (else 415). Its size is the caller's to bound."""
+    if _media_type(event) not in media_types:
+        raise UnsupportedMediaType(f"Content-Type must be {' or '.join(media_types)}.")
+    return raw_body(event)
+
+
 def parse_body[Model: BaseModel](
     event: APIGatewayProxyEventV2, model: type[Model], media_types: tuple[str, ...] = ("application/json",)
 ) -> Model:
-    if _media_type(event) not in media_types:
-        raise UnsupportedMediaType(f"Content-Type must be {' or '.join(media_types)}.")
-    data = raw_body(event)
+    data = read_body(event, media_types)
     if len(data) > get_settings().max_body_bytes:
         raise PayloadTooLarge(f"The request body is larger than {get_settings().max_body_bytes} bytes.")
     try:

@@ -1,0 +1,585 @@
+"""POST/GET /api/uploads, POST /api/uploads/presign and DELETE /api/uploads/{id}, in-process on moto's S3.
+
+What a user would notice: what is accepted and how it is stored, every refusal as problem+json with its status, whose
+files a user sees and may delete, and the exact conditions S3 will enforce on a presigned POST (moto does not enforce
+them, so the signed policy is decoded and its signature checked here).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import boto3
+import pytest
+import urllib3
+from moto import mock_aws
+
+from devserver.template import bucket_name
+from tests.conftest import JWT_KEY, ROOT, _client, assert_problem, bearer, invoke, load_event
+
+BUCKET = bucket_name("UploadsBucket")
+MIB = 1024 * 1024
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64
+SAMPLES = {
+    "image/png": PNG,
+    "image/jpeg": b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x01" * 64,
+    "image/webp": b"RIFF\x24\x00\x00\x00WEBPVP8 " + b"\x02" * 64,
+    "image/gif": b"GIF89a\x01\x00\x01\x00" + b"\x03" * 64,
+    "application/pdf": b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n",
+    "text/plain": "Grüße, 世界: plain UTF-8 text.\n".encode(),
+}
+EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + b"\x00" * 64  # a Windows executable
+
+
+@pytest.fixture
+def s3() -> Iterator[Any]:
+    """moto with the template's uploads bucket and the JWT key: the `aws` fixture less the tables these routes never
+    touch (creating them is most of a test's time here)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    from apikit.config import get_settings
+
+    get_settings.cache_clear()
+    parameters.clear_caches()
+    with mock_aws():
+        _client("secretsmanager").create_secret(Name="JwtSecret", SecretString=JWT_KEY)
+        _client("s3").create_bucket(Bucket=BUCKET)
+        yield _client("s3")
+    parameters.clear_caches()
+
+
+def form(*parts: tuple[str, Any], boundary: str = "test-boundary-7MA4YWxkTrZu0gW") -> tuple[bytes, str]:
+    """A multipart/form-data body as urllib3 (under requests) builds it from (name, (filename, data, type)) parts."""
+    return urllib3.encode_multipart_formdata(list(parts), boundary=boundary)
+
+
+def upload_event(body: bytes, content_type: str, user: str | None = "alice") -> dict[str, Any]:
+    headers = {"authorization": bearer(user) if user else None, "content-type": content_type}
+    return load_event(
+        "uploads_create/post.json", headers=headers, body=base64.b64encode(body).decode(), isBase64Encoded=True
+    )
+
+
+def upload(data: bytes, filename: str = "file.bin", client_type: str = "application/octet-stream", **kwargs: Any):
+    body, content_type = form(("file", (filename, data, client_type)))
+    return invoke("uploads_create", upload_event(body, content_type, **kwargs))
+
+
+def listing(user: str = "alice", **query: str):
+    return invoke(
+        "uploads_list", load_event("uploads_list/get.json", headers={"authorization": bearer(user)}, query=query)
+    )
+
+
+def delete(upload_id: str, user: str | None = "alice"):
+    headers = {"authorization": bearer(user) if user else None}
+    return invoke(
+        "uploads_delete", load_event("uploads_delete/delete.json", headers=headers, path=f"/api/uploads/{upload_id}")
+    )
+
+
+def presign(body: Any, user: str | None = "alice"):
+    headers = {"authorization": bearer(user) if user else None}
+    return invoke("uploads_presign", load_event("uploads_presign/post.json", headers=headers, body=body))
+
+
+def keys(s3: Any, prefix: str = "") -> list[str]:
+    return [entry["Key"] for entry in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])]
+
+
+# --- POST /api/uploads: what is accepted, and how it is stored ---------------------------------------------------
+
+
+@pytest.mark.parametrize("media_type", sorted(SAMPLES))
+def test_each_allowed_type_is_stored_with_the_type_its_bytes_show(s3, media_type):
+    # The client claims nothing useful: a generic type and a name without an extension.
+    result = upload(SAMPLES[media_type], filename="upload", client_type="application/octet-stream")
+
+    assert result.status == 201, result.body
+    created = result.json()
+    assert created["content_type"] == media_type
+    assert created["size"] == len(SAMPLES[media_type])
+    assert re.fullmatch(r"uploads/alice/[0-9a-f-]{36}/upload", created["key"])
+    assert created["key"] == f"uploads/alice/{created['id']}/{created['name']}"
+    stored = s3.get_object(Bucket=BUCKET, Key=created["key"])
+    assert stored["Body"].read() == SAMPLES[media_type]
+    assert stored["ContentType"] == media_type
+    assert stored["ContentDisposition"].startswith("attachment;")
+
+
+def test_the_answer_carries_a_download_link_valid_for_15_minutes(s3):
+    created = upload(PNG, "photo.png", "image/png").json()
+
+    url = urlsplit(created["url"])
+    query = parse_qs(url.query)
+    assert unquote(url.path).endswith(f"/{created['key']}")
+    assert query["X-Amz-Expires"] == ["900"]
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+    assert set(created) == {"id", "key", "name", "size", "content_type", "uploaded_at", "url"}
+
+
+def test_the_clients_content_type_and_extension_do_not_decide_the_type(s3):
+    result = upload(PNG, filename="notes.txt", client_type="text/plain")
+
+    assert result.status == 201
+    assert result.json()["content_type"] == "image/png"
+    assert result.json()["name"] == "notes.txt"
+
+
+@pytest.mark.parametrize(
+    ("data", "what"),
+    [
+        (EXE, "a Windows executable"),
+        (b"PK\x03\x04\x14\x00\x00\x00" + b"\x00" * 32, "a zip archive"),
+        (b"\x00\x01\x02 binary \xfe\xff", "binary data"),
+        (b"<html>\xff\xfe not UTF-8</html>", "text that is not UTF-8"),
+    ],
+)
+def test_a_disallowed_type_renamed_to_png_is_a_415_and_nothing_is_stored(s3, data, what):
+    result = upload(data, filename="cat.png", client_type="image/png")
+
+    body = assert_problem(result, 415, "/api/uploads")
+    assert "PNG, JPEG, WebP, GIF, PDF or plain text" in body["detail"], what
+    assert keys(s3) == []
+
+
+def test_a_file_of_exactly_4_mib_is_accepted(s3):
+    data = b"%PDF-1.7\n" + b"0" * (4 * MIB - 9)
+
+    result = upload(data, "big.pdf", "application/pdf")
+
+    assert result.status == 201, result.body
+    assert result.json()["size"] == 4 * MIB
+    assert s3.head_object(Bucket=BUCKET, Key=result.json()["key"])["ContentLength"] == 4 * MIB
+
+
+def test_one_byte_over_4_mib_is_a_413_that_names_the_presigned_route(s3):
+    data = b"%PDF-1.7\n" + b"0" * (4 * MIB - 8)
+
+    body = assert_problem(upload(data, "big.pdf", "application/pdf"), 413, "/api/uploads")
+
+    assert "POST /api/uploads/presign" in body["detail"]
+    assert keys(s3) == []
+
+
+def test_a_body_far_over_the_limit_is_a_413_before_it_is_parsed(s3):
+    # 5 MiB of anything: refused by its size alone (it is not even a valid form).
+    body = assert_problem(
+        invoke("uploads_create", upload_event(b"x" * (5 * MIB), "multipart/form-data; boundary=b")), 413
+    )
+
+    assert "POST /api/uploads/presign" in body["detail"]
+
+
+def test_an_empty_file_is_a_422(s3):
+    body = assert_problem(upload(b"", "empty.txt", "text/plain"), 422)
+
+    assert body["errors"] == [{"loc": ["body", "file"], "msg": "The file is empty.", "type": "empty"}]
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        (("title", "no file at all"),),
+        (("document", ("a.png", PNG, "image/png")),),  # a file, but not in the field `file`
+        (("file", ("", b"", "application/octet-stream")),),  # a browser's file input left empty
+    ],
+    ids=["only-a-text-field", "file-in-another-field", "empty-file-input"],
+)
+def test_a_form_without_the_file_field_is_a_422_missing(s3, parts):
+    body, content_type = form(*parts)
+
+    problem = assert_problem(invoke("uploads_create", upload_event(body, content_type)), 422)
+
+    assert problem["errors"][0]["loc"] == ["body", "file"]
+    assert problem["errors"][0]["type"] == "missing"
+
+
+def test_text_in_the_file_field_is_a_422(s3):
+    body, content_type = form(("file", "just some text"))
+
+    problem = assert_problem(invoke("uploads_create", upload_event(body, content_type)), 422)
+
+    assert problem["errors"][0]["type"] == "not_a_file"
+
+
+def test_two_files_are_a_422_and_neither_is_stored(s3):
+    body, content_type = form(("file", ("a.png", PNG, "image/png")), ("file", ("b.png", PNG, "image/png")))
+
+    problem = assert_problem(invoke("uploads_create", upload_event(body, content_type)), 422)
+
+    assert problem["errors"][0]["type"] == "too_many_files"
+    assert keys(s3) == []
+
+
+def test_other_text_fields_are_ignored(s3):
+    body, content_type = form(("description", "my cat"), ("file", ("cat.png", PNG, "image/png")), ("submit", "Upload"))
+
+    assert invoke("uploads_create", upload_event(body, content_type)).status == 201
+
+
+@pytest.mark.parametrize(
+    ("content_type", "mutilate"),
+    [
+        ("multipart/form-data", lambda body: body),  # no boundary
+        ("multipart/form-data; boundary=test-boundary-7MA4YWxkTrZu0gW", lambda body: body[:-40]),  # truncated
+        ("multipart/form-data; boundary=test-boundary-7MA4YWxkTrZu0gW", lambda body: body[: body.index(b"\r\n\r\n")]),
+        ("multipart/form-data; boundary=another-boundary", lambda body: body),  # a boundary the body never uses
+        (
+            "multipart/form-data; boundary=test-boundary-7MA4YWxkTrZu0gW",
+            lambda body: b"--test-boundary-7MA4YWxkTrZu0gW\r\nno-colon-here\r\n\r\nx",
+        ),
+        ("multipart/form-data; boundary=" + "b" * 300, lambda body: body),  # longer than the parser allows
+    ],
+    ids=["no-boundary", "truncated-data", "truncated-headers", "wrong-boundary", "bad-header", "huge-boundary"],
+)
+def test_a_malformed_multipart_body_is_a_400(s3, content_type, mutilate):
+    body, _ = form(("file", ("a.png", PNG, "image/png")))
+
+    problem = assert_problem(invoke("uploads_create", upload_event(mutilate(body), content_type)), 400, "/api/uploads")
+
+    assert "multipart/form-data" in problem["detail"]
+    assert keys(s3) == []
+
+
+def test_a_json_body_is_a_415(s3):
+    event = load_event(
+        "uploads_create/post.json",
+        headers={"authorization": bearer("alice"), "content-type": "application/json"},
+        body="{}",
+        isBase64Encoded=False,
+    )
+
+    problem = assert_problem(invoke("uploads_create", event), 415)
+
+    assert problem["detail"] == "Content-Type must be multipart/form-data."
+
+
+# --- file names -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("../../etc/passwd.txt", "passwd.txt"),
+        ("..\\..\\Windows\\System32\\evil.txt", "evil.txt"),
+        ("/absolute/path/notes.txt", "notes.txt"),
+        ("..", "file"),
+        ("...hidden.txt", "hidden.txt"),
+        ("a\x07b\x1bc\x7f.txt", "abc.txt"),
+        ("invoice\u202egnp.txt", "invoicegnp.txt"),  # a right-to-left override would show "invoicetxt.png"
+        ('what?"<>|*:.txt', "what_______.txt"),
+        ("résumé 履歴書 🚀.txt", "résumé 履歴書 🚀.txt"),
+        ("e\u0301te\u0301.txt", "été.txt"),  # decomposed accents are composed (NFC)
+    ],
+)
+def test_the_stored_name_is_safe_and_keeps_unicode(s3, sent, stored):
+    result = upload(b"hello\n", sent, "text/plain")
+
+    assert result.status == 201, result.body
+    created = result.json()
+    assert created["name"] == stored
+    assert created["key"] == f"uploads/alice/{created['id']}/{stored}"
+    head = s3.head_object(Bucket=BUCKET, Key=created["key"])
+    assert unquote(head["ContentDisposition"].split("filename*=UTF-8''")[1]) == stored
+
+
+def test_a_unicode_name_is_sent_back_in_content_disposition_as_rfc_8187(s3):
+    created = upload(b"hello\n", "résumé 履歴書.txt", "text/plain").json()
+
+    disposition = s3.head_object(Bucket=BUCKET, Key=created["key"])["ContentDisposition"]
+
+    assert disposition.startswith('attachment; filename="r_sum_ ___.txt"; ')
+    assert unquote(disposition.split("filename*=UTF-8''")[1]) == "résumé 履歴書.txt"
+
+
+def test_a_long_name_is_cut_to_200_bytes_and_keeps_its_extension(s3):
+    sent = "日本" * 200 + ".txt"
+
+    created = upload(b"hello\n", sent, "text/plain").json()
+
+    assert 190 < len(created["name"].encode()) <= 200
+    assert created["name"].endswith(".txt")
+    assert sent.startswith(created["name"].removesuffix(".txt"))  # cut between characters, never inside one
+
+
+# --- auth and ownership -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "request_without_token",
+    [
+        lambda: upload(PNG, user=None),
+        lambda: invoke("uploads_list", load_event("uploads_list/get.json", headers={"authorization": None})),
+        lambda: presign({"filename": "a.pdf", "content_type": "application/pdf", "size": 10}, user=None),
+        lambda: delete("7e5b2d8c-1f00-8a3b-9c4d-5e6f708192a3", user=None),
+    ],
+    ids=["upload", "list", "presign", "delete"],
+)
+def test_every_route_needs_a_bearer_token(s3, request_without_token):
+    result = request_without_token()
+
+    assert_problem(result, 401)
+    assert result.headers["www-authenticate"].startswith("Bearer")
+    assert keys(s3) == []
+
+
+def test_a_user_lists_only_their_own_files(s3):
+    mine = upload(PNG, "mine.png").json()
+    upload(PNG, "theirs.png", user="bob")
+
+    items = listing("alice").json()["items"]
+
+    assert [item["id"] for item in items] == [mine["id"]]
+    assert items[0] == {**mine, "url": items[0]["url"]}
+
+
+def test_another_users_file_cannot_be_deleted_and_is_a_404(s3):
+    theirs = upload(PNG, "theirs.png", user="bob").json()
+
+    assert_problem(delete(theirs["id"], user="alice"), 404)
+
+    assert keys(s3) == [theirs["key"]]
+
+
+def test_the_owner_deletes_a_file_and_then_it_is_gone(s3):
+    created = upload(PNG, "mine.png").json()
+
+    result = delete(created["id"])
+
+    assert result.status == 204
+    assert result.body == ""
+    assert keys(s3) == []
+    assert listing().json()["items"] == []
+    assert_problem(delete(created["id"]), 404)
+
+
+def test_an_id_that_is_not_an_upload_id_is_a_404(s3):
+    assert_problem(delete("not-an-id"), 404)
+
+
+def test_a_user_id_cannot_reach_into_another_users_prefix(s3):
+    upload(PNG, "secret.png", user="bob/x")
+    upload(PNG, "other.png", user="bob")
+
+    items = listing("bob").json()["items"]
+
+    assert [item["name"] for item in items] == ["other.png"]
+    assert keys(s3, "uploads/bob%2Fx/") != []
+
+
+# --- GET /api/uploads: order and pages ------------------------------------------------------------------------
+
+
+def test_files_are_listed_newest_first_page_by_page(s3):
+    created = [upload(PNG, f"{n}.png").json() for n in range(3)]
+
+    first = listing(limit="2").json()
+    second = listing(limit="2", cursor=first["next_cursor"]).json()
+
+    assert [item["name"] for item in first["items"]] == ["2.png", "1.png"]
+    assert [item["name"] for item in second["items"]] == ["0.png"]
+    assert second["next_cursor"] is None
+    assert {item["id"] for item in first["items"] + second["items"]} == {item["id"] for item in created}
+    assert all(parse_qs(urlsplit(item["url"]).query)["X-Amz-Expires"] == ["900"] for item in first["items"])
+
+
+@pytest.mark.parametrize("cursor", ["%%%", "bm90LWEta2V5", base64.urlsafe_b64encode(b"uploads/bob/x/y.png").decode()])
+def test_a_cursor_the_api_did_not_give_this_user_is_a_400(s3, cursor):
+    upload(PNG, "theirs.png", user="bob")
+
+    assert_problem(listing(cursor=cursor), 400)
+
+
+@pytest.mark.parametrize("limit", ["0", "101", "many"])
+def test_a_bad_limit_is_a_400(s3, limit):
+    assert_problem(listing(limit=limit), 400)
+
+
+# --- POST /api/uploads/presign --------------------------------------------------------------------------------
+
+
+def _signing_key(secret: str, date: str, region: str) -> bytes:
+    key = f"AWS4{secret}".encode()
+    for part in (date, region, "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+def test_a_presigned_post_is_signed_for_one_key_its_type_and_its_size(s3):
+    before = datetime.now(UTC)
+    result = presign({"filename": "../Quarterly report.pdf", "content_type": "application/pdf", "size": 50 * MIB})
+
+    assert result.status == 200, result.body
+    answer = result.json()
+    fields = answer["fields"]
+    assert answer["key"] == f"incoming/alice/{answer['id']}/Quarterly report.pdf"
+    assert fields["key"] == answer["key"]
+    assert fields["Content-Type"] == "application/pdf"
+    # S3 checks the form against the policy that the signature covers: the signature is over this very policy.
+    credentials = boto3.Session().get_credentials().get_frozen_credentials()  # what the function signed with
+    credential = fields["x-amz-credential"].split("/")
+    assert credential[0] == credentials.access_key
+    assert credential[2:] == ["us-east-1", "s3", "aws4_request"]
+    key = _signing_key(credentials.secret_key, credential[1], credential[2])
+    expected_signature = hmac.new(key, fields["policy"].encode(), hashlib.sha256).hexdigest()
+    assert fields["x-amz-signature"] == expected_signature
+    policy = json.loads(base64.b64decode(fields["policy"]))
+    conditions = policy["conditions"]
+    assert {"bucket": BUCKET} in conditions
+    assert {"key": answer["key"]} in conditions  # exact: no starts-with, no ${filename}
+    assert {"Content-Type": "application/pdf"} in conditions
+    assert ["content-length-range", 1, 50 * MIB] in conditions
+    assert not [condition for condition in conditions if isinstance(condition, list) and condition[0] == "starts-with"]
+    expiration = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
+    assert (
+        before + timedelta(minutes=9, seconds=55) <= expiration <= datetime.now(UTC) + timedelta(minutes=10, seconds=5)
+    )
+    assert abs(datetime.fromisoformat(answer["expires_at"].replace("Z", "+00:00")) - expiration) < timedelta(seconds=2)
+    assert result.headers["cache-control"] == "no-store"
+    assert keys(s3) == []  # signing touches nothing
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"filename": "a.pdf", "content_type": "application/pdf", "size": 100 * MIB + 1}, "size"),
+        ({"filename": "a.pdf", "content_type": "application/pdf", "size": 0}, "size"),
+        ({"filename": "a.html", "content_type": "text/html", "size": 10}, "content_type"),
+        ({"filename": "", "content_type": "text/plain", "size": 10}, "filename"),
+        ({"filename": "a.pdf", "content_type": "application/pdf"}, "size"),
+        ({"filename": "a.pdf", "content_type": "application/pdf", "size": "10"}, "size"),
+        ({"filename": "a.pdf", "content_type": "application/pdf", "size": 10, "acl": "public-read"}, "acl"),
+    ],
+)
+def test_a_presign_request_outside_the_rules_is_a_422(s3, body, field):
+    problem = assert_problem(presign(body), 422)
+
+    assert [error["loc"] for error in problem["errors"]] == [["body", field]]
+
+
+def test_100_mib_is_the_largest_presigned_size(s3):
+    answer = presign({"filename": "a.pdf", "content_type": "application/pdf", "size": 100 * MIB}).json()
+
+    assert ["content-length-range", 1, 100 * MIB] in json.loads(base64.b64decode(answer["fields"]["policy"]))[
+        "conditions"
+    ]
+
+
+def _post_to_s3(s3: Any, answer: dict[str, Any], data: bytes) -> None:
+    """What S3 does with an accepted presigned POST (moto's server does it in the integration test)."""
+    s3.put_object(Bucket=BUCKET, Key=answer["key"], Body=data, ContentType=answer["fields"]["Content-Type"])
+
+
+def test_a_presigned_upload_is_checked_and_listed_by_the_owners_next_list(s3):
+    answer = presign({"filename": "scan.pdf", "content_type": "application/pdf", "size": 9 * MIB}).json()
+    data = b"%PDF-1.7\n" + b"1" * (9 * MIB - 9)
+    _post_to_s3(s3, answer, data)
+
+    items = listing().json()["items"]
+
+    assert [(item["id"], item["name"], item["size"], item["content_type"]) for item in items] == [
+        (answer["id"], "scan.pdf", 9 * MIB, "application/pdf")
+    ]
+    assert items[0]["key"] == f"uploads/alice/{answer['id']}/scan.pdf"
+    assert keys(s3, "incoming/") == []
+    head = s3.head_object(Bucket=BUCKET, Key=items[0]["key"])
+    assert head["ContentDisposition"].startswith("attachment;")
+    assert listing("bob").json()["items"] == []
+
+
+def test_a_presigned_upload_whose_bytes_are_no_allowed_type_is_deleted_not_listed(s3):
+    answer = presign({"filename": "cat.png", "content_type": "image/png", "size": 1000}).json()
+    _post_to_s3(s3, answer, EXE)
+
+    assert listing().json()["items"] == []
+    assert keys(s3) == []
+
+
+def test_a_presigned_upload_is_stored_with_its_detected_type_not_the_declared_one(s3):
+    answer = presign({"filename": "notes.txt", "content_type": "text/plain", "size": 1000}).json()
+    _post_to_s3(s3, answer, PNG)
+
+    (item,) = listing().json()["items"]
+
+    assert item["content_type"] == "image/png"
+
+
+def test_a_large_presigned_text_file_is_judged_by_its_first_bytes_even_if_they_end_inside_a_character(s3):
+    data = "日本語のテキスト\n".encode() * 1000  # 8,192 bytes is not a whole number of these 3-byte characters
+    answer = presign({"filename": "notes.txt", "content_type": "text/plain", "size": len(data)}).json()
+    _post_to_s3(s3, answer, data)
+
+    (item,) = listing().json()["items"]
+
+    assert (item["content_type"], item["size"]) == ("text/plain", len(data))
+
+
+def test_another_user_does_not_claim_or_see_a_presigned_upload(s3):
+    answer = presign({"filename": "a.pdf", "content_type": "application/pdf", "size": 100}).json()
+    _post_to_s3(s3, answer, SAMPLES["application/pdf"])
+
+    assert listing("bob").json()["items"] == []
+    assert_problem(delete(answer["id"], user="bob"), 404)
+    assert keys(s3) == [answer["key"]]
+
+
+def test_an_unclaimed_presigned_upload_can_be_deleted_by_its_owner(s3):
+    answer = presign({"filename": "a.pdf", "content_type": "application/pdf", "size": 100}).json()
+    _post_to_s3(s3, answer, SAMPLES["application/pdf"])
+
+    assert delete(answer["id"]).status == 204
+    assert keys(s3) == []
+
+
+# --- the template ---------------------------------------------------------------------------------------------
+
+
+def test_the_bucket_is_private_encrypted_tls_only_and_expires_unclaimed_uploads():
+    from devserver.template import load_template
+
+    resources = load_template(ROOT / "template.yaml")["Resources"]
+    bucket = resources["UploadsBucket"]["Properties"]
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    assert rules["AbortIncompleteMultipartUploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    assert rules["ExpireUnclaimedPresignedUploads"]["Prefix"] == "incoming/"
+    assert rules["ExpireUnclaimedPresignedUploads"]["ExpirationInDays"] == 1
+    assert "uploads/" not in json.dumps(bucket["LifecycleConfiguration"])  # a claimed file is never expired
+    assert bucket["CorsConfiguration"]["CorsRules"][0]["AllowedOrigins"] == {"Ref": "CorsAllowedOrigins"}
+    (statement,) = resources["UploadsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+# --- the sample events ------------------------------------------------------------------------------------------
+
+
+def _sample(name: str) -> dict[str, Any]:
+    event = json.loads((ROOT / "events" / name).read_text())
+    assert event["headers"]["authorization"] == "Bearer REPLACE_WITH_ACCESS_TOKEN"
+    event["headers"]["authorization"] = bearer("user-123")
+    return event
+
+
+def test_the_sample_events_give_their_documented_statuses(s3):
+    created = invoke("uploads_create", _sample("uploads_create/post.json"))
+    assert created.status == 201, created.body
+    assert created.json()["content_type"] == "image/png"
+    assert created.json()["name"] == "pixel.png"
+    assert invoke("uploads_presign", _sample("uploads_presign/post.json")).status == 200
+    listed = invoke("uploads_list", _sample("uploads_list/get.json"))
+    assert [item["id"] for item in listed.json()["items"]] == [created.json()["id"]]
+    sample_delete = _sample("uploads_delete/delete.json")
+    assert_problem(invoke("uploads_delete", sample_delete), 404)  # the sample's id names no file yet
+    s3.put_object(Bucket=BUCKET, Key=f"uploads/user-123/{sample_delete['pathParameters']['id']}/a.png", Body=PNG)
+    assert invoke("uploads_delete", sample_delete).status == 204
