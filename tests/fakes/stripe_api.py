@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
+
+from tests.fakes.loopback import LoopbackServer
 
 API_VERSION = "2025-10-29.clover"
 DEFAULT_PRICES = {"price_basic": (1000, "eur"), "price_pro": (2500, "eur")}  # id -> (unit_amount, currency)
@@ -69,45 +69,21 @@ def stripe_error(status: int, kind: str, message: str, code: str | None = None, 
     return _Answer(status, {"error": error})
 
 
-class FakeStripe:
+class FakeStripe(LoopbackServer):
     def __init__(self, api_key: str, prices: dict[str, tuple[int, str]] | None = None) -> None:
+        super().__init__(_Handler)
         self.api_key = api_key
         self.prices = dict(DEFAULT_PRICES if prices is None else prices)
-        self._lock = threading.Lock()
         self._received: list[ReceivedRequest] = []
         self._programmed: deque[_Programmed] = deque()
         self._replays: dict[str, tuple[dict[str, str], _Answer]] = {}  # idempotency key -> (params, first answer)
         self.sessions: dict[str, dict[str, Any]] = {}
-        self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True  # a delayed answer never holds up stop()
-        self._server.fake = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     # --- lifecycle ----------------------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FakeStripe:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeStripe:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
+        return self.origin
 
     # --- what tests program and read ----------------------------------------------------------------------
 

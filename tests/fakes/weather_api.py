@@ -19,15 +19,15 @@ from __future__ import annotations
 import json
 import socket
 import struct
-import threading
 import unicodedata
 from collections import deque
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.loopback import LoopbackServer
 
 PATH = "/data/2.5/weather"
 OBSERVED_AT = 1795860000  # 2026-11-28T10:00:00Z
@@ -110,44 +110,20 @@ def _proxy_error(status: int) -> _Answer:
     return _Answer(status, (page + "<hr><center>openresty</center>\r\n</body>\r\n</html>\r\n").encode(), "text/html")
 
 
-class FakeWeatherApi:
+class FakeWeatherApi(LoopbackServer):
     def __init__(self, api_key: str, cities: tuple[City, ...] = DEFAULT_CITIES) -> None:
+        super().__init__(_Handler)
         self.api_key = api_key
         self.cities = {_key(alias): city for city in cities for alias in (city.name, *city.aliases)}
-        self._lock = threading.Lock()
         self._received: list[ReceivedRequest] = []
         self._programmed: deque[_Programmed] = deque()
-        self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True  # a delayed answer never holds up stop()
-        self._server.fake = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     # --- lifecycle ----------------------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
         """The endpoint itself, as WEATHER_API_URL names it."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}{PATH}"
-
-    def start(self) -> FakeWeatherApi:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeWeatherApi:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
+        return self.origin + PATH
 
     # --- what tests program and read ----------------------------------------------------------------------
 
