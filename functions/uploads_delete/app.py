@@ -10,12 +10,21 @@ from aws_lambda_powertools.event_handler import Response
 
 from apikit.app import create_app, make_handler
 from apikit.auth import Principal
+from apikit.errors import MethodNotAllowed
 from apikit.repositories.uploads import UploadPath, UploadsRepository
 from apikit.responses import empty_response
 from apikit.routes import BEARER_AUTH, route
 
 app = create_app()
 uploads = UploadsRepository()
+
+
+# API Gateway sends DELETE /api/uploads/presign here: `{id}` matches any one segment, and a route with a parameter
+# beats the catch-all. That path is the presign route's, so answer as the catch-all answers a method a path does not
+# serve. A plain Powertools route, tried before `{id}` (static routes first), and no operation of the document.
+@app.delete("/api/uploads/presign")
+def presign_takes_post_only() -> Response[str]:
+    raise MethodNotAllowed(["POST", "OPTIONS"])
 
 
 @route(

@@ -362,6 +362,14 @@ def test_the_owner_deletes_a_file_and_then_it_is_gone(s3):
     assert_problem(delete(created["id"]), 404)
 
 
+def test_delete_on_the_presign_path_is_a_405_as_for_any_method_a_path_does_not_serve(s3):
+    # On API Gateway DELETE /api/uploads/presign matches DELETE /api/uploads/{id}, not the catch-all.
+    result = delete("presign")
+
+    assert_problem(result, 405, "/api/uploads/presign")
+    assert result.headers["allow"] == "POST, OPTIONS"
+
+
 def test_an_id_that_is_not_an_upload_id_is_a_404(s3):
     assert_problem(delete("not-an-id"), 404)
 
