@@ -120,6 +120,9 @@ class LocalAws:
                     objects[entry["Key"]] = {
                         "body": base64.b64encode(stored["Body"].read()).decode(),
                         "content_type": stored.get("ContentType", "application/octet-stream"),
+                        # What a function set on the object and reads back (uploads: the download's file name).
+                        "content_disposition": stored.get("ContentDisposition"),
+                        "metadata": stored.get("Metadata", {}),
                     }
             data["buckets"][name] = objects
         directory.mkdir(parents=True, exist_ok=True)
@@ -143,8 +146,16 @@ class LocalAws:
             restored += len(items)
         for name, objects in data.get("buckets", {}).items():
             for key, stored in objects.items():
+                extra = (
+                    {"ContentDisposition": stored["content_disposition"]} if stored.get("content_disposition") else {}
+                )
                 self.s3.put_object(
-                    Bucket=name, Key=key, Body=base64.b64decode(stored["body"]), ContentType=stored["content_type"]
+                    Bucket=name,
+                    Key=key,
+                    Body=base64.b64decode(stored["body"]),
+                    ContentType=stored["content_type"],
+                    Metadata=stored.get("metadata", {}),
+                    **extra,
                 )
             restored += len(objects)
         return restored

@@ -15,7 +15,7 @@ from python_multipart.multipart import Field, File, FormParser, parse_options_he
 from apikit.app import create_app, make_handler
 from apikit.auth import Principal
 from apikit.errors import BadRequest, PayloadTooLarge, UnprocessableContent, UnsupportedMediaType
-from apikit.files import detect_type, safe_filename
+from apikit.files import detect_type, matching_name, safe_filename
 from apikit.repositories.uploads import Upload, UploadsRepository
 from apikit.responses import json_response
 from apikit.routes import BEARER_AUTH, route
@@ -125,7 +125,7 @@ def create_upload(user: Principal, body: bytes) -> Response[str]:
         raise UnsupportedMediaType(
             f"The file is not {TYPES_HINT}: its content says so, whatever its name or Content-Type."
         )
-    upload = uploads.store(user.user_id, safe_filename(client_name), data, media_type)
+    upload = uploads.store(user.user_id, matching_name(safe_filename(client_name), media_type), data, media_type)
     return json_response(upload, HTTPStatus.CREATED)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import requests
+
 from tests.integration.conftest import ROOT, token
 
 ORIGIN = "http://localhost:3000"  # the template's default CorsAllowedOrigins
@@ -120,6 +122,8 @@ def test_data_persists_across_restart_with_persist(start_server, tmp_path):
         headers={"Authorization": f"Bearer {token('alice')}"},
     )
     assert created.status_code == 201
+    bearer = {"Authorization": f"Bearer {token('alice')}"}
+    stored = first.request("POST", "/api/uploads", files={"file": ("notes.txt", b"kept\n")}, headers=bearer).json()
     assert first.stop() == 0
     assert (data / "snapshot.json").exists()
 
@@ -128,6 +132,12 @@ def test_data_persists_across_restart_with_persist(start_server, tmp_path):
 
     assert fetched.status_code == 200
     assert fetched.json()["title"] == "Kept"
+    # An S3 object keeps what the function set on it, not only its bytes and type.
+    (listed,) = second.get("/api/uploads", headers=bearer).json()["items"]
+    assert listed["uploaded_at"] == stored["uploaded_at"]
+    download = requests.get(listed["url"], timeout=10)
+    assert download.content == b"kept\n"
+    assert download.headers["Content-Disposition"].startswith('attachment; filename="notes.txt"')
 
 
 def _refresh_cookie(response) -> str:

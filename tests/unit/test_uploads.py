@@ -107,7 +107,9 @@ def test_each_allowed_type_is_stored_with_the_type_its_bytes_show(s3, media_type
     created = result.json()
     assert created["content_type"] == media_type
     assert created["size"] == len(SAMPLES[media_type])
-    assert re.fullmatch(r"uploads/alice/[0-9a-f-]{36}/upload", created["key"])
+    # The name gets the detected type's own extension, so a saved download opens as what it is.
+    extension = {"image/jpeg": "jpg", "text/plain": "txt"}.get(media_type, media_type.split("/")[1])
+    assert re.fullmatch(rf"uploads/alice/[0-9a-f-]{{36}}/upload\.{extension}", created["key"])
     assert created["key"] == f"uploads/alice/{created['id']}/{created['name']}"
     stored = s3.get_object(Bucket=BUCKET, Key=created["key"])
     assert stored["Body"].read() == SAMPLES[media_type]
@@ -131,7 +133,22 @@ def test_the_clients_content_type_and_extension_do_not_decide_the_type(s3):
 
     assert result.status == 201
     assert result.json()["content_type"] == "image/png"
-    assert result.json()["name"] == "notes.txt"
+    assert result.json()["name"] == "notes.txt.png"  # the extension the bytes call for follows the client's
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("page.html", "page.html.txt"),  # text, never a web page when opened from the downloads folder
+        ("image.svg", "image.svg.txt"),
+        ("run.sh", "run.sh.txt"),
+        ("notes.md", "notes.md"),
+        ("data.CSV", "data.CSV"),
+        ("README", "README.txt"),
+    ],
+)
+def test_a_text_file_keeps_only_an_extension_that_opens_as_text(s3, sent, stored):
+    assert upload(b"<script>alert(1)</script>\n", sent, "text/html").json()["name"] == stored
 
 
 @pytest.mark.parametrize(
@@ -272,7 +289,7 @@ def test_a_json_body_is_a_415(s3):
         ("../../etc/passwd.txt", "passwd.txt"),
         ("..\\..\\Windows\\System32\\evil.txt", "evil.txt"),
         ("/absolute/path/notes.txt", "notes.txt"),
-        ("..", "file"),
+        ("..", "file.txt"),
         ("...hidden.txt", "hidden.txt"),
         ("a\x07b\x1bc\x7f.txt", "abc.txt"),
         ("invoice\u202egnp.txt", "invoicegnp.txt"),  # a right-to-left override would show "invoicetxt.png"
@@ -400,7 +417,24 @@ def test_files_are_listed_newest_first_page_by_page(s3):
     assert all(parse_qs(urlsplit(item["url"]).query)["X-Amz-Expires"] == ["900"] for item in first["items"])
 
 
-@pytest.mark.parametrize("cursor", ["%%%", "bm90LWEta2V5", base64.urlsafe_b64encode(b"uploads/bob/x/y.png").decode()])
+def _cursor(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "%%%",
+        "bm90LWEta2V5",
+        _cursor("uploads/bob/x/y.png"),
+        # Under the caller's own prefix, but no key this API writes: S3 (or moto) may answer those with a 500.
+        _cursor("uploads/alice/\x00"),
+        _cursor("uploads/alice/\x1f"),
+        _cursor("uploads/alice/not-an-id/y.png"),
+        _cursor("uploads/alice/7e5b2d8c-1f00-8a3b-9c4d-5e6f708192a3/a\u0000b.png"),
+        _cursor("uploads/alice/7e5b2d8c-1f00-8a3b-9c4d-5e6f708192a3/" + "猫" * 400),  # over 1,024 bytes
+    ],
+)
 def test_a_cursor_the_api_did_not_give_this_user_is_a_400(s3, cursor):
     upload(PNG, "theirs.png", user="bob")
 
@@ -502,6 +536,27 @@ def test_a_presigned_upload_is_checked_and_listed_by_the_owners_next_list(s3):
     head = s3.head_object(Bucket=BUCKET, Key=items[0]["key"])
     assert head["ContentDisposition"].startswith("attachment;")
     assert listing("bob").json()["items"] == []
+
+
+def test_a_list_racing_another_list_for_the_same_claim_is_a_200(s3, monkeypatch):
+    """Two tabs (or React StrictMode's double effect) list at once: the other one claims the file first."""
+    from apikit.repositories import uploads as repository
+
+    answer = presign({"filename": "a.png", "content_type": "image/png", "size": 1000}).json()
+    _post_to_s3(s3, answer, PNG)
+    client = repository.s3()
+    copy = client.copy_object
+
+    def copied_and_deleted_by_the_other_list_first(**request: Any) -> Any:
+        copy(**request)
+        client.delete_object(Bucket=BUCKET, Key=request["CopySource"]["Key"])
+        return copy(**request)  # NoSuchKey: the source is gone
+
+    monkeypatch.setattr(client, "copy_object", copied_and_deleted_by_the_other_list_first)
+    result = listing()
+
+    assert result.status == 200, result.body
+    assert [item["id"] for item in result.json()["items"]] == [answer["id"]]
 
 
 def test_a_presigned_upload_whose_bytes_are_no_allowed_type_is_deleted_not_listed(s3):

@@ -80,6 +80,28 @@ def safe_filename(name: str) -> str:
     return name or "file"
 
 
+# Extensions that agree with each detected type. Any other is followed by the type's own, so that a file saved
+# from a download opens as what it is: "page.html" that is plain text becomes "page.html.txt", never a web page.
+_EXTENSIONS = {
+    PNG: ("png",),
+    JPEG: ("jpg", "jpeg"),
+    WEBP: ("webp",),
+    GIF: ("gif",),
+    PDF: ("pdf",),
+    TEXT: ("txt", "text", "md", "csv", "tsv", "log", "json"),
+}
+
+
+def matching_name(name: str, media_type: str) -> str:
+    """`name` if its extension agrees with `media_type`, else `name` plus the type's own extension."""
+    extensions = _EXTENSIONS[media_type]
+    if name.rpartition(".")[2].lower() in extensions and "." in name:
+        return name
+    suffix = f".{extensions[0]}"
+    stem = name.encode()[: NAME_MAX_BYTES - len(suffix)].decode(errors="ignore")
+    return stem + suffix
+
+
 def attachment(name: str) -> str:
     """Content-Disposition that makes a browser download the file under its name (RFC 6266, RFC 8187)."""
     fallback = "".join(

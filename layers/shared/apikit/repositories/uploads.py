@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from apikit.config import get_settings
 from apikit.errors import BadRequest, NotFound
-from apikit.files import SNIFF_BYTES, attachment, detect_type
+from apikit.files import SNIFF_BYTES, attachment, detect_type, matching_name, safe_filename
 from apikit.logging import logger
 
 UPLOADS, INCOMING = "uploads", "incoming"
@@ -147,7 +148,17 @@ def decode_cursor(cursor: str, prefix: str) -> str:
         key = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, ValueError) as error:
         raise BadRequest("The cursor is invalid.") from error
-    if not key.startswith(prefix) or len(key) > 1024:
+    # Only a key this API could have written: the caller's prefix, an id, a name without control characters,
+    # within S3's 1,024 bytes. Anything else, S3 (or moto) may answer with a 500.
+    upload_id, _, name = key.removeprefix(prefix).partition("/")
+    valid = (
+        key.startswith(prefix)
+        and len(key.encode()) <= 1024
+        and re.fullmatch(_ID_PATTERN, upload_id) is not None
+        and name != ""
+        and name == safe_filename(name)
+    )
+    if not valid:
         raise BadRequest("The cursor is invalid.")
     return key
 
@@ -190,8 +201,10 @@ class UploadsRepository:
         )
 
     def presign(self, user_id: str, name: str, content_type: str, size: int) -> PresignedPost:
-        """A form S3 accepts once: this exact key under the caller's incoming/ prefix, this Content-Type, 1..size
-        bytes, for POST_SECONDS. S3 checks each condition against the policy the signature covers."""
+        """A form for this exact key under the caller's incoming/ prefix, this Content-Type and 1..size bytes, that
+        S3 accepts until POST_SECONDS have passed (as often as it is sent: each upload replaces the last, and the next
+        list checks whatever is there). S3 checks each condition against the policy the signature covers; the dev
+        server's S3 (moto) checks none of them."""
         upload_id = new_id()
         key = f"{INCOMING}/{_owner(user_id)}/{upload_id}/{name}"
         expires = datetime.now(UTC) + timedelta(seconds=POST_SECONDS)
@@ -261,15 +274,21 @@ class UploadsRepository:
             if media_type is None:
                 logger.warning("presigned upload deleted: not an allowed type", extra={"key": key})
             else:
-                s3().copy_object(
-                    Bucket=self.bucket,
-                    Key=f"{UPLOADS}/{owner}/{upload_id}/{name}",
-                    CopySource={"Bucket": self.bucket, "Key": key},
-                    MetadataDirective="REPLACE",
-                    ContentType=media_type,
-                    ContentDisposition=attachment(name),
-                    Metadata={"uploaded-at": _timestamp(entry["LastModified"])},
-                )
+                stored_name = matching_name(name, media_type)
+                try:
+                    s3().copy_object(
+                        Bucket=self.bucket,
+                        Key=f"{UPLOADS}/{owner}/{upload_id}/{stored_name}",
+                        CopySource={"Bucket": self.bucket, "Key": key},
+                        MetadataDirective="REPLACE",
+                        ContentType=media_type,
+                        ContentDisposition=attachment(stored_name),
+                        Metadata={"uploaded-at": _timestamp(entry["LastModified"])},
+                    )
+                except ClientError as error:
+                    if _missing(error):  # a concurrent list copied and deleted it between our read and copy
+                        continue
+                    raise
             s3().delete_object(Bucket=self.bucket, Key=key)
 
     def delete(self, user_id: str, upload_id: str) -> None:
