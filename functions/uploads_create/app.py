@@ -53,7 +53,10 @@ def read_file(body: bytes, content_type: str) -> tuple[str, bytes]:
     """(client's file name, bytes) of the one file in the form's `file` field."""
     if len(body) > MAX_FILE_BYTES + MAX_FORM_OVERHEAD:
         raise PayloadTooLarge(f"The file is larger than 4 MiB. {PRESIGN_HINT}")
-    boundary = parse_options_header(content_type)[1].get(b"boundary")
+    try:
+        boundary = parse_options_header(content_type)[1].get(b"boundary")
+    except UnicodeError as error:  # python-multipart reads the header as Latin-1
+        raise BadRequest("The Content-Type header of this multipart/form-data body is not valid.") from error
     if not boundary:
         raise BadRequest("Content-Type multipart/form-data needs its boundary parameter.")
     parts: list[Field | File] = []

@@ -42,3 +42,17 @@ def test_a_function_imports_without_an_aws_environment(function, tmp_path):
     )
 
     assert completed.returncode == 0, completed.stderr
+
+
+def test_botocore_never_logs_at_debug_where_secret_values_would_be_in_its_response_lines():
+    import logging
+
+    import apikit.logging  # noqa: F401 - what every function imports
+
+    root = logging.getLogger()
+    previous = root.level
+    root.setLevel(logging.DEBUG)
+    try:
+        assert not logging.getLogger("botocore").isEnabledFor(logging.DEBUG)
+    finally:
+        root.setLevel(previous)

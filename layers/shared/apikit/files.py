@@ -77,7 +77,8 @@ def safe_filename(name: str) -> str:
         suffix = f".{extension}" if extension else ""
         stem = stem.encode()[: NAME_MAX_BYTES - len(suffix.encode())].decode(errors="ignore").rstrip(". ")
         name = stem + suffix
-    return name or "file"
+    # Composed again at the end: dropping a character can leave a letter beside its combining mark.
+    return unicodedata.normalize("NFC", name) or "file"
 
 
 # Extensions that agree with each detected type. Any other is followed by the type's own, so that a file saved

@@ -29,7 +29,10 @@ def decode_cursor(cursor: str, keys: set[str], partition: tuple[str, str]) -> di
         isinstance(key, dict)
         and set(key) == keys
         and all(
-            isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str) and value["S"]
+            isinstance(value, dict)
+            and set(value) == {"S"}
+            and isinstance(value["S"], str)
+            and 0 < len(value["S"].encode()) <= 1024  # DynamoDB's limit for a key attribute (a range key)
             for value in key.values()
         )
         and key[partition[0]]["S"] == partition[1]
