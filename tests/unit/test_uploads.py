@@ -568,6 +568,35 @@ def test_a_list_racing_another_list_for_the_same_claim_is_a_200(s3, monkeypatch)
     assert [item["id"] for item in result.json()["items"]] == [answer["id"]]
 
 
+def test_a_file_sent_again_between_the_check_and_the_copy_is_left_for_the_next_list(s3, monkeypatch):
+    """S3 refuses the copy (CopySourceIfMatch) when the bytes changed since they were checked; moto does not
+    check that condition, so the test makes the copy answer as S3 does and asserts what the claim sends."""
+    from botocore.exceptions import ClientError
+
+    from apikit.repositories import uploads as repository
+
+    answer = presign({"filename": "a.png", "content_type": "image/png", "size": 1000}).json()
+    _post_to_s3(s3, answer, PNG)
+    client = repository.s3()
+    sent: list[dict[str, Any]] = []
+
+    def replaced_since_checked(**request: Any) -> Any:
+        sent.append(request)
+        raise ClientError(
+            {"Error": {"Code": "PreconditionFailed", "Message": "At least one of the pre-conditions"}}, "CopyObject"
+        )
+
+    monkeypatch.setattr(client, "copy_object", replaced_since_checked)
+    result = listing()
+
+    assert result.status == 200, result.body
+    assert result.json()["items"] == []
+    assert sent[0]["CopySourceIfMatch"] == s3.head_object(Bucket=BUCKET, Key=answer["key"])["ETag"]
+    assert keys(s3, "incoming/") == [answer["key"]]  # not deleted: the next list checks the new bytes
+    monkeypatch.undo()
+    assert [item["id"] for item in listing().json()["items"]] == [answer["id"]]
+
+
 def test_a_presigned_upload_whose_bytes_are_no_allowed_type_is_deleted_not_listed(s3):
     answer = presign({"filename": "cat.png", "content_type": "image/png", "size": 1000}).json()
     _post_to_s3(s3, answer, EXE)

@@ -262,7 +262,7 @@ class UploadsRepository:
         for entry in pending.get("Contents", []):
             key: str = entry["Key"]
             upload_id, name = key.split("/")[2], key.split("/", 3)[3]
-            media_type = None
+            media_type, checked = None, ""
             if entry["Size"] > 0:
                 try:
                     first = s3().get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{SNIFF_BYTES - 1}")
@@ -271,6 +271,7 @@ class UploadsRepository:
                         continue
                     raise
                 media_type = detect_type(first["Body"].read(), whole=entry["Size"] <= SNIFF_BYTES)
+                checked = first["ETag"]
             if media_type is None:
                 logger.warning("presigned upload deleted: not an allowed type", extra={"key": key})
             else:
@@ -284,9 +285,13 @@ class UploadsRepository:
                         ContentType=media_type,
                         ContentDisposition=attachment(stored_name),
                         Metadata={"uploaded-at": _timestamp(entry["LastModified"])},
+                        # Only the bytes just checked: the form may be sent again until it expires, and a file
+                        # that replaced them is left for the next list to check (and is not deleted unseen).
+                        CopySourceIfMatch=checked,
                     )
                 except ClientError as error:
-                    if _missing(error):  # a concurrent list copied and deleted it between our read and copy
+                    # Missing: a concurrent list copied and deleted it between our read and copy.
+                    if _missing(error) or error.response.get("Error", {}).get("Code") == "PreconditionFailed":
                         continue
                     raise
             s3().delete_object(Bucket=self.bucket, Key=key)
