@@ -16,14 +16,27 @@ from apikit.errors import BadRequest
 from apikit.repositories import dynamodb
 
 
+def opaque(text: str) -> str:
+    """A cursor as clients see it: base64url without padding."""
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def unopaque(cursor: str) -> str:
+    """The text inside a cursor, or a 400 when it is not one of ours."""
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, ValueError) as error:
+        raise BadRequest("The cursor is invalid.") from error
+
+
 def encode_cursor(key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+    return opaque(json.dumps(key, separators=(",", ":")))
 
 
 def decode_cursor(cursor: str, keys: set[str], partition: tuple[str, str]) -> dict[str, Any]:
     try:
-        key: Any = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError) as error:
+        key: Any = json.loads(unopaque(cursor))
+    except ValueError as error:
         raise BadRequest("The cursor is invalid.") from error
     valid = (
         isinstance(key, dict)

@@ -12,8 +12,6 @@ reach into another's prefix.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 import re
 import time
@@ -33,6 +31,7 @@ from apikit.config import get_settings
 from apikit.errors import BadRequest, NotFound
 from apikit.files import SNIFF_BYTES, attachment, detect_type, matching_name, safe_filename
 from apikit.logging import logger
+from apikit.repositories.pages import opaque, unopaque
 
 UPLOADS, INCOMING = "uploads", "incoming"
 URL_SECONDS = 15 * 60  # a download link's life
@@ -138,16 +137,9 @@ def _owner(user_id: str) -> str:
     return quote(user_id, safe="")
 
 
-def encode_cursor(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
-
-
 def decode_cursor(cursor: str, prefix: str) -> str:
     """The key a page starts after; only one under the caller's own prefix is accepted."""
-    try:
-        key = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, ValueError) as error:
-        raise BadRequest("The cursor is invalid.") from error
+    key = unopaque(cursor)
     # Only a key this API could have written: the caller's prefix, an id, a name without control characters,
     # within S3's 1,024 bytes. Anything else, S3 (or moto) may answer with a 500.
     upload_id, _, name = key.removeprefix(prefix).partition("/")
@@ -233,7 +225,7 @@ class UploadsRepository:
             described = list(pool.map(self._describe, entries))
         items = [upload for upload in described if upload is not None]
         last = entries[-1]["Key"] if entries and result.get("IsTruncated") else None
-        return UploadPage(items=items, next_cursor=encode_cursor(last) if last else None)
+        return UploadPage(items=items, next_cursor=opaque(last) if last else None)
 
     def _describe(self, entry: dict[str, Any]) -> Upload | None:
         key: str = entry["Key"]
