@@ -1643,7 +1643,7 @@ export interface operations {
     list_orders: {
         parameters: {
             query?: {
-                /** @description Orders per page. */
+                /** @description Items per page. */
                 limit?: number;
                 /** @description `next_cursor` from the previous page. */
                 cursor?: string;
@@ -1712,7 +1712,7 @@ export interface operations {
     list_posts: {
         parameters: {
             query?: {
-                /** @description Posts per page. */
+                /** @description Items per page. */
                 limit?: number;
                 /** @description `next_cursor` from the previous page. */
                 cursor?: string;
@@ -1909,7 +1909,7 @@ export interface operations {
     list_posts_head: {
         parameters: {
             query?: {
-                /** @description Posts per page. */
+                /** @description Items per page. */
                 limit?: number;
                 /** @description `next_cursor` from the previous page. */
                 cursor?: string;
@@ -2596,7 +2596,7 @@ export interface operations {
     list_uploads: {
         parameters: {
             query?: {
-                /** @description Files per page. */
+                /** @description Items per page. */
                 limit?: number;
                 /** @description `next_cursor` from the previous page. */
                 cursor?: string;

@@ -1,22 +1,19 @@
 """GET and HEAD /api/posts: newest first, cursor pagination, optionally one author's posts."""
 
 from aws_lambda_powertools.event_handler import Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from apikit.app import create_app, make_handler
 from apikit.repositories.posts import PostPage, PostsRepository
 from apikit.responses import json_response
 from apikit.routes import route
+from apikit.validation import PageQuery
 
 app = create_app()
 posts = PostsRepository()
 
 
-class ListQuery(BaseModel):
-    limit: int = Field(default=20, ge=1, le=100, description="Posts per page.")
-    cursor: str | None = Field(
-        default=None, min_length=1, max_length=2048, description="`next_cursor` from the previous page."
-    )
+class ListQuery(PageQuery):
     author: str | None = Field(default=None, min_length=1, max_length=128, description="Only this user's posts.")
 
 

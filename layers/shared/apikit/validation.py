@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from apikit.config import get_settings
 from apikit.errors import BadRequest, NotFound, PayloadTooLarge, UnprocessableContent, UnsupportedMediaType
@@ -72,3 +72,12 @@ def parse_path[Model: BaseModel](parameters: dict[str, str], model: type[Model])
     except ValidationError as error:
         # A path that does not fit the model names no resource: 404, as for an id that does not exist.
         raise NotFound(getattr(model, "NOT_FOUND", "No resource has this path.")) from error
+
+
+class PageQuery(BaseModel):
+    """The query of every paginated list (posts, orders, uploads): newest first, `limit` at a time."""
+
+    limit: int = Field(default=20, ge=1, le=100, description="Items per page.")
+    cursor: str | None = Field(
+        default=None, min_length=1, max_length=2048, description="`next_cursor` from the previous page."
+    )
