@@ -21,11 +21,10 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
 
-from tests.fakes.loopback import LoopbackServer
+from tests.fakes.loopback import LoopbackHandler, LoopbackServer
 
 API_VERSION = "2025-10-29.clover"
 DEFAULT_PRICES = {"price_basic": (1000, "eur"), "price_pro": (2500, "eur")}  # id -> (unit_amount, currency)
@@ -215,22 +214,8 @@ class FakeStripe(LoopbackServer):
         return _Answer(HTTPStatus.OK, session)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as Stripe's client expects
-    disable_nagle_algorithm = True  # else keep-alive stalls ~40 ms per request (Nagle vs delayed ACK)
-
-    def do_GET(self) -> None:
-        self._answer()
-
-    def do_POST(self) -> None:
-        self._answer()
-
-    def do_DELETE(self) -> None:
-        self._answer()
-
-    def _answer(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        headers = {name.lower(): value for name, value in self.headers.items()}
+class _Handler(LoopbackHandler):
+    def respond(self, body: bytes, headers: dict[str, str]) -> None:
         fake: FakeStripe = self.server.fake  # type: ignore[attr-defined]
         answer = fake.handle(self.command, self.path, headers, body)
         payload = json.dumps(answer.body).encode()
@@ -248,6 +233,3 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up waiting (its timeout): nothing to answer to
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the tests read `requests`, not an access log."""

@@ -23,11 +23,10 @@ import unicodedata
 from collections import deque
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.loopback import LoopbackServer
+from tests.fakes.loopback import LoopbackHandler, LoopbackServer
 
 PATH = "/data/2.5/weather"
 OBSERVED_AT = 1795860000  # 2026-11-28T10:00:00Z
@@ -252,19 +251,8 @@ class FakeWeatherApi(LoopbackServer):
         }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as requests' connection pool expects
-    disable_nagle_algorithm = True  # else keep-alive stalls ~40 ms per request (Nagle vs delayed ACK)
-
-    def do_GET(self) -> None:
-        self._answer()
-
-    def do_POST(self) -> None:
-        self._answer()
-
-    def _answer(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        headers = {name.lower(): value for name, value in self.headers.items()}
+class _Handler(LoopbackHandler):
+    def respond(self, body: bytes, headers: dict[str, str]) -> None:
         fake: FakeWeatherApi = self.server.fake  # type: ignore[attr-defined]
         programmed = fake.receive(self.command, self.path, headers)
         if programmed.reset:
@@ -288,6 +276,3 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(answer.body)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up waiting (its timeout): nothing to answer to
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the tests read `requests`, not an access log."""
