@@ -422,3 +422,54 @@ def test_a_template_that_cannot_start_is_one_clear_line_not_a_traceback(tmp_path
     assert error.startswith("error: ")
     assert expected in error
     assert "Traceback" not in error
+
+
+# Local secret values (secrets.local.json)
+
+SECRETS_TEMPLATE = """
+Resources:
+  Generated:
+    Type: AWS::SecretsManager::Secret
+    Properties: {GenerateSecretString: {PasswordLength: 32}}
+  Given:
+    Type: AWS::SecretsManager::Secret
+    Properties: {Description: a key the developer pastes in}
+"""
+
+
+def test_a_secret_added_to_the_template_is_added_to_the_local_file_and_old_values_stay(tmp_path):
+    import json
+
+    from devserver.aws import secret_values
+
+    (tmp_path / "secrets.example.json").write_text(json.dumps({"Given": "from-the-example"}))
+    (tmp_path / "secrets.local.json").write_text(json.dumps({"Generated": "kept-as-it-was"}))
+
+    values = secret_values(write_template(tmp_path, SECRETS_TEMPLATE), tmp_path)
+
+    assert values == {"Generated": "kept-as-it-was", "Given": "from-the-example"}
+    assert json.loads((tmp_path / "secrets.local.json").read_text()) == values
+
+
+def test_a_new_generated_secret_gets_a_random_value_once(tmp_path):
+    from devserver.aws import secret_values
+
+    app = write_template(
+        tmp_path,
+        SECRETS_TEMPLATE.replace("Given", "Other").replace(
+            "{Description: a key", "{GenerateSecretString: {}, Description: a key"
+        ),
+    )
+
+    first, again = secret_values(app, tmp_path), secret_values(app, tmp_path)
+
+    assert first == again
+    assert len(first["Generated"]) >= 32
+    assert first["Generated"] != first["Other"]
+
+
+def test_a_secret_without_any_value_is_one_clear_line_naming_it(tmp_path):
+    from devserver.aws import secret_values
+
+    with pytest.raises(ValueError, match=r"^secret Given has no value: set it in .*secrets\.local\.json$"):
+        secret_values(write_template(tmp_path, SECRETS_TEMPLATE), tmp_path)

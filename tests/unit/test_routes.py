@@ -133,3 +133,21 @@ def test_the_declarations_are_recorded_for_make_openapi():
         (("POST",), "/api/things/{thing_id}", "things", [400, 401, 413, 415, 422]),
         (("GET", "HEAD"), "/api/plain/{name}", "plain", []),
     ]
+
+
+def test_make_handler_gives_each_invocations_context_to_on_context_before_the_route_runs(aws):
+    seen: list[tuple[str, Any]] = []
+    hooked = create_app()
+
+    @route(hooked, "GET", "/api/hooked", summary="Hooked")
+    def hooked_route() -> dict[str, str]:
+        seen.append(("route", None))
+        return {"ok": "yes"}
+
+    handler = make_handler(hooked, on_context=[lambda context: seen.append(("context", context))])
+    context = LambdaContext("test-function", 512, 10)
+
+    response = handler(load_event("health/get.json", path="/api/hooked"), context)
+
+    assert response["statusCode"] == 200
+    assert seen == [("context", context), ("route", None)]
