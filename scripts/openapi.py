@@ -58,6 +58,8 @@ print(json.dumps(describe(DECLARED)))
 def describe_function(function: Function, dependencies: Dependencies) -> dict[str, Any]:
     handler = function.handler.replace("/", ".")
     environment = {"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8", "AWS_DEFAULT_REGION": "us-east-1"}
+    # The template's rate limit settings decide whether its routes document 429 (and 503 when failing closed).
+    environment |= {name: value for name, value in function.environment.items() if name.startswith("RATE_LIMIT")}
     result = subprocess.run(
         [sys.executable, "-I", "-S", "-c", _DESCRIBE, json.dumps(dependencies.python_path(function)), handler],
         capture_output=True,

@@ -839,6 +839,14 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description refresh_token=...; Path=/api/auth; HttpOnly; Secure; SameSite=Strict */
                     "Set-Cookie": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
@@ -865,6 +873,14 @@ export interface operations {
             /** @description Bad Request */
             400: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -885,6 +901,14 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
                     "WWW-Authenticate": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
@@ -907,6 +931,14 @@ export interface operations {
             /** @description Content Too Large */
             413: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -927,6 +959,14 @@ export interface operations {
             /** @description Unsupported Media Type */
             415: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -947,6 +987,14 @@ export interface operations {
             /** @description Unprocessable Content */
             422: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -958,6 +1006,66 @@ export interface operations {
                      *       "title": "Unprocessable Content",
                      *       "status": 422,
                      *       "detail": "",
+                     *       "instance": "/api/auth/login"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "The user has sent too many requests in a given amount of time (\"rate limiting\")",
+                     *       "instance": "/api/auth/login"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Service Unavailable",
+                     *       "status": 503,
+                     *       "detail": "The server cannot process the request due to a high load",
                      *       "instance": "/api/auth/login"
                      *     }
                      */
@@ -978,6 +1086,14 @@ export interface operations {
             /** @description No Content */
             204: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description The refresh_token cookie, expired. */
                     "Set-Cookie": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
@@ -985,6 +1101,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "The user has sent too many requests in a given amount of time (\"rate limiting\")",
+                     *       "instance": "/api/auth/logout"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -1000,6 +1146,14 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -1019,6 +1173,14 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
                     "WWW-Authenticate": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
@@ -1032,6 +1194,36 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "No permission -- see authorization schemes",
+                     *       "instance": "/api/auth/me"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "The user has sent too many requests in a given amount of time (\"rate limiting\")",
                      *       "instance": "/api/auth/me"
                      *     }
                      */
@@ -1052,6 +1244,14 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description refresh_token=...; Path=/api/auth; HttpOnly; Secure; SameSite=Strict */
                     "Set-Cookie": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
@@ -1078,6 +1278,14 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
                     "WWW-Authenticate": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
@@ -1091,6 +1299,36 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "No permission -- see authorization schemes",
+                     *       "instance": "/api/auth/refresh"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "The user has sent too many requests in a given amount of time (\"rate limiting\")",
                      *       "instance": "/api/auth/refresh"
                      *     }
                      */
@@ -1122,6 +1360,14 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description refresh_token=...; Path=/api/auth; HttpOnly; Secure; SameSite=Strict */
                     "Set-Cookie": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
@@ -1148,6 +1394,14 @@ export interface operations {
             /** @description Bad Request */
             400: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -1168,6 +1422,14 @@ export interface operations {
             /** @description Conflict */
             409: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -1188,6 +1450,14 @@ export interface operations {
             /** @description Content Too Large */
             413: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -1208,6 +1478,14 @@ export interface operations {
             /** @description Unsupported Media Type */
             415: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -1228,6 +1506,14 @@ export interface operations {
             /** @description Unprocessable Content */
             422: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -1239,6 +1525,66 @@ export interface operations {
                      *       "title": "Unprocessable Content",
                      *       "status": 422,
                      *       "detail": "",
+                     *       "instance": "/api/auth/signup"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "The user has sent too many requests in a given amount of time (\"rate limiting\")",
+                     *       "instance": "/api/auth/signup"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Service Unavailable",
+                     *       "status": 503,
+                     *       "detail": "The server cannot process the request due to a high load",
                      *       "instance": "/api/auth/signup"
                      *     }
                      */
@@ -1272,6 +1618,14 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -1289,6 +1643,14 @@ export interface operations {
             /** @description Bad Request */
             400: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -1309,6 +1671,14 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
                     "WWW-Authenticate": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
@@ -1331,6 +1701,14 @@ export interface operations {
             /** @description Content Too Large */
             413: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -1351,6 +1729,14 @@ export interface operations {
             /** @description Unsupported Media Type */
             415: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -1371,6 +1757,14 @@ export interface operations {
             /** @description Unprocessable Content */
             422: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -1388,9 +1782,47 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "The user has sent too many requests in a given amount of time (\"rate limiting\")",
+                     *       "instance": "/api/checkout"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Bad Gateway */
             502: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -1411,6 +1843,16 @@ export interface operations {
             /** @description Service Unavailable */
             503: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -1431,6 +1873,14 @@ export interface operations {
             /** @description Gateway Timeout */
             504: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -1657,6 +2107,14 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -1668,6 +2126,14 @@ export interface operations {
             /** @description Bad Request */
             400: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -1688,6 +2154,14 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
                     "WWW-Authenticate": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
@@ -1707,6 +2181,36 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "The user has sent too many requests in a given amount of time (\"rate limiting\")",
+                     *       "instance": "/api/orders"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     list_posts: {
@@ -1719,7 +2223,10 @@ export interface operations {
                 /** @description Only this user's posts. */
                 author?: string;
             };
-            header?: never;
+            header?: {
+                /** @description An ETag from an earlier answer: 304 while the page has not changed. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1728,6 +2235,18 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description The page's content digest. */
+                    ETag: string;
+                    /** @description `public, max-age=10` for anonymous readers, `private, no-cache` with Authorization. */
+                    "Cache-Control": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -1736,9 +2255,34 @@ export interface operations {
                     "application/json": components["schemas"]["PostPage"];
                 };
             };
+            /** @description The page has not changed since the ETag in If-None-Match. */
+            304: {
+                headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Bad Request */
             400: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -1750,6 +2294,36 @@ export interface operations {
                      *       "title": "Bad Request",
                      *       "status": 400,
                      *       "detail": "Bad request syntax or unsupported method",
+                     *       "instance": "/api/posts"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "The user has sent too many requests in a given amount of time (\"rate limiting\")",
                      *       "instance": "/api/posts"
                      *     }
                      */
@@ -1780,6 +2354,14 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description The new post's URL. */
                     Location: string;
                     /** @description The new post's version, for If-Match. */
@@ -1805,6 +2387,14 @@ export interface operations {
             /** @description Bad Request */
             400: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -1825,6 +2415,14 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
                     "WWW-Authenticate": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
@@ -1847,6 +2445,14 @@ export interface operations {
             /** @description Content Too Large */
             413: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -1867,6 +2473,14 @@ export interface operations {
             /** @description Unsupported Media Type */
             415: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -1887,6 +2501,14 @@ export interface operations {
             /** @description Unprocessable Content */
             422: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -1898,6 +2520,36 @@ export interface operations {
                      *       "title": "Unprocessable Content",
                      *       "status": 422,
                      *       "detail": "",
+                     *       "instance": "/api/posts"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "The user has sent too many requests in a given amount of time (\"rate limiting\")",
                      *       "instance": "/api/posts"
                      *     }
                      */
@@ -1916,7 +2568,10 @@ export interface operations {
                 /** @description Only this user's posts. */
                 author?: string;
             };
-            header?: never;
+            header?: {
+                /** @description An ETag from an earlier answer: 304 while the page has not changed. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1925,6 +2580,35 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description The page's content digest. */
+                    ETag: string;
+                    /** @description `public, max-age=10` for anonymous readers, `private, no-cache` with Authorization. */
+                    "Cache-Control": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The page has not changed since the ETag in If-None-Match. */
+            304: {
+                headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -1934,6 +2618,33 @@ export interface operations {
             /** @description Bad Request */
             400: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -1959,9 +2670,17 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description The post's version. */
                     ETag: string;
-                    /** @description no-cache: revalidate with If-None-Match. */
+                    /** @description `public, max-age=10` for anonymous readers, `private, no-cache` with Authorization. */
                     "Cache-Control": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
@@ -1984,6 +2703,14 @@ export interface operations {
             /** @description The post has not changed since the ETag in If-None-Match. */
             304: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -1993,6 +2720,14 @@ export interface operations {
             /** @description Not Found */
             404: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2004,6 +2739,36 @@ export interface operations {
                      *       "title": "Not Found",
                      *       "status": 404,
                      *       "detail": "Nothing matches the given URI",
+                     *       "instance": "/api/posts/{id}"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "The user has sent too many requests in a given amount of time (\"rate limiting\")",
                      *       "instance": "/api/posts/{id}"
                      *     }
                      */
@@ -2039,6 +2804,14 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description The post's new version. */
                     ETag: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
@@ -2062,6 +2835,14 @@ export interface operations {
             /** @description Bad Request */
             400: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2082,6 +2863,14 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
                     "WWW-Authenticate": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
@@ -2104,6 +2893,14 @@ export interface operations {
             /** @description Forbidden */
             403: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2124,6 +2921,14 @@ export interface operations {
             /** @description Not Found */
             404: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2144,6 +2949,14 @@ export interface operations {
             /** @description Precondition Failed */
             412: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2164,6 +2977,14 @@ export interface operations {
             /** @description Content Too Large */
             413: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2184,6 +3005,14 @@ export interface operations {
             /** @description Unsupported Media Type */
             415: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2204,6 +3033,14 @@ export interface operations {
             /** @description Unprocessable Content */
             422: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2215,6 +3052,36 @@ export interface operations {
                      *       "title": "Unprocessable Content",
                      *       "status": 422,
                      *       "detail": "",
+                     *       "instance": "/api/posts/{id}"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "The user has sent too many requests in a given amount of time (\"rate limiting\")",
                      *       "instance": "/api/posts/{id}"
                      *     }
                      */
@@ -2240,6 +3107,14 @@ export interface operations {
             /** @description No Content */
             204: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2249,6 +3124,14 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
                     "WWW-Authenticate": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
@@ -2271,6 +3154,14 @@ export interface operations {
             /** @description Forbidden */
             403: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2291,6 +3182,14 @@ export interface operations {
             /** @description Not Found */
             404: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2311,6 +3210,14 @@ export interface operations {
             /** @description Precondition Failed */
             412: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2322,6 +3229,36 @@ export interface operations {
                      *       "title": "Precondition Failed",
                      *       "status": 412,
                      *       "detail": "Precondition in headers is false",
+                     *       "instance": "/api/posts/{id}"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "The user has sent too many requests in a given amount of time (\"rate limiting\")",
                      *       "instance": "/api/posts/{id}"
                      *     }
                      */
@@ -2347,9 +3284,17 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description The post's version. */
                     ETag: string;
-                    /** @description no-cache: revalidate with If-None-Match. */
+                    /** @description `public, max-age=10` for anonymous readers, `private, no-cache` with Authorization. */
                     "Cache-Control": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
@@ -2360,6 +3305,14 @@ export interface operations {
             /** @description The post has not changed since the ETag in If-None-Match. */
             304: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2369,6 +3322,33 @@ export interface operations {
             /** @description Not Found */
             404: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2409,6 +3389,14 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description The post's new version. */
                     ETag: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
@@ -2432,6 +3420,14 @@ export interface operations {
             /** @description Bad Request */
             400: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2452,6 +3448,14 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
                     "WWW-Authenticate": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
@@ -2474,6 +3478,14 @@ export interface operations {
             /** @description Forbidden */
             403: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2494,6 +3506,14 @@ export interface operations {
             /** @description Not Found */
             404: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2514,6 +3534,14 @@ export interface operations {
             /** @description Precondition Failed */
             412: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2534,6 +3562,14 @@ export interface operations {
             /** @description Content Too Large */
             413: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2554,6 +3590,14 @@ export interface operations {
             /** @description Unsupported Media Type */
             415: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2574,6 +3618,14 @@ export interface operations {
             /** @description Unprocessable Content */
             422: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2585,6 +3637,36 @@ export interface operations {
                      *       "title": "Unprocessable Content",
                      *       "status": 422,
                      *       "detail": "",
+                     *       "instance": "/api/posts/{id}"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "The user has sent too many requests in a given amount of time (\"rate limiting\")",
                      *       "instance": "/api/posts/{id}"
                      *     }
                      */
@@ -2610,6 +3692,14 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2621,6 +3711,14 @@ export interface operations {
             /** @description Bad Request */
             400: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2641,6 +3739,14 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
                     "WWW-Authenticate": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
@@ -2654,6 +3760,36 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "No permission -- see authorization schemes",
+                     *       "instance": "/api/uploads"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "The user has sent too many requests in a given amount of time (\"rate limiting\")",
                      *       "instance": "/api/uploads"
                      *     }
                      */
@@ -2684,6 +3820,14 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2706,6 +3850,14 @@ export interface operations {
             /** @description Bad Request */
             400: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2726,6 +3878,14 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
                     "WWW-Authenticate": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
@@ -2748,6 +3908,14 @@ export interface operations {
             /** @description Content Too Large */
             413: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2768,6 +3936,14 @@ export interface operations {
             /** @description Unsupported Media Type */
             415: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2788,6 +3964,14 @@ export interface operations {
             /** @description Unprocessable Content */
             422: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2799,6 +3983,36 @@ export interface operations {
                      *       "title": "Unprocessable Content",
                      *       "status": 422,
                      *       "detail": "",
+                     *       "instance": "/api/uploads"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "The user has sent too many requests in a given amount of time (\"rate limiting\")",
                      *       "instance": "/api/uploads"
                      *     }
                      */
@@ -2830,6 +4044,14 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2859,6 +4081,14 @@ export interface operations {
             /** @description Bad Request */
             400: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2879,6 +4109,14 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
                     "WWW-Authenticate": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
@@ -2901,6 +4139,14 @@ export interface operations {
             /** @description Content Too Large */
             413: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2921,6 +4167,14 @@ export interface operations {
             /** @description Unsupported Media Type */
             415: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2941,6 +4195,14 @@ export interface operations {
             /** @description Unprocessable Content */
             422: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2952,6 +4214,36 @@ export interface operations {
                      *       "title": "Unprocessable Content",
                      *       "status": 422,
                      *       "detail": "",
+                     *       "instance": "/api/uploads/presign"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "The user has sent too many requests in a given amount of time (\"rate limiting\")",
                      *       "instance": "/api/uploads/presign"
                      *     }
                      */
@@ -2974,6 +4266,14 @@ export interface operations {
             /** @description No Content */
             204: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -2983,6 +4283,14 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
                     "WWW-Authenticate": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
@@ -3005,6 +4313,14 @@ export interface operations {
             /** @description Not Found */
             404: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -3016,6 +4332,36 @@ export interface operations {
                      *       "title": "Not Found",
                      *       "status": 404,
                      *       "detail": "Nothing matches the given URI",
+                     *       "instance": "/api/uploads/{id}"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "The user has sent too many requests in a given amount of time (\"rate limiting\")",
                      *       "instance": "/api/uploads/{id}"
                      *     }
                      */
@@ -3041,6 +4387,14 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description public, max-age=300, stale-while-revalidate=60 (errors: no-store) */
                     "Cache-Control": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
@@ -3067,6 +4421,14 @@ export interface operations {
             /** @description Bad Request */
             400: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -3087,6 +4449,14 @@ export interface operations {
             /** @description Not Found */
             404: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -3104,9 +4474,47 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "The user has sent too many requests in a given amount of time (\"rate limiting\")",
+                     *       "instance": "/api/weather"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Bad Gateway */
             502: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -3127,6 +4535,16 @@ export interface operations {
             /** @description Service Unavailable */
             503: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;
@@ -3147,6 +4565,14 @@ export interface operations {
             /** @description Gateway Timeout */
             504: {
                 headers: {
+                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;

@@ -23,6 +23,10 @@ HEADERS = {
     "Content-Type": "application/json",
     # Browsers keep it a minute; CloudFront (s-maxage) five, serving a stale copy while it refetches.
     "Cache-Control": "public, max-age=60, s-maxage=300, stale-while-revalidate=60",
+    # What apikit.app.SECURITY_HEADERS adds to every other function's answers (a test keeps the two equal).
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Result, assert_problem, fetch_post, invoke, post_event, write_post
+from tests.conftest import Result, assert_problem, fetch_post, invoke, load_event, post_event, write_post
 
 
 def get(post_id: str, if_none_match: str | None, sample: str = "posts_get/get.json") -> Result:
@@ -14,14 +14,51 @@ def get(post_id: str, if_none_match: str | None, sample: str = "posts_get/get.js
 # Reads.
 
 
-def test_get_carries_the_etag_and_asks_caches_to_revalidate(create_post):
+def test_an_anonymous_get_may_be_cached_briefly_then_revalidated_with_its_etag(create_post):
     post = create_post()
 
     result = get(post["id"], None)
 
     assert result.status == 200
     assert result.headers["etag"] == '"v1"'
-    assert result.headers["cache-control"] == "no-cache"
+    assert result.headers["cache-control"] == "public, max-age=10"
+    assert result.headers["vary"] == "Authorization"
+
+
+def test_a_signed_in_reader_revalidates_every_time_and_shared_caches_keep_nothing(create_post):
+    post = create_post()
+    event = post_event(
+        "posts_get/get.json", post["id"], headers={"authorization": "Bearer anything", "if-none-match": None}
+    )
+
+    result = invoke("posts_get", event)
+
+    assert result.status == 200
+    assert result.headers["cache-control"] == "private, no-cache"
+    assert result.headers["etag"] == '"v1"'
+
+
+def test_the_list_has_a_content_etag_that_changes_with_the_page_and_answers_304(create_post):
+    def list_posts(if_none_match: str | None) -> Result:
+        everyone = {"rawQueryString": "limit=10", "queryStringParameters": {"limit": "10"}}
+        return invoke(
+            "posts_list", load_event("posts_list/get.json", headers={"if-none-match": if_none_match}, **everyone)
+        )
+
+    create_post(title="First")
+    listed = list_posts(None)
+    tag = listed.headers["etag"]
+    assert listed.status == 200
+    assert listed.headers["cache-control"] == "public, max-age=10"
+
+    again = list_posts(tag)
+    assert (again.status, again.body, again.headers["etag"]) == (304, "", tag)
+
+    create_post(title="Second")
+    changed = list_posts(tag)
+    assert changed.status == 200
+    assert changed.headers["etag"] != tag
+    assert [item["title"] for item in changed.json()["items"]][:2] == ["Second", "First"]
 
 
 @pytest.mark.parametrize("if_none_match", ['"v1"', "*", 'W/"v1"', '"v7", "v1"', ' "v0" , W/"v1" '])
@@ -33,7 +70,7 @@ def test_a_matching_if_none_match_is_304_without_a_body(create_post, if_none_mat
     assert result.status == 304
     assert result.body == ""
     assert result.headers["etag"] == '"v1"'
-    assert result.headers["cache-control"] == "no-cache"
+    assert result.headers["cache-control"] == "public, max-age=10"
 
 
 @pytest.mark.parametrize("if_none_match", ['"v2"', '"v0"', 'W/"v2"', '"v01"', "v1", "garbage", ""])

@@ -9,6 +9,7 @@ from typing import Annotated, Literal, Self
 from aws_lambda_powertools.event_handler import Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from apikit import ratelimit
 from apikit.auth import invalid_access_token, issue_access_token
 from apikit.config import get_settings
 from apikit.cookies import session_cookie
@@ -125,6 +126,7 @@ def _response(user: User) -> TokenResponse:
 def signup(request: SignupRequest) -> tuple[TokenResponse, str]:
     from apikit.passwords import hash_password  # argon2 loads only in the functions that hash
 
+    ratelimit.enforce_per("email", request.email)  # before the hashing it bounds
     user = users.create(request.email, request.name, hash_password(request.password))
     return _tokens(user)
 
@@ -132,6 +134,7 @@ def signup(request: SignupRequest) -> tuple[TokenResponse, str]:
 def login(request: LoginRequest) -> tuple[TokenResponse, str]:
     from apikit.passwords import hash_password, needs_rehash, verify_password
 
+    ratelimit.enforce_per("email", request.email)  # guesses at one account, from however many addresses
     wrong = Unauthorized("The email or password is incorrect.")
     credentials = users.credentials(request.email)
     # Always one argon2 verify, so an unknown email takes as long as a wrong password.

@@ -11,11 +11,23 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from apikit import ratelimit
 from apikit.errors import ApiError
 from apikit.logging import logger
+from apikit.metrics import MetricUnit, metrics
 from apikit.responses import problem_response
 
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+# On every response unless the function set its own. HSTS: browsers must never try this API over plain HTTP.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+}
+# Nothing is cached unless its route says so: public GETs opt in (posts, weather, hello), everything else,
+# errors and answers to authenticated callers included, is kept by no browser, proxy or CDN.
+DEFAULT_CACHE_CONTROL = "no-store"
 
 
 def create_app() -> APIGatewayHttpResolver:
@@ -45,20 +57,28 @@ def create_app() -> APIGatewayHttpResolver:
 def make_handler(
     app: APIGatewayHttpResolver, *, on_context: Sequence[Callable[[LambdaContext], object]] = ()
 ) -> LambdaHandler:
-    """The Lambda entry point: resolve, then add what every response carries.
+    """The Lambda entry point: resolve, then add what every response carries, and publish the metrics.
 
     `on_context` receives each invocation's context first, for Powertools utilities that need it, e.g.
     `IdempotencyConfig.register_lambda_context` (so a record never outlives the invocation's remaining time).
     """
 
+    @metrics.log_metrics(capture_cold_start_metric=True)
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        ratelimit.decisions.clear()
         for register in on_context:
             register(context)
         response = app.resolve(event, context)
         http = event.get("requestContext", {}).get("http", {})
         request_id = event.get("requestContext", {}).get("requestId", "")
-        response.setdefault("headers", {})["X-Request-Id"] = request_id
+        headers = response.setdefault("headers", {})
+        headers["X-Request-Id"] = request_id
+        defaults = {**SECURITY_HEADERS, "Cache-Control": DEFAULT_CACHE_CONTROL, **ratelimit.response_headers()}
+        present = {name.lower() for name in headers}
+        headers.update({name: value for name, value in defaults.items() if name.lower() not in present})
+        if response["statusCode"] == HTTPStatus.UNAUTHORIZED:
+            metrics.add_metric(name="AuthFailures", unit=MetricUnit.Count, value=1)
         if http.get("method") == "HEAD":
             # HEAD answers with the GET headers and no body (RFC 9110 section 9.3.2).
             response["body"] = ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
@@ -14,8 +15,25 @@ _ENTITY_TAG = re.compile(r'\s*(W/)?"([^"]*)"\s*')
 _OUR_TAG = re.compile(r'"v([1-9]\d{0,17})"')
 
 
+# Public data (the same for every reader) may be reused this long by anonymous readers' browsers and caches.
+PUBLIC_MAX_AGE_SECONDS = 10
+
+
 def etag(version: int) -> str:
     return f'"v{version}"'
+
+
+def content_etag(body: str) -> str:
+    """A tag for a response with no version of its own (a page of a list): its content's digest."""
+    return '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
+
+
+def public_cache_headers(event: APIGatewayProxyEventV2, tag: str) -> dict[str, str]:
+    """For a public GET: anonymous readers may reuse it for a few seconds, then revalidate with the tag; a
+    signed-in reader, who may have just changed it, revalidates every time (and shared caches keep none of it)."""
+    signed_in = "authorization" in event.headers
+    cache_control = "private, no-cache" if signed_in else f"public, max-age={PUBLIC_MAX_AGE_SECONDS}"
+    return {"ETag": tag, "Cache-Control": cache_control, "Vary": "Authorization"}
 
 
 def _entity_tags(header: str) -> list[tuple[bool, str]] | None:

@@ -6,12 +6,14 @@ merges the results into docs/openapi.json. JSON schemas come from pydantic itsel
 
 from __future__ import annotations
 
+import os
 from http import HTTPStatus
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
+from apikit.ratelimit import parse_limit
 from apikit.responses import PROBLEM_JSON
 from apikit.routes import Route
 
@@ -54,8 +56,28 @@ _ERROR_HEADERS = {
     HTTPStatus.UNAUTHORIZED: {"WWW-Authenticate": '`Bearer`, with `error="invalid_token"` when a token was refused.'},
     HTTPStatus.METHOD_NOT_ALLOWED: {"Allow": "The methods this path serves."},
     HTTPStatus.TOO_MANY_REQUESTS: {"Retry-After": "Seconds to wait."},
+    HTTPStatus.SERVICE_UNAVAILABLE: {"Retry-After": "Seconds to wait."},
 }
 REQUEST_ID = {"X-Request-Id": "API Gateway's request id: quote it when reporting a problem."}
+# draft-ietf-httpapi-ratelimit-headers-06, on every answer of a rate-limited route (see apikit.ratelimit).
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": "Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway).",
+    "RateLimit-Remaining": "Requests left in the current window.",
+    "RateLimit-Reset": "Seconds until the window ends.",
+    "RateLimit-Policy": "The limit and its window in seconds, e.g. `60;w=60`.",
+}
+
+
+def _rate_limited() -> bool:
+    """Whether the function being described has a rate limit: `scripts/openapi.py` passes its environment."""
+    return parse_limit(os.environ.get("RATE_LIMIT", "off")) is not None
+
+
+def _rate_limit_statuses() -> set[int]:
+    statuses = {HTTPStatus.TOO_MANY_REQUESTS} if _rate_limited() else set()
+    if os.environ.get("RATE_LIMIT_FAIL_CLOSED", "").lower() == "true":
+        statuses.add(HTTPStatus.SERVICE_UNAVAILABLE)
+    return statuses
 
 
 def _headers(descriptions: dict[str, str]) -> dict[str, Any]:
@@ -164,6 +186,7 @@ def _error(status: HTTPStatus, head: bool, path: str) -> dict[str, Any]:
         "description": status.phrase,
         "headers": _headers({**_ERROR_HEADERS.get(status, {}), **REQUEST_ID}),
     }
+
     if not head:
         # An example of this status (Swagger UI would otherwise show the Problem schema's 422 under every one).
         example = {"type": "about:blank", "title": status.phrase, "status": int(status), "detail": status.description}
@@ -201,8 +224,15 @@ def _operation(route: Route, method: str, schemas: _Schemas) -> dict[str, Any]:
     responses: dict[str, Any] = {str(route.status): _success(route, schemas, head)}
     for status, text in route.responses.items():
         responses[str(int(status))] = {"description": text, "headers": _headers(REQUEST_ID)}
-    for status in route.error_statuses:
+    for status in sorted(set(route.error_statuses) | _rate_limit_statuses()):
         responses[str(status)] = _error(HTTPStatus(status), head, route.path)
+    if _rate_limited():
+        for status, response in responses.items():
+            # Always on a 429; on other answers too, unless the counter could not be reached (apikit.ratelimit).
+            limits = _headers(RATE_LIMIT_HEADERS)
+            if status != str(int(HTTPStatus.TOO_MANY_REQUESTS)):
+                limits = {name: {**header, "required": False} for name, header in limits.items()}
+            response["headers"] = {**limits, **response["headers"]}
     operation["responses"] = dict(sorted(responses.items()))
     if route.security is not None:
         # An empty requirement is OpenAPI's "or nothing at all".

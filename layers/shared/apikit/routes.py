@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
+from apikit import ratelimit
+from apikit.errors import Unauthorized
+
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
@@ -144,6 +147,7 @@ def route(
     A `body` given as a JSON schema (a multipart form, say) is documented with it and checked only for its media
     type: the handler receives the bytes, and bounds and parses them itself.
     `security_optional`: the handler also answers without the credential (logout without its cookie, say).
+    Every route is also counted against its function's rate limit (`apikit.ratelimit`), after the 401 check.
     With `app=None` the route is only declared: for a handler without a resolver (see `ROUTE` in /api/hello).
     """
     method_list = (methods,) if isinstance(methods, str) else methods
@@ -197,7 +201,12 @@ def _validating(app: APIGatewayHttpResolver, declared: Route, handler: Handler) 
         event = app.current_event
         arguments: dict[str, Any] = {}
         if declared.security is BEARER_AUTH:
-            arguments["user"] = require_user(event)
+            try:
+                arguments["user"] = require_user(event)
+            except Unauthorized:
+                ratelimit.enforce(event.raw_event, None)  # by address first: guessing tokens is limited too
+                raise
+        ratelimit.enforce(event.raw_event, arguments["user"].user_id if "user" in arguments else None)
         if declared.path_model is not None:
             arguments["path"] = parse_path(path_parameters, declared.path_model)
         else:
