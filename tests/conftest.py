@@ -41,12 +41,13 @@ os.environ.update(
         "JWT_SECRET_ARN": "JwtSecret",
         "ORDERS_TABLE": "OrdersTable",
         "STRIPE_EVENTS_TABLE": "StripeEventsTable",
+        "RATE_LIMIT_TABLE": "RateLimitTable",
         "UPLOADS_BUCKET": "uploadsbucket",  # devserver.template.bucket_name("UploadsBucket")
         "STRIPE_WEBHOOK_SECRET_ARN": "StripeWebhookSecret",
         "STRIPE_API_KEY_ARN": "StripeApiKey",
         "STRIPE_PRICE_IDS": "price_basic, price_pro",
-        "CHECKOUT_SUCCESS_URL": "http://localhost:3000/checkout/success?session_id={CHECKOUT_SESSION_ID}",
-        "CHECKOUT_CANCEL_URL": "http://localhost:3000/checkout/cancelled",
+        "CHECKOUT_SUCCESS_URL": "http://localhost:5173/checkout/success?session_id={CHECKOUT_SESSION_ID}",
+        "CHECKOUT_CANCEL_URL": "http://localhost:5173/checkout/cancelled",
         "WEATHER_API_KEY_ARN": "WeatherApiKey",
         "WEATHER_API_URL": "http://127.0.0.1:9/unset-by-this-test",  # a weather test points it at its fake
     }

@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page
 
 from tests.integration.conftest import DevServer, token
 
-ORIGIN = "http://localhost:3000"  # the template's default CorsAllowedOrigins: the front end's address
+ORIGIN = "http://localhost:5173"  # the template's default CorsAllowedOrigins: the front end's address
 PDF = b"%PDF-1.7\n" + b"%" * 5 * 1024 * 1024  # over the direct upload's 4 MiB
 
 

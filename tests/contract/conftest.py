@@ -57,9 +57,15 @@ def contract_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevSer
         FakeStripe(SECRETS["StripeApiKey"], prices={PRICE: (1000, "eur")}) as stripe,
         FakeWeatherApi(SECRETS["WeatherApiKey"]) as weather,
     ):
-        overrides = f"StripeApiBase={stripe.url} StripePriceIds={PRICE} WeatherApiUrl={weather.url}"
+        # Limits far above what the fuzzer sends, so it explores the routes rather than their 429 (still counted).
+        overrides = (
+            f"StripeApiBase={stripe.url} StripePriceIds={PRICE} WeatherApiUrl={weather.url} RateLimit=1000000/minute"
+        )
+        high_limits = str(Path(__file__).resolve().parents[1] / "integration" / "high-limits.json")
         server = DevServerProcess(
-            template, directory / "devserver.log", "--parameter-overrides", overrides, "--no-reload"
+            template,
+            directory / "devserver.log",
+            *("--parameter-overrides", overrides, "--env-vars", high_limits, "--no-reload"),
         )
         try:
             response = requests.post(f"{server.url}/api/auth/signup", json=fuzz_user(), timeout=30)

@@ -16,6 +16,14 @@ from devserver.process import DevServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = Path(__file__).resolve().parent / "project"
+# The functional tests send many requests from one address: they run with limits far above that, still counted
+# (test_rate_limits.py runs the template's own limits).
+HIGH_LIMITS = (
+    "--parameter-overrides",
+    "RateLimit=1000000/minute",
+    "--env-vars",
+    str(Path(__file__).resolve().parent / "high-limits.json"),
+)
 
 
 def port_is_free(port: int) -> bool:
@@ -62,7 +70,7 @@ def start_server(tmp_path: Path) -> Iterator[object]:
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     """The real template.yaml, served once for a whole test module."""
-    server = DevServer(ROOT / "template.yaml", tmp_path_factory.mktemp("api") / "devserver.log")
+    server = DevServer(ROOT / "template.yaml", tmp_path_factory.mktemp("api") / "devserver.log", *HIGH_LIMITS)
     yield server
     server.stop()
 

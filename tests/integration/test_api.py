@@ -6,7 +6,7 @@ import requests
 
 from tests.integration.conftest import ROOT, token
 
-ORIGIN = "http://localhost:3000"  # the template's default CorsAllowedOrigins
+ORIGIN = "http://localhost:5173"  # the template's default CorsAllowedOrigins
 
 
 def test_posts_crud_round_trip(api):

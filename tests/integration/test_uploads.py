@@ -137,10 +137,10 @@ def test_the_local_s3_lets_the_configured_origin_post_a_presigned_form_from_a_br
     bucket = f"{api.aws_endpoint}/uploadsbucket"
     preflight = {"Access-Control-Request-Method": "POST"}
 
-    allowed = requests.options(bucket, headers={"Origin": "http://localhost:3000", **preflight}, timeout=10)
+    allowed = requests.options(bucket, headers={"Origin": "http://localhost:5173", **preflight}, timeout=10)
     other = requests.options(bucket, headers={"Origin": "https://evil.example", **preflight}, timeout=10)
 
     assert allowed.status_code == 200
-    assert allowed.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert allowed.headers["access-control-allow-origin"] == "http://localhost:5173"
     assert "POST" in allowed.headers["access-control-allow-methods"]
     assert other.status_code == 403  # a failed preflight: the browser sends nothing

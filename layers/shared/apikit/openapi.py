@@ -61,7 +61,10 @@ _ERROR_HEADERS = {
 REQUEST_ID = {"X-Request-Id": "API Gateway's request id: quote it when reporting a problem."}
 # draft-ietf-httpapi-ratelimit-headers-06, on every answer of a rate-limited route (see apikit.ratelimit).
 RATE_LIMIT_HEADERS = {
-    "RateLimit-Limit": "Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway).",
+    "RateLimit-Limit": (
+        "Requests allowed in the current window. The rate-limit fields are left out only when the counter is "
+        "unavailable and the request is served anyway."
+    ),
     "RateLimit-Remaining": "Requests left in the current window.",
     "RateLimit-Reset": "Seconds until the window ends.",
     "RateLimit-Policy": "The limit and its window in seconds, e.g. `60;w=60`.",

@@ -31,7 +31,6 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from apikit.errors import ServiceUnavailable, TooManyRequests
@@ -61,12 +60,10 @@ def parse_limit(spec: str) -> Limit | None:
     if text in ("", "off"):
         return None
     match = _SPEC.fullmatch(text)
-    if match is None or int(match.group(1)) < 1:
+    limit = match and Limit(int(match.group(1)), int(match.group(2) or 1) * _SECONDS[match.group(3)])
+    if not limit or limit.requests < 1 or limit.window_seconds < 1:
         raise ValueError(f"rate limit {spec!r}: expected '<requests>/<window>', e.g. 60/minute, 10/15m, or off")
-    window = int(match.group(2) or 1) * _SECONDS[match.group(3)]
-    if window < 1:
-        raise ValueError(f"rate limit {spec!r}: the window must be at least one second")
-    return Limit(int(match.group(1)), window)
+    return limit
 
 
 @dataclass(frozen=True)
@@ -120,7 +117,6 @@ def response_headers() -> dict[str, str]:
     return min(decisions, key=lambda decision: (decision.remaining, -decision.reset_seconds)).headers()
 
 
-@cache
 def _function_limit() -> Limit | None:
     return parse_limit(os.environ.get("RATE_LIMIT", "off"))
 

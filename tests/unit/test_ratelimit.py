@@ -1,0 +1,276 @@
+"""Rate limits (apikit.ratelimit), security headers and metrics, in-process against moto's DynamoDB.
+
+The dev-server tests (tests/integration/test_rate_limits.py) cover the same over HTTP, from several addresses
+and processes; these pin the rules: the window's arithmetic, who counts as a client, and what fails how.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from apikit import ratelimit
+from apikit.app import SECURITY_HEADERS
+from apikit.ratelimit import Limit, client_address, count, parse_limit
+from tests.conftest import _client, assert_problem, bearer, invoke, load_event, load_function
+
+# --- the configuration ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "limit"),
+    [
+        ("60/minute", Limit(60, 60)),
+        ("60/minutes", Limit(60, 60)),
+        ("10/15m", Limit(10, 900)),
+        ("5 / 30s", Limit(5, 30)),
+        ("1000/hour", Limit(1000, 3600)),
+        ("3/2h", Limit(3, 7200)),
+        ("100000/day", Limit(100000, 86400)),
+        ("1/second", Limit(1, 1)),
+        ("OFF", None),
+        ("", None),
+    ],
+)
+def test_a_limit_is_requests_per_window(spec, limit):
+    assert parse_limit(spec) == limit
+
+
+@pytest.mark.parametrize("spec", ["60", "0/minute", "60/fortnight", "-1/minute", "60/0m", "ten/minute", "60/m/s"])
+def test_a_limit_that_means_nothing_is_refused_with_the_forms_that_work(spec):
+    with pytest.raises(ValueError, match=r"e\.g\. 60/minute"):
+        parse_limit(spec)
+
+
+def test_the_policy_field_names_the_limit_and_its_window_in_seconds():
+    assert Limit(10, 900).policy == "10;w=900"
+
+
+# --- the window -----------------------------------------------------------------------------------------
+
+
+def test_the_limit_is_reached_exactly_at_n_plus_one_and_the_next_window_starts_afresh(aws):
+    limit = Limit(3, 60)
+    start = 1_800_000_000.0  # a multiple of 60: a window starts here
+
+    decisions = [count("group#ip#198.51.100.7", limit, now=start + second) for second in (0, 10, 20, 59)]
+
+    assert [d.allowed for d in decisions] == [True, True, True, False]
+    assert [d.remaining for d in decisions] == [2, 1, 0, 0]
+    assert [d.reset_seconds for d in decisions] == [60, 50, 40, 1]
+    fresh = count("group#ip#198.51.100.7", limit, now=start + 60)
+    assert (fresh.allowed, fresh.remaining, fresh.reset_seconds) == (True, 2, 60)
+
+
+def test_each_client_and_group_has_its_own_count(aws):
+    limit = Limit(1, 60)
+    now = 1_800_000_000.0
+
+    assert count("posts#ip#198.51.100.7", limit, now=now).allowed
+    assert not count("posts#ip#198.51.100.7", limit, now=now).allowed
+    assert count("posts#ip#198.51.100.8", limit, now=now).allowed
+    assert count("posts#user#alice", limit, now=now).allowed
+    assert count("orders#ip#198.51.100.7", limit, now=now).allowed
+
+
+def test_a_counter_expires_by_ttl_soon_after_its_window_and_is_one_item_per_window(aws):
+    count("g#ip#198.51.100.7", Limit(5, 60), now=1_800_000_030.0)
+
+    items = _client("dynamodb").scan(TableName="RateLimitTable")["Items"]
+
+    assert items == [
+        {
+            "pk": {"S": "g#ip#198.51.100.7#60#1800000000"},
+            "hits": {"N": "1"},
+            "expires_at": {"N": str(1_800_000_060 + 60)},
+        }
+    ]
+
+
+def test_the_headers_report_the_tightest_of_the_limits_counted():
+    loose = ratelimit.Decision(Limit(100, 60), hits=10, reset_seconds=30)
+    tight = ratelimit.Decision(Limit(10, 3600), hits=9, reset_seconds=1200)
+    ratelimit.decisions[:] = [loose, tight]
+    try:
+        assert ratelimit.response_headers() == {
+            "RateLimit-Limit": "10",
+            "RateLimit-Remaining": "1",
+            "RateLimit-Reset": "1200",
+            "RateLimit-Policy": "10;w=3600",
+        }
+    finally:
+        ratelimit.decisions.clear()
+
+
+# --- who the client is ----------------------------------------------------------------------------------
+
+
+def event_from(source_ip: str, **headers: str) -> dict[str, Any]:
+    return {"headers": headers, "requestContext": {"http": {"sourceIp": source_ip}}}
+
+
+def test_the_client_is_the_source_ip_and_an_ipv6_client_its_64(monkeypatch):
+    monkeypatch.delenv("CDN_ORIGIN_VERIFY", raising=False)
+
+    assert client_address(event_from("198.51.100.7")) == "198.51.100.7"
+    assert client_address(event_from("2001:db8:1:2:aaaa::1")) == "2001:db8:1:2::/64"
+    assert client_address(event_from("2001:db8:1:2:bbbb::9")) == client_address(event_from("2001:db8:1:2::5"))
+
+
+def test_a_forwarded_address_is_ignored_unless_cloudfront_vouches_for_it(monkeypatch):
+    edge = "130.176.0.1"  # what API Gateway sees behind CloudFront
+    monkeypatch.setenv("CDN_ORIGIN_VERIFY", "stack-token")
+
+    viewer = event_from(edge, **{"x-origin-verify": "stack-token", "cloudfront-viewer-address": "198.51.100.7:46532"})
+    forged = event_from(edge, **{"x-origin-verify": "guess", "cloudfront-viewer-address": "203.0.113.1:1"})
+    unvouched = event_from(edge, **{"cloudfront-viewer-address": "203.0.113.1:1", "x-forwarded-for": "203.0.113.2"})
+    ipv6 = event_from(edge, **{"x-origin-verify": "stack-token", "cloudfront-viewer-address": "2001:db8::7:443"})
+
+    assert client_address(viewer) == "198.51.100.7"
+    assert client_address(forged) == edge
+    assert client_address(unvouched) == edge
+    assert client_address(ipv6) == "2001:db8::/64"
+
+
+def test_without_the_cdn_no_token_is_trusted_not_even_an_empty_one(monkeypatch):
+    monkeypatch.setenv("CDN_ORIGIN_VERIFY", "")
+    sent = event_from("198.51.100.7", **{"x-origin-verify": "", "cloudfront-viewer-address": "203.0.113.1:1"})
+
+    assert client_address(sent) == "198.51.100.7"
+
+
+# --- through a function ---------------------------------------------------------------------------------
+
+
+def list_posts(source_ip: str = "198.51.100.7", **headers: str) -> Any:
+    event = load_event("posts_list/get.json", headers={"if-none-match": None, **headers})
+    event["requestContext"]["http"]["sourceIp"] = source_ip
+    return invoke("posts_list", event)
+
+
+def test_a_function_counts_each_address_and_answers_429_with_retry_after(aws, monkeypatch):
+    monkeypatch.setenv("RATE_LIMIT", "2/hour")
+
+    first, second, third = list_posts(), list_posts(), list_posts()
+
+    assert (first.status, second.status) == (200, 200)
+    assert [first.headers["ratelimit-remaining"], second.headers["ratelimit-remaining"]] == ["1", "0"]
+    problem = assert_problem(third, 429)
+    assert problem["detail"] == "The limit is 2 requests per 3600 seconds. Try again later."
+    assert third.headers["retry-after"] == third.headers["ratelimit-reset"]
+    assert 1 <= int(third.headers["retry-after"]) <= 3600
+    assert third.headers["cache-control"] == "no-store"
+    assert list_posts("198.51.100.8").status == 200
+
+
+def test_a_signed_in_client_is_counted_by_user_whatever_its_address(aws, monkeypatch):
+    monkeypatch.setenv("RATE_LIMIT", "1/hour")
+
+    def orders(user: str, source_ip: str) -> Any:
+        event = load_event("posts_list/get.json", path="/api/orders", headers={"authorization": bearer(user)})
+        event["routeKey"] = "GET /api/orders"
+        event["rawQueryString"], event["queryStringParameters"] = "", {}
+        event["requestContext"]["http"]["sourceIp"] = source_ip
+        return invoke("orders_list", event)
+
+    assert orders("alice", "198.51.100.7").status == 200
+    assert orders("alice", "198.51.100.99").status == 429  # another address, the same user
+    assert orders("bob", "198.51.100.7").status == 200  # the same address, another user
+
+
+def test_an_invalid_token_is_counted_against_the_address_so_guessing_tokens_is_limited_too(aws, monkeypatch):
+    monkeypatch.setenv("RATE_LIMIT", "2/hour")
+
+    def me(authorization: str) -> Any:
+        event = load_event("posts_list/get.json", path="/api/auth/me", headers={"authorization": authorization})
+        event["routeKey"] = "GET /api/auth/me"
+        event["rawQueryString"], event["queryStringParameters"] = "", {}
+        return invoke("auth_me", event)
+
+    assert [me("Bearer forged").status for _ in range(2)] == [401, 401]
+    assert me("Bearer forged").status == 429
+
+
+def test_when_the_counter_fails_a_request_is_served_with_a_warning_and_a_metric(aws, monkeypatch, capsys, caplog):
+    monkeypatch.setenv("RATE_LIMIT", "1/hour")
+    monkeypatch.setenv("RATE_LIMIT_TABLE", "NoSuchTable")
+
+    results = [list_posts(), list_posts()]
+
+    assert [result.status for result in results] == [200, 200]
+    assert not any(name.startswith("ratelimit-") for name in results[1].headers)
+    assert "fail open" in caplog.text
+    assert "RateLimitErrors" in metric_names(capsys.readouterr().out)
+
+
+def test_login_fails_closed_when_its_counter_fails(aws, monkeypatch, capsys):
+    monkeypatch.setenv("RATE_LIMIT", "10/minute")
+    monkeypatch.setenv("RATE_LIMIT_FAIL_CLOSED", "true")
+    monkeypatch.setenv("RATE_LIMIT_TABLE", "NoSuchTable")
+    body = {"email": "ada@example.com", "password": "correct horse battery"}
+
+    result = invoke("auth_login", load_event("auth_login/post.json", body=body))
+
+    assert_problem(result, 503)
+    assert result.headers["retry-after"] == "5"
+    assert "RateLimitErrors" in metric_names(capsys.readouterr().out)
+
+
+def test_login_is_limited_per_email_from_any_address(aws, monkeypatch):
+    monkeypatch.setenv("RATE_LIMIT", "100/minute")
+    monkeypatch.setenv("RATE_LIMIT_PER_EMAIL", "2/hour")
+
+    def login(email: str, source_ip: str) -> Any:
+        event = load_event("auth_login/post.json", body={"email": email, "password": "wrong password!"})
+        event["requestContext"]["http"]["sourceIp"] = source_ip
+        return invoke("auth_login", event)
+
+    assert [login("ada@example.com", f"198.51.100.{n}").status for n in (1, 2)] == [401, 401]
+    limited = login("ADA@example.com ", "198.51.100.3")  # the same address, once normalised
+    assert_problem(limited, 429)
+    assert limited.headers["ratelimit-policy"] == "2;w=3600"
+    assert login("grace@example.com", "198.51.100.3").status == 401
+
+
+# --- what every response carries ------------------------------------------------------------------------
+
+
+def metric_names(stdout: str) -> set[str]:
+    """Names of the metrics in the EMF lines Powertools printed."""
+    names = set()
+    for line in stdout.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            for directive in json.loads(line)["_aws"]["CloudWatchMetrics"]:
+                names |= {metric["Name"] for metric in directive["Metrics"]}
+    return names
+
+
+def test_a_401_and_a_429_are_counted_as_metrics(aws, monkeypatch, capsys):
+    monkeypatch.setenv("RATE_LIMIT", "1/hour")
+    event = load_event("posts_list/get.json", path="/api/auth/me", headers={"authorization": "Bearer nope"})
+    event["routeKey"] = "GET /api/auth/me"
+
+    assert invoke("auth_me", event).status == 401
+    assert "AuthFailures" in metric_names(capsys.readouterr().out)
+    assert invoke("auth_me", event).status == 429
+    assert "RateLimited" in metric_names(capsys.readouterr().out)
+
+
+def test_security_headers_and_no_store_are_on_every_answer_unless_the_route_opts_in(aws):
+    error = invoke("posts_get", load_event("posts_get/get.json", path="/api/posts/not-a-uuid"))
+    listed = list_posts()
+
+    for result in (error, listed):
+        for name, value in SECURITY_HEADERS.items():
+            assert result.headers[name.lower()] == value
+    assert error.headers["cache-control"] == "no-store"
+    assert listed.headers["cache-control"] == "public, max-age=10"
+
+
+def test_hello_which_has_no_layer_sends_the_same_security_headers():
+    hello = load_function("hello")
+    result = hello.lambda_handler(load_event("health/get.json", path="/api/hello"), None)
+
+    assert {name: result["headers"][name] for name in SECURITY_HEADERS} == SECURITY_HEADERS
