@@ -839,7 +839,7 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -873,7 +873,7 @@ export interface operations {
             /** @description Bad Request */
             400: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -901,7 +901,7 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -931,7 +931,7 @@ export interface operations {
             /** @description Content Too Large */
             413: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -959,7 +959,7 @@ export interface operations {
             /** @description Unsupported Media Type */
             415: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -987,7 +987,7 @@ export interface operations {
             /** @description Unprocessable Content */
             422: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -1015,7 +1015,7 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit": string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining": string;
@@ -1045,7 +1045,7 @@ export interface operations {
             /** @description Service Unavailable */
             503: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -1086,7 +1086,7 @@ export interface operations {
             /** @description No Content */
             204: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -1105,7 +1105,7 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit": string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining": string;
@@ -1146,7 +1146,7 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -1173,7 +1173,7 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -1203,7 +1203,7 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit": string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining": string;
@@ -1244,7 +1244,7 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -1278,7 +1278,7 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -1308,7 +1308,7 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit": string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining": string;
@@ -1360,7 +1360,7 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -1394,7 +1394,7 @@ export interface operations {
             /** @description Bad Request */
             400: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -1422,7 +1422,7 @@ export interface operations {
             /** @description Conflict */
             409: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -1450,7 +1450,7 @@ export interface operations {
             /** @description Content Too Large */
             413: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -1478,7 +1478,7 @@ export interface operations {
             /** @description Unsupported Media Type */
             415: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -1506,7 +1506,7 @@ export interface operations {
             /** @description Unprocessable Content */
             422: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -1534,7 +1534,7 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit": string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining": string;
@@ -1564,7 +1564,7 @@ export interface operations {
             /** @description Service Unavailable */
             503: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -1618,7 +1618,7 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -1643,7 +1643,7 @@ export interface operations {
             /** @description Bad Request */
             400: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -1671,7 +1671,7 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -1701,7 +1701,7 @@ export interface operations {
             /** @description Content Too Large */
             413: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -1729,7 +1729,7 @@ export interface operations {
             /** @description Unsupported Media Type */
             415: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -1757,7 +1757,7 @@ export interface operations {
             /** @description Unprocessable Content */
             422: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -1785,7 +1785,7 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit": string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining": string;
@@ -1815,7 +1815,7 @@ export interface operations {
             /** @description Bad Gateway */
             502: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -1843,7 +1843,7 @@ export interface operations {
             /** @description Service Unavailable */
             503: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -1873,7 +1873,7 @@ export interface operations {
             /** @description Gateway Timeout */
             504: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -2107,7 +2107,7 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -2126,7 +2126,7 @@ export interface operations {
             /** @description Bad Request */
             400: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -2154,7 +2154,7 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -2184,7 +2184,7 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit": string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining": string;
@@ -2235,7 +2235,7 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -2258,7 +2258,7 @@ export interface operations {
             /** @description The page has not changed since the ETag in If-None-Match. */
             304: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -2275,7 +2275,7 @@ export interface operations {
             /** @description Bad Request */
             400: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -2303,7 +2303,7 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit": string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining": string;
@@ -2354,7 +2354,7 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -2387,7 +2387,7 @@ export interface operations {
             /** @description Bad Request */
             400: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -2415,7 +2415,7 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -2445,7 +2445,7 @@ export interface operations {
             /** @description Content Too Large */
             413: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -2473,7 +2473,7 @@ export interface operations {
             /** @description Unsupported Media Type */
             415: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -2501,7 +2501,7 @@ export interface operations {
             /** @description Unprocessable Content */
             422: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -2529,7 +2529,7 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit": string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining": string;
@@ -2580,7 +2580,7 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -2601,7 +2601,7 @@ export interface operations {
             /** @description The page has not changed since the ETag in If-None-Match. */
             304: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -2618,7 +2618,7 @@ export interface operations {
             /** @description Bad Request */
             400: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -2635,7 +2635,7 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit": string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining": string;
@@ -2670,7 +2670,7 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -2703,7 +2703,7 @@ export interface operations {
             /** @description The post has not changed since the ETag in If-None-Match. */
             304: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -2720,7 +2720,7 @@ export interface operations {
             /** @description Not Found */
             404: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -2748,7 +2748,7 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit": string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining": string;
@@ -2804,7 +2804,7 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -2835,7 +2835,7 @@ export interface operations {
             /** @description Bad Request */
             400: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -2863,7 +2863,7 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -2893,7 +2893,7 @@ export interface operations {
             /** @description Forbidden */
             403: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -2921,7 +2921,7 @@ export interface operations {
             /** @description Not Found */
             404: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -2949,7 +2949,7 @@ export interface operations {
             /** @description Precondition Failed */
             412: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -2977,7 +2977,7 @@ export interface operations {
             /** @description Content Too Large */
             413: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3005,7 +3005,7 @@ export interface operations {
             /** @description Unsupported Media Type */
             415: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3033,7 +3033,7 @@ export interface operations {
             /** @description Unprocessable Content */
             422: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3061,7 +3061,7 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit": string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining": string;
@@ -3107,7 +3107,7 @@ export interface operations {
             /** @description No Content */
             204: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3124,7 +3124,7 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3154,7 +3154,7 @@ export interface operations {
             /** @description Forbidden */
             403: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3182,7 +3182,7 @@ export interface operations {
             /** @description Not Found */
             404: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3210,7 +3210,7 @@ export interface operations {
             /** @description Precondition Failed */
             412: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3238,7 +3238,7 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit": string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining": string;
@@ -3284,7 +3284,7 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3305,7 +3305,7 @@ export interface operations {
             /** @description The post has not changed since the ETag in If-None-Match. */
             304: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3322,7 +3322,7 @@ export interface operations {
             /** @description Not Found */
             404: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3339,7 +3339,7 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit": string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining": string;
@@ -3389,7 +3389,7 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3420,7 +3420,7 @@ export interface operations {
             /** @description Bad Request */
             400: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3448,7 +3448,7 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3478,7 +3478,7 @@ export interface operations {
             /** @description Forbidden */
             403: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3506,7 +3506,7 @@ export interface operations {
             /** @description Not Found */
             404: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3534,7 +3534,7 @@ export interface operations {
             /** @description Precondition Failed */
             412: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3562,7 +3562,7 @@ export interface operations {
             /** @description Content Too Large */
             413: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3590,7 +3590,7 @@ export interface operations {
             /** @description Unsupported Media Type */
             415: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3618,7 +3618,7 @@ export interface operations {
             /** @description Unprocessable Content */
             422: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3646,7 +3646,7 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit": string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining": string;
@@ -3692,7 +3692,7 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3711,7 +3711,7 @@ export interface operations {
             /** @description Bad Request */
             400: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3739,7 +3739,7 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3769,7 +3769,7 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit": string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining": string;
@@ -3820,7 +3820,7 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3850,7 +3850,7 @@ export interface operations {
             /** @description Bad Request */
             400: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3878,7 +3878,7 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3908,7 +3908,7 @@ export interface operations {
             /** @description Content Too Large */
             413: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3936,7 +3936,7 @@ export interface operations {
             /** @description Unsupported Media Type */
             415: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3964,7 +3964,7 @@ export interface operations {
             /** @description Unprocessable Content */
             422: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -3992,7 +3992,7 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit": string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining": string;
@@ -4044,7 +4044,7 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -4081,7 +4081,7 @@ export interface operations {
             /** @description Bad Request */
             400: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -4109,7 +4109,7 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -4139,7 +4139,7 @@ export interface operations {
             /** @description Content Too Large */
             413: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -4167,7 +4167,7 @@ export interface operations {
             /** @description Unsupported Media Type */
             415: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -4195,7 +4195,7 @@ export interface operations {
             /** @description Unprocessable Content */
             422: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -4223,7 +4223,7 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit": string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining": string;
@@ -4266,7 +4266,7 @@ export interface operations {
             /** @description No Content */
             204: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -4283,7 +4283,7 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -4313,7 +4313,7 @@ export interface operations {
             /** @description Not Found */
             404: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -4341,7 +4341,7 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit": string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining": string;
@@ -4387,7 +4387,7 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -4421,7 +4421,7 @@ export interface operations {
             /** @description Bad Request */
             400: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -4449,7 +4449,7 @@ export interface operations {
             /** @description Not Found */
             404: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -4477,7 +4477,7 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit": string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining": string;
@@ -4507,7 +4507,7 @@ export interface operations {
             /** @description Bad Gateway */
             502: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -4535,7 +4535,7 @@ export interface operations {
             /** @description Service Unavailable */
             503: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;
@@ -4565,7 +4565,7 @@ export interface operations {
             /** @description Gateway Timeout */
             504: {
                 headers: {
-                    /** @description Requests allowed in the current window (every rate-limit field is left out only when the counter is unavailable and the request is served anyway). */
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;
                     /** @description Requests left in the current window. */
                     "RateLimit-Remaining"?: string;

@@ -63,7 +63,6 @@ def make_handler(
     `IdempotencyConfig.register_lambda_context` (so a record never outlives the invocation's remaining time).
     """
 
-    @metrics.log_metrics(capture_cold_start_metric=True)
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         ratelimit.decisions.clear()
@@ -89,4 +88,5 @@ def make_handler(
         )
         return response
 
-    return lambda_handler
+    published: LambdaHandler = metrics.log_metrics(lambda_handler, capture_cold_start_metric=True)
+    return published

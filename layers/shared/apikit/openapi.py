@@ -77,9 +77,9 @@ def _rate_limited() -> bool:
 
 
 def _rate_limit_statuses() -> set[int]:
-    statuses = {HTTPStatus.TOO_MANY_REQUESTS} if _rate_limited() else set()
+    statuses = {int(HTTPStatus.TOO_MANY_REQUESTS)} if _rate_limited() else set()
     if os.environ.get("RATE_LIMIT_FAIL_CLOSED", "").lower() == "true":
-        statuses.add(HTTPStatus.SERVICE_UNAVAILABLE)
+        statuses.add(int(HTTPStatus.SERVICE_UNAVAILABLE))
     return statuses
 
 
@@ -227,13 +227,13 @@ def _operation(route: Route, method: str, schemas: _Schemas) -> dict[str, Any]:
     responses: dict[str, Any] = {str(route.status): _success(route, schemas, head)}
     for status, text in route.responses.items():
         responses[str(int(status))] = {"description": text, "headers": _headers(REQUEST_ID)}
-    for status in sorted(set(route.error_statuses) | _rate_limit_statuses()):
-        responses[str(status)] = _error(HTTPStatus(status), head, route.path)
+    for error_status in sorted(set(route.error_statuses) | _rate_limit_statuses()):
+        responses[str(error_status)] = _error(HTTPStatus(error_status), head, route.path)
     if _rate_limited():
-        for status, response in responses.items():
+        for code, response in responses.items():
             # Always on a 429; on other answers too, unless the counter could not be reached (apikit.ratelimit).
             limits = _headers(RATE_LIMIT_HEADERS)
-            if status != str(int(HTTPStatus.TOO_MANY_REQUESTS)):
+            if code != str(int(HTTPStatus.TOO_MANY_REQUESTS)):
                 limits = {name: {**header, "required": False} for name, header in limits.items()}
             response["headers"] = {**limits, **response["headers"]}
     operation["responses"] = dict(sorted(responses.items()))
