@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,7 +30,10 @@ CHROMIUM_ARGS = [
 def browser() -> Iterator[Browser]:
     """One chromium for the whole module; each test opens its own context (no shared cookies or storage)."""
     if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's chromium (apt-get install chromium)")
+        missing = f"chromium not found at {CHROMIUM}: apt-get install chromium to run the browser tests"
+        if os.environ.get("REQUIRE_BROWSER") == "1":  # CI (.ci/run): a browser test never silently skipped there
+            pytest.fail(missing)
+        pytest.skip(missing)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched
