@@ -164,12 +164,6 @@ def test_a_credentialed_call_sends_and_clears_the_refresh_cookie(cors_api, front
     assert after.get("status") == 401, after
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,  # only the failed fetch is expected: a setup error or a crash still fails
-    reason="GET /api/posts is `Cache-Control: public, max-age=10` but says `Vary: Origin` only to an allowed Origin: "
-    "chromium reuses the copy a tab got without an Origin (no CORS headers) for the front end's fetch, which fails",
-)
 def test_an_answer_cached_without_an_origin_is_not_reused_for_the_front_end(cors_api, front_end):
     url = f"{cors_api.url}/api/posts?limit=7"
     tab = front_end.context.new_page()

@@ -22,7 +22,7 @@ def test_an_anonymous_get_may_be_cached_briefly_then_revalidated_with_its_etag(c
     assert result.status == 200
     assert result.headers["etag"] == '"v1"'
     assert result.headers["cache-control"] == "public, max-age=10"
-    assert result.headers["vary"] == "Authorization"
+    assert result.headers["vary"] == "Authorization, Origin"
 
 
 def test_a_signed_in_reader_revalidates_every_time_and_shared_caches_keep_nothing(create_post):

@@ -33,7 +33,9 @@ def public_cache_headers(event: APIGatewayProxyEventV2, tag: str) -> dict[str, s
     signed-in reader, who may have just changed it, revalidates every time (and shared caches keep none of it)."""
     signed_in = "authorization" in event.headers
     cache_control = "private, no-cache" if signed_in else f"public, max-age={PUBLIC_MAX_AGE_SECONDS}"
-    return {"ETag": tag, "Cache-Control": cache_control, "Vary": "Authorization"}
+    # Vary: Origin too, whatever the request's: a copy cached for a request without Origin (a tab on the URL) has no
+    # CORS headers, and a browser must not reuse it for a front end's fetch (API Gateway adds Vary only with them).
+    return {"ETag": tag, "Cache-Control": cache_control, "Vary": "Authorization, Origin"}
 
 
 def _entity_tags(header: str) -> list[tuple[bool, str]] | None:
