@@ -142,7 +142,7 @@ def login(request: LoginRequest) -> tuple[TokenResponse, str]:
         raise wrong
     if needs_rehash(credentials.password_hash):
         users.replace_hash(request.email, credentials.user_id, hash_password(request.password))
-    user = users.get(credentials.user_id)
+    user = users.get(credentials.user_id, consistent=True)  # just signed up: it must be seen
     if user is None:
         raise wrong
     return _tokens(user)
@@ -152,7 +152,7 @@ def refresh(refresh_token: str | None) -> tuple[TokenResponse, str]:
     if not refresh_token:
         raise Unauthorized("A refresh token cookie is required.")
     session = sessions.rotate(refresh_token)
-    user = users.get(session.user_id)
+    user = users.get(session.user_id, consistent=True)
     if user is None:
         raise invalid_refresh_token()
     return _response(user), session.refresh_token

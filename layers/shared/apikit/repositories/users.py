@@ -89,8 +89,9 @@ class UsersRepository:
             return None
         return Credentials(user_id=item["user_id"]["S"], password_hash=item["password_hash"]["S"])
 
-    def get(self, user_id: str) -> User | None:
-        item = dynamodb().get_item(TableName=self.table, Key=_user_key(user_id)).get("Item")
+    def get(self, user_id: str, *, consistent: bool = False) -> User | None:
+        """`consistent`: read what a write just committed (login right after sign-up); twice the read cost."""
+        item = dynamodb().get_item(TableName=self.table, Key=_user_key(user_id), ConsistentRead=consistent).get("Item")
         if item is None:
             return None
         return User(
