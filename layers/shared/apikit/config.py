@@ -19,6 +19,8 @@ class Settings:
     jwt_audience: str
     access_token_ttl_seconds: int
     refresh_token_ttl_seconds: int
+    refresh_reuse_grace_seconds: int
+    session_max_seconds: int
     secret_cache_seconds: int
     max_body_bytes: int
 
@@ -38,6 +40,10 @@ def get_settings() -> Settings:
         jwt_audience=env.get("JWT_AUDIENCE", "api-routes"),
         access_token_ttl_seconds=int(env.get("ACCESS_TOKEN_TTL_SECONDS", "900")),
         refresh_token_ttl_seconds=int(env.get("REFRESH_TOKEN_TTL_SECONDS", str(30 * 24 * 3600))),
+        # A rotated refresh token presented again this soon gets the same successor (two tabs, a lost response).
+        refresh_reuse_grace_seconds=int(env.get("REFRESH_REUSE_GRACE_SECONDS", "10")),
+        # A session ends this long after its login, however often it is refreshed.
+        session_max_seconds=int(env.get("SESSION_MAX_SECONDS", str(30 * 24 * 3600))),
         secret_cache_seconds=int(env.get("SECRET_CACHE_SECONDS", "300")),
         max_body_bytes=int(env.get("MAX_BODY_BYTES", "262144")),
     )

@@ -1,5 +1,9 @@
 """Refresh tokens, stored only as SHA-256 hashes, grouped in families that rotate: each token works once,
-and presenting a used one revokes its whole family (RFC 9700 refresh token rotation)."""
+and presenting a used one revokes its whole family (RFC 9700 refresh token rotation).
+
+A family is one login. It records when the login happened (`login_at`) and ends `SESSION_MAX_SECONDS` later
+however often it is refreshed: no token's `expires_at`, nor the family's, is ever past `login_at` + max. Every
+item carries `expires_at` (the table's TTL attribute), and no write creates a family item without one."""
 
 from __future__ import annotations
 
@@ -32,6 +36,12 @@ def _family_key(family_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"family#{family_id}"}}
 
 
+def _expiry(login_at: int, now: int) -> int:
+    """A token issued `now` lives its TTL, but never past the end of its session."""
+    settings = get_settings()
+    return min(now + settings.refresh_token_ttl_seconds, login_at + settings.session_max_seconds)
+
+
 def invalid_refresh_token() -> Unauthorized:
     return Unauthorized("The refresh token is invalid or expired.", invalid_token=True)
 
@@ -41,12 +51,13 @@ class SessionsRepository:
     def table(self) -> str:
         return get_settings().sessions_table
 
-    def _token_put(self, token: str, family_id: str, user_id: str, expires_at: int) -> dict[str, Any]:
+    def _token_put(self, token: str, family_id: str, user_id: str, login_at: int, expires_at: int) -> dict[str, Any]:
         item = {
             **_token_key(token),
             "family_id": {"S": family_id},
             "user_id": {"S": user_id},
             "used": {"BOOL": False},
+            "login_at": {"N": str(login_at)},
             "expires_at": {"N": str(expires_at)},
         }
         return {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
@@ -54,17 +65,19 @@ class SessionsRepository:
     def start(self, user_id: str) -> Session:
         """A new family with its first token."""
         token, family_id = secrets.token_urlsafe(32), uuid.uuid4().hex
-        expires_at = int(time.time()) + get_settings().refresh_token_ttl_seconds
+        login_at = int(time.time())
+        expires_at = _expiry(login_at, login_at)
         family = {
             **_family_key(family_id),
             "user_id": {"S": user_id},
             "revoked": {"BOOL": False},
+            "login_at": {"N": str(login_at)},
             "expires_at": {"N": str(expires_at)},
         }
         dynamodb().transact_write_items(
             TransactItems=[
                 {"Put": {"TableName": self.table, "Item": family}},
-                self._token_put(token, family_id, user_id, expires_at),
+                self._token_put(token, family_id, user_id, login_at, expires_at),
             ]
         )
         return Session(user_id=user_id, refresh_token=token)
@@ -80,7 +93,9 @@ class SessionsRepository:
             self._revoke_family(family_id)
             raise invalid_refresh_token()
         new_token = secrets.token_urlsafe(32)
-        expires_at = now + get_settings().refresh_token_ttl_seconds
+        # A token from before login_at was recorded: its session counts from now, once.
+        login_at = int(item["login_at"]["N"]) if "login_at" in item else now
+        expires_at = _expiry(login_at, now)
         try:
             dynamodb().transact_write_items(
                 TransactItems=[
@@ -97,15 +112,18 @@ class SessionsRepository:
                         "Update": {
                             "TableName": self.table,
                             "Key": _family_key(family_id),
-                            "UpdateExpression": "SET expires_at = :expires",
-                            "ConditionExpression": "revoked = :false",
+                            "UpdateExpression": "SET expires_at = :expires, login_at = if_not_exists(login_at, :login)",
+                            # Never creates the family: a missing one has no `revoked`, so the condition fails.
+                            "ConditionExpression": "revoked = :false AND expires_at > :now",
                             "ExpressionAttributeValues": {
                                 ":expires": {"N": str(expires_at)},
+                                ":login": {"N": str(login_at)},
+                                ":now": {"N": str(now)},
                                 ":false": {"BOOL": False},
                             },
                         }
                     },
-                    self._token_put(new_token, family_id, user_id, expires_at),
+                    self._token_put(new_token, family_id, user_id, login_at, expires_at),
                 ]
             )
         except ClientError as error:
@@ -122,9 +140,15 @@ class SessionsRepository:
             self._revoke_family(item["family_id"]["S"])
 
     def _revoke_family(self, family_id: str) -> None:
-        dynamodb().update_item(
-            TableName=self.table,
-            Key=_family_key(family_id),
-            UpdateExpression="SET revoked = :true",
-            ExpressionAttributeValues={":true": {"BOOL": True}},
-        )
+        try:
+            dynamodb().update_item(
+                TableName=self.table,
+                Key=_family_key(family_id),
+                UpdateExpression="SET revoked = :true",
+                # A family already gone (expired by TTL) stays gone: no item without expires_at.
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":true": {"BOOL": True}},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
