@@ -3,12 +3,16 @@ throttle, an absolute lifetime refresh never extends, and a login that reads wha
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
+from tests.conftest import invoke, load_event
 from tests.unit.test_auth import login, logout, refresh, refresh_cookie, signup
 
 DAY = 24 * 3600
@@ -56,6 +60,37 @@ def families() -> list[dict[str, Any]]:
 
 def tokens() -> list[dict[str, Any]]:
     return [item for item in session_items() if item["pk"]["S"].startswith("token#")]
+
+
+@contextmanager
+def before(operation: str, run: Callable[..., Any]) -> Iterator[None]:
+    """Run `run(params)` as the shared (moto-backed) DynamoDB client is about to send `operation`; a tuple it
+    returns, (http response, parsed response), is the answer instead of moto's, as botocore's Stubber does."""
+    from apikit.repositories import dynamodb
+
+    events = dynamodb().meta.events
+    event = f"before-call.dynamodb.{operation}"
+    events.register(event, lambda params, **_: run(params), unique_id="test-sessions-before")
+    try:
+        yield
+    finally:
+        events.unregister(event, unique_id="test-sessions-before")
+
+
+def once(run: Callable[..., Any]) -> Callable[..., Any]:
+    done: list[bool] = []
+
+    def first(params: dict[str, Any]) -> Any:
+        if not done:
+            done.append(True)
+            return run(params)
+        return None
+
+    return first
+
+
+def me(access_token: str) -> int:
+    return invoke("auth_me", load_event("auth_me/get.json", headers={"authorization": f"Bearer {access_token}"})).status
 
 
 @pytest.fixture
@@ -148,3 +183,87 @@ def test_logout_of_a_session_whose_family_is_gone_writes_no_item_without_an_expi
 
     assert families() == []
     assert all("expires_at" in item for item in session_items())
+
+
+def test_a_rotated_token_presented_again_within_the_grace_window_gets_the_same_successor(aws, clock):
+    """Two tabs refreshing at once, or a retry after a lost response: the same new session, not a logout."""
+    first = refresh_cookie(signup())
+    rotated = refresh(first)
+    successor = refresh_cookie(rotated)
+
+    again = refresh(first)
+
+    assert again.status == 200
+    assert refresh_cookie(again) == successor
+    assert again.json()["access_token"] != rotated.json()["access_token"]  # a fresh one...
+    assert me(again.json()["access_token"]) == 200  # ...that works
+    clock.advance(9)
+    late = refresh(first)  # as often as it comes inside the window
+    assert late.status == 200
+    assert refresh_cookie(late) == successor
+    assert len(tokens()) == 2  # nothing new was issued
+
+    assert refresh(successor).status == 200  # the family lives on
+
+
+def test_reuse_after_the_grace_window_revokes_the_family(aws, clock):
+    first = refresh_cookie(signup())
+    successor = refresh_cookie(refresh(first))
+
+    clock.advance(10)
+    replay = refresh(first)
+
+    assert replay.status == 401
+    assert 'error="invalid_token"' in replay.headers["www-authenticate"]
+    assert refresh(successor).status == 401  # RFC 9700 4.14.2: the legitimate client is logged out too
+    [family] = families()
+    assert family["revoked"] == {"BOOL": True}
+
+
+def test_a_revoked_family_gives_no_successor_even_inside_the_window(aws, clock):
+    first = refresh_cookie(signup())
+    successor = refresh_cookie(refresh(first))
+    assert logout(successor).status == 204
+
+    assert refresh(first).status == 401
+
+
+def test_the_grace_window_is_configurable(aws, clock, settings):
+    settings(REFRESH_REUSE_GRACE_SECONDS="0")
+    first = refresh_cookie(signup())
+    successor = refresh_cookie(refresh(first))
+
+    assert refresh(first).status == 401
+    assert refresh(successor).status == 401
+
+
+def test_the_table_holds_no_usable_refresh_token(aws):
+    """Only hashes, and each successor wrapped under a key only the token before it gives."""
+    issued = [refresh_cookie(signup())]
+    for _ in range(3):
+        issued.append(refresh_cookie(refresh(issued[-1])))
+    assert refresh(issued[-2]).status == 200  # the grace path unwrapped a successor from the table...
+
+    stored = json.dumps(session_items(), default=str)
+    for token in issued:  # ...which holds none of them, in any encoding
+        raw = base64.urlsafe_b64decode(token + "=")
+        assert token not in stored
+        assert raw.hex() not in stored
+        assert base64.b64encode(raw).decode().rstrip("=") not in stored
+        assert all(raw not in value.get("B", b"") for item in session_items() for value in item.values())
+
+
+def test_a_double_submit_racing_on_one_token_gets_one_session_for_both(aws):
+    """Both requests read the token unused; the second's write then finds it spent: same successor, no revoke."""
+    first = refresh_cookie(signup())
+    racing: list[Any] = []
+
+    with before("TransactWriteItems", once(lambda params: racing.append(refresh(first)))):
+        losing = refresh(first)
+
+    [winning] = racing
+    assert winning.status == losing.status == 200, losing.body
+    assert refresh_cookie(winning) == refresh_cookie(losing)
+    [family] = families()
+    assert family["revoked"] == {"BOOL": False}
+    assert refresh(refresh_cookie(losing)).status == 200

@@ -1,5 +1,20 @@
 """Refresh tokens, stored only as SHA-256 hashes, grouped in families that rotate: each token works once,
-and presenting a used one revokes its whole family (RFC 9700 refresh token rotation).
+and presenting a used one revokes its whole family (RFC 9700 refresh token rotation, section 4.14.2).
+
+Real clients present a token twice without being thieves: two tabs refresh at once, or a response is lost and
+the request retried. So a token presented again within `REFRESH_REUSE_GRACE_SECONDS` (10) of its rotation gets
+the same successor it gave the first time (with a fresh access token), and only a later reuse revokes the family.
+Two requests racing on one token end the same way: the loser's transaction fails its condition on the token,
+and the token it then sees is one just rotated. The window is the usual trade-off (Auth0 and Okta have one too):
+a thief replaying a token within seconds of its rotation gets the session as well, and is caught the moment
+either party uses a token the other already spent, after the window.
+
+Answering with the same successor means recovering it, and the table holds no usable token, only hashes. The
+successor is stored on the spent token's item wrapped under a key derived from the spent token itself:
+`successor XOR HMAC-SHA256(key=spent token, "refresh-token-successor")`, 32 bytes. Whoever presents the spent
+token can unwrap it; the table alone (hashes and wrapped bytes) cannot, as SHA-256 of the token does not give
+the HMAC keyed with it. Each key wraps one value only (a token is spent once, conditionally), so the XOR is a
+one-time pad. No server key is needed, and none can leak or need rotating.
 
 A family is one login. It records when the login happened (`login_at`) and ends `SESSION_MAX_SECONDS` later
 however often it is refreshed: no token's `expires_at`, nor the family's, is ever past `login_at` + max. Every
@@ -7,7 +22,9 @@ item carries `expires_at` (the table's TTL attribute), and no write creates a fa
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 import time
 import uuid
@@ -25,6 +42,22 @@ from apikit.repositories import dynamodb
 class Session:
     user_id: str
     refresh_token: str
+
+
+def _new_token() -> tuple[str, bytes]:
+    """256 random bits, as `secrets.token_urlsafe(32)` spells them (43 characters), and the bits themselves."""
+    raw = secrets.token_bytes(32)
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode(), raw
+
+
+def _wrap(successor: bytes, spent_token: str) -> bytes:
+    """The successor XOR a pad only the spent token gives: the same operation wraps and unwraps."""
+    pad = hmac.digest(spent_token.encode(), b"refresh-token-successor", "sha256")
+    return bytes(a ^ b for a, b in zip(successor, pad, strict=True))
+
+
+def _unwrap(wrapped: bytes, spent_token: str) -> str:
+    return base64.urlsafe_b64encode(_wrap(wrapped, spent_token)).rstrip(b"=").decode()
 
 
 def _token_key(token: str) -> dict[str, Any]:
@@ -64,7 +97,7 @@ class SessionsRepository:
 
     def start(self, user_id: str) -> Session:
         """A new family with its first token."""
-        token, family_id = secrets.token_urlsafe(32), uuid.uuid4().hex
+        (token, _), family_id = _new_token(), uuid.uuid4().hex
         login_at = int(time.time())
         expires_at = _expiry(login_at, login_at)
         family = {
@@ -83,16 +116,16 @@ class SessionsRepository:
         return Session(user_id=user_id, refresh_token=token)
 
     def rotate(self, token: str) -> Session:
-        """Spend `token` for a new one in the same family, atomically; a second use revokes the family."""
+        """Spend `token` for a new one in the same family, atomically. Presented again within the grace window,
+        the same new one; later, the family is revoked."""
         now = int(time.time())
         item = dynamodb().get_item(TableName=self.table, Key=_token_key(token), ConsistentRead=True).get("Item")
         if item is None or int(item["expires_at"]["N"]) <= now:
             raise invalid_refresh_token()
         family_id, user_id = item["family_id"]["S"], item["user_id"]["S"]
         if item["used"]["BOOL"]:
-            self._revoke_family(family_id)
-            raise invalid_refresh_token()
-        new_token = secrets.token_urlsafe(32)
+            return self._spent_again(token, item, now)
+        new_token, successor = _new_token()
         # A token from before login_at was recorded: its session counts from now, once.
         login_at = int(item["login_at"]["N"]) if "login_at" in item else now
         expires_at = _expiry(login_at, now)
@@ -103,9 +136,16 @@ class SessionsRepository:
                         "Update": {
                             "TableName": self.table,
                             "Key": _token_key(token),
-                            "UpdateExpression": "SET used = :true",
+                            "UpdateExpression": "SET used = :true, used_at = :now, successor = :successor",
                             "ConditionExpression": "used = :false",
-                            "ExpressionAttributeValues": {":true": {"BOOL": True}, ":false": {"BOOL": False}},
+                            "ExpressionAttributeValues": {
+                                ":true": {"BOOL": True},
+                                ":false": {"BOOL": False},
+                                ":now": {"N": str(now)},
+                                ":successor": {"B": _wrap(successor, token)},
+                            },
+                            # Spent meanwhile: the item as the other request left it, in the same answer.
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                         }
                     },
                     {
@@ -129,10 +169,26 @@ class SessionsRepository:
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                 raise
-            # Spent concurrently (a replay racing the real client) or the family is revoked: either way, revoke.
+            spent = (error.response.get("CancellationReasons") or [{}])[0]
+            if spent.get("Code") == "ConditionalCheckFailed" and "Item" in spent:
+                # Spent since it was read: a double-submit racing this request, which the window covers.
+                return self._spent_again(token, spent["Item"], now)
+            # The family is revoked.
             self._revoke_family(family_id)
             raise invalid_refresh_token() from error
         return Session(user_id=user_id, refresh_token=new_token)
+
+    def _spent_again(self, token: str, item: dict[str, Any], now: int) -> Session:
+        """A used token presented again: its successor within the grace window, else the family is revoked."""
+        family_id = item["family_id"]["S"]
+        grace = get_settings().refresh_reuse_grace_seconds
+        if "successor" not in item or now >= int(item["used_at"]["N"]) + grace:
+            self._revoke_family(family_id)  # a thief's replay, or its victim's: the session ends for both
+            raise invalid_refresh_token()
+        family = dynamodb().get_item(TableName=self.table, Key=_family_key(family_id), ConsistentRead=True).get("Item")
+        if family is None or family["revoked"]["BOOL"] or int(family["expires_at"]["N"]) <= now:
+            raise invalid_refresh_token()
+        return Session(user_id=item["user_id"]["S"], refresh_token=_unwrap(item["successor"]["B"], token))
 
     def revoke(self, token: str) -> None:
         item = dynamodb().get_item(TableName=self.table, Key=_token_key(token), ConsistentRead=True).get("Item")
