@@ -103,6 +103,15 @@ class LocalAws:
             except self.secretsmanager.exceptions.ResourceExistsException:
                 self.secretsmanager.put_secret_value(SecretId=logical_id, SecretString=value)
 
+    def current_secret_values(self, app: App) -> dict[str, str]:
+        """Every secret's AWSCURRENT value, as the functions read them (after a rotation: the new ones)."""
+        return {
+            logical_id: self.secretsmanager.get_secret_value(SecretId=logical_id, VersionStage="AWSCURRENT")[
+                "SecretString"
+            ]
+            for logical_id in app.secrets
+        }
+
     # --- persistence: a JSON snapshot of every table and bucket ---------------------------------------------
 
     def snapshot(self, app: App, directory: Path) -> None:
@@ -164,22 +173,51 @@ class LocalAws:
 def secret_values(app: App, root: Path) -> dict[str, str]:
     """Secret values from the gitignored secrets.local.json, created on first run from secrets.example.json.
 
-    A secret the template declares but the file lacks (one added since) is added to it, from the example file; an
-    empty value for a secret the template generates becomes a fresh random one. Values already there are kept."""
+    A secret the template declares but the file lacks, or has empty (one added since), is added to it: from the
+    example file, else the template's own SecretString, else a fresh random value if the template generates one.
+    Values already there are kept."""
     local = root / "secrets.local.json"
     example = root / "secrets.example.json"
     values: dict[str, str] = json.loads(local.read_text()) if local.exists() else {}
     examples: dict[str, str] = json.loads(example.read_text()) if example.exists() else {}
-    missing = [logical_id for logical_id in app.secrets if logical_id not in values]
+    missing = [logical_id for logical_id in app.secrets if not values.get(logical_id)]
     for logical_id in missing:
-        values[logical_id] = examples.get(logical_id, "")
-        if not values[logical_id] and "GenerateSecretString" in app.secrets[logical_id]:
+        properties = app.secrets[logical_id]
+        given = properties.get("SecretString")
+        values[logical_id] = examples.get(logical_id) or (given if isinstance(given, str) else "")
+        if not values[logical_id] and "GenerateSecretString" in properties:
             values[logical_id] = secrets.token_urlsafe(48)
     if missing or not local.exists():
-        local.write_text(json.dumps(values, indent=2) + "\n")
-        local.chmod(0o600)
+        write_secret_values(local, values)
     empty = [logical_id for logical_id in app.secrets if not values.get(logical_id)]
     if empty:
         # Secrets Manager refuses an empty SecretString: say which value to fill in, not a botocore traceback.
         raise ValueError(f"secret {empty[0]} has no value: set it in {local}")
     return values
+
+
+def unset_secrets(app: App, root: Path) -> set[str]:
+    """The template's secrets that secrets.local.json has no value for yet: secret_values() is about to make them."""
+    local = root / "secrets.local.json"
+    values: dict[str, str] = json.loads(local.read_text()) if local.exists() else {}
+    return {logical_id for logical_id in app.secrets if not values.get(logical_id)}
+
+
+def update_secret_values(root: Path, changes: dict[str, str | None]) -> None:
+    """Set these values in secrets.local.json (None removes one), keeping the others."""
+    local = root / "secrets.local.json"
+    values: dict[str, str] = json.loads(local.read_text()) if local.exists() else {}
+    for logical_id, value in changes.items():
+        if value is None:
+            values.pop(logical_id, None)
+        else:
+            values[logical_id] = value
+    write_secret_values(local, values)
+
+
+def write_secret_values(local: Path, values: dict[str, str]) -> None:
+    temporary = local.with_name(local.name + ".tmp")
+    temporary.touch(mode=0o600)
+    temporary.write_text(json.dumps(values, indent=2) + "\n")
+    temporary.chmod(0o600)
+    temporary.replace(local)  # atomic: a crash mid-write keeps the old file

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import signal
@@ -15,9 +16,10 @@ from typing import Any
 
 import yaml
 
-from devserver.aws import LocalAws, MotoServer, secret_values
+from devserver.aws import LocalAws, MotoServer, secret_values, unset_secrets, update_secret_values
 from devserver.gateway import Gateway
 from devserver.pool import FunctionPool, print_line
+from devserver.rotation import RotationError, rotate, rotations_due
 from devserver.runtime import DEFAULT_CACHE, Dependencies, lambda_environment, reserved_in_template
 from devserver.server import PooledWSGIServer
 from devserver.template import DEFAULT_REGION, App, TemplateError, load_app, parse_parameter_overrides
@@ -50,6 +52,7 @@ class DevServer:
             self.moto = MotoServer()
             self.endpoint = self.moto.endpoint
         self.aws = LocalAws(self.endpoint, self.app.region)
+        created = unset_secrets(self.app, self.root)
         self.aws.create_resources(self.app, secret_values(self.app, self.root))
         self.persist = Path(options.persist).resolve() if options.persist else None
         if self.persist:
@@ -57,6 +60,11 @@ class DevServer:
         self.pools = self._pools()
         self.gateway = Gateway(self.app, self.pools, log)
         self.lock = threading.Lock()
+        try:
+            self.rotate_created(self.app, created)
+        except BaseException:
+            self.close()
+            raise
 
     def _load(self) -> App:
         return load_app(
@@ -79,6 +87,25 @@ class DevServer:
             say_if_broken(pools[name])
         return pools
 
+    def rotate_created(self, app: App, created: set[str]) -> None:
+        """Rotate the secrets just created whose RotationSchedule AWS would run at once (devserver.rotation), then
+        keep every secret's current value in secrets.local.json, so the next start needs no rotation."""
+        due = rotations_due(app, created)
+        try:
+            for rotation in due:
+                log(f"Rotating {rotation.secret} with {rotation.function}, as AWS does when it creates the schedule")
+                rotate(self.aws.secretsmanager, app, rotation, functools.partial(self.step, rotation.function))
+        except BaseException:
+            update_secret_values(self.root, dict.fromkeys(created))  # forgotten: the next start makes them anew
+            raise
+        if due:
+            update_secret_values(self.root, dict(self.aws.current_secret_values(app)))
+
+    def step(self, function: str, event: dict[str, str]) -> None:
+        invocation = self.pools[function].invoke(json.dumps(event))
+        if invocation.outcome != "ok":
+            raise RotationError(f"{function} failed its {event['Step']} step ({invocation.outcome}): see its log above")
+
     def reload_functions(self, names: set[str]) -> None:
         for name in sorted(names):
             self.pools[name].restart()
@@ -88,6 +115,7 @@ class DevServer:
     def reload_template(self) -> None:
         try:
             app = self._load()
+            created = unset_secrets(app, self.root)
             # Only a template whose resources exist goes live: a half-typed table keeps the previous one serving.
             self.aws.create_resources(app, secret_values(app, self.root))
         except Exception as error:
@@ -106,6 +134,10 @@ class DevServer:
             pool.close()
         log(f"Reloaded {self.template_path.name}: {len(app.routes)} routes")
         self.print_routes()
+        try:
+            self.rotate_created(app, created)
+        except RotationError as error:
+            log(f"error: {error}")
 
     def print_routes(self) -> None:
         for route in sorted(self.app.routes, key=lambda route: (route.path, route.method)):
@@ -177,16 +209,26 @@ def resolve_function_name(app: App, name: str) -> str:
 
 
 def token(options: argparse.Namespace) -> int:
-    """An access token for USER_ID signed with the local JWT key, for curl and the browser."""
+    """An access token for USER_ID signed with the local signing key, for curl and the browser."""
     app = load_app(options.template)
-    function = next(function for function in app.functions.values() if "JWT_SECRET_ARN" in function.environment)
-    # Locally `!Ref JwtSecret` is the secret's logical id, which names its value in secrets.local.json.
-    key = secret_values(app, app.path.parent)[function.environment["JWT_SECRET_ARN"]]
+    function = next(function for function in app.functions.values() if "JWT_SIGNING_KEY_ARN" in function.environment)
+    # Locally `!Ref JwtSigningKey` is the secret's logical id, which names its value in secrets.local.json.
+    secret = function.environment["JWT_SIGNING_KEY_ARN"]
+    if rotations_due(app, unset_secrets(app, app.path.parent)):
+        log(f"No {secret} yet in secrets.local.json: making it as `make dev` does on its first start")
+        options.port, options.host, options.no_reload = 0, "127.0.0.1", True
+        DevServer(options).close()
+    key = secret_values(app, app.path.parent)[secret]
+    if '"private_key"' not in key:
+        raise SystemExit(
+            f"{secret} in secrets.local.json is not a signing key: delete it and JwtPublicKeys there, then run "
+            "`make dev` once (its first start makes both)"
+        )
     os.environ.update({name: value for name, value in function.environment.items() if name.startswith("JWT_")})
     sys.path[:0] = [str(path) for path in function.layer_dirs]
     from apikit.auth import issue_access_token
 
-    print(issue_access_token(options.user_id, key=key))
+    print(issue_access_token(options.user_id, signing_key=key))
     return 0
 
 
@@ -267,7 +309,13 @@ def main(argv: list[str] | None = None) -> int:
             return token(options)
         started = time.perf_counter()
         server = DevServer(options)
-    except (TemplateError, OSError, ValueError, yaml.YAMLError) as error:  # said plainly, not as a traceback
+    except (
+        TemplateError,
+        OSError,
+        ValueError,
+        RotationError,
+        yaml.YAMLError,
+    ) as error:  # said plainly, not as a traceback
         log(f"error: {error}")
         return 1
     log(f"Started in {time.perf_counter() - started:.2f} s")

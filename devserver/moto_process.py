@@ -1,16 +1,70 @@
 """moto's server in its own process (its own GIL), quiet: `python -m devserver.moto_process PORT`."""
 
+import json
 import logging
 import signal
 import sys
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
 
+from moto.secretsmanager.models import SecretsManagerBackend
 from moto.server import ThreadedMotoServer
+
+
+def rotation_fixes() -> dict[str, Callable[..., Any]]:
+    """Two methods of moto's Secrets Manager (5.2.5) as AWS behaves, for rotations (devserver.rotation):
+
+    - RotateSecret with a RotationLambdaARN does Secrets Manager's part only: rotation on, and a new version labelled
+      AWSPENDING that has no value yet, which is what AWS leaves before it invokes the function. moto would invoke
+      its own Lambda (in Docker); the dev server invokes the function's four steps in its workers instead.
+    - After UpdateSecretVersionStage moves AWSCURRENT, GetSecretValue without a stage answers the new current
+      version (moto kept answering the one current before).
+    """
+    rotate, update = SecretsManagerBackend.rotate_secret, SecretsManagerBackend.update_secret_version_stage
+
+    def rotate_secret(
+        self: Any,
+        secret_id: str,
+        client_request_token: str | None = None,
+        rotation_lambda_arn: str | None = None,
+        rotation_rules: dict[str, Any] | None = None,
+        rotate_immediately: bool = True,
+    ) -> str:
+        if not rotation_lambda_arn:
+            return str(rotate(self, secret_id, client_request_token, None, rotation_rules, rotate_immediately))
+        secret = self.describe_secret(secret_id)
+        version = client_request_token or str(uuid.uuid4())
+        secret.remove_version_stages_from_old_versions(["AWSPENDING"])
+        secret.versions[version] = {
+            "createdate": int(time.time()),
+            "version_id": version,
+            "version_stages": ["AWSPENDING"],
+        }
+        secret.rotation_requested = secret.rotation_enabled = True
+        secret.rotation_lambda_arn = rotation_lambda_arn
+        secret.auto_rotate_after_days = int((rotation_rules or {}).get("AutomaticallyAfterDays", 0))
+        secret.last_rotation_date = int(time.time())
+        return json.dumps({"ARN": secret.arn, "Name": secret.name, "VersionId": version})
+
+    def update_secret_version_stage(
+        self: Any, secret_id: str, version_stage: str, remove_from_version_id: str, move_to_version_id: str
+    ) -> tuple[str, str]:
+        result: tuple[str, str] = update(self, secret_id, version_stage, remove_from_version_id, move_to_version_id)
+        if version_stage == "AWSCURRENT" and move_to_version_id:
+            self.secrets[secret_id].set_default_version_id(move_to_version_id)
+        return result
+
+    return {"rotate_secret": rotate_secret, "update_secret_version_stage": update_secret_version_stage}
 
 
 def main() -> None:
     # Ctrl-C in the terminal reaches the whole process group: the dev server stops us by closing our stdin.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per AWS call costs a ms
+    for name, method in rotation_fixes().items():
+        setattr(SecretsManagerBackend, name, method)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
     server.start()
     print("ready", flush=True)

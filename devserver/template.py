@@ -152,6 +152,16 @@ class App:
     region: str = DEFAULT_REGION
     warnings: tuple[str, ...] = ()
     bucket_cors: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # bucket name -> S3 CORSRules
+    rotations: dict[str, Rotation] = field(default_factory=dict)  # secret logical id -> its rotation
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """An AWS::SecretsManager::RotationSchedule whose RotationLambdaARN is a function of the template."""
+
+    secret: str  # logical id
+    function: str  # logical id
+    rules: dict[str, Any]  # RotationRules
 
 
 def bucket_name(logical_id: str) -> str:
@@ -389,7 +399,26 @@ def load_app(
         },
         region=region,
         warnings=tuple(warnings),
+        rotations=rotations(template, resolver, functions),
     )
+
+
+def rotations(template: dict[str, Any], resolver: Resolver, functions: dict[str, Function]) -> dict[str, Rotation]:
+    """The rotation schedules that rotate a secret of the template with a function of the template, and that AWS runs
+    as soon as they are created (RotateImmediatelyOnUpdate, true unless set to false)."""
+    found = {}
+    for resource in resources_of_type(template, "AWS::SecretsManager::RotationSchedule").values():
+        if "Condition" in resource and not resolver.condition(resource["Condition"]):
+            continue
+        properties = resource.get("Properties", {})
+        target = properties.get("RotationLambdaARN")  # !GetAtt Fn.Arn, as the ARN is written
+        getatt = target.get("Fn::GetAtt") if isinstance(target, dict) else None
+        function = (getatt if isinstance(getatt, list) else str(getatt).split("."))[0]
+        secret = resolver.resolve(properties.get("SecretId"))
+        rotate_now = cfn_string(resolver.resolve(properties.get("RotateImmediatelyOnUpdate", True))) == "true"
+        if function in functions and isinstance(secret, str) and rotate_now:
+            found[secret] = Rotation(secret, function, resolver.resolve(properties.get("RotationRules", {})))
+    return found
 
 
 def http_api(logical_id: str, properties: dict[str, Any]) -> Api:
