@@ -314,3 +314,94 @@ def test_an_anonymous_invalid_body_is_401_not_422(aws):
 
 def test_a_wrong_content_type_wins_over_a_malformed_body(send):
     assert_problem(send("POST", "not json", headers={"content-type": "text/plain"}), 415)
+
+
+# 400: JSON that parses in Python but that this API refuses: bounded nesting and numbers, one value per key, and
+# only JSON's own numbers (no NaN or Infinity). Each is answered before any model sees the document.
+
+
+def nested(depth: int) -> str:
+    """A body of `depth` nested arrays: depth 1 is `[]`."""
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("raw", [nested(100_000), nested(1_000), nested(33), '{"title": ' + nested(40) + "}"])
+def test_json_nested_deeper_than_32_levels_is_400(send, method, raw):
+    result = send(method, raw)
+
+    body = assert_problem(result, 400)
+    assert body["detail"] == "The request body is nested more than 32 levels deep."
+    send.assert_nothing_written()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_json_nested_32_levels_deep_is_parsed_and_then_validated(send, method):
+    # 32 levels: the object, then the title's 31 arrays. The model refuses it, as for any wrong type.
+    result = send(method, json.dumps({**VALID, "title": json.loads(nested(31))}))
+
+    assert_validation_error(result, ["body", "title"], "string_type")
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("number", ["1" * 5_000, "1" * 21, "-" + "9" * 21, "1" * 100 + ".5", "1e400", "-1e400"])
+def test_a_number_too_large_for_the_api_is_400(send, method, number):
+    result = send(method, f'{{"title": {number}, "content": "x"}}')
+
+    body = assert_problem(result, 400)
+    assert body["detail"] == (
+        "A number in the request body is too large: integers have at most 20 digits, other numbers at most "
+        "40 characters and a finite value."
+    )
+    assert number not in result.body
+    send.assert_nothing_written()
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("number", ["9" * 20, "-" + "9" * 20, "1.7976931348623157e308", "0.1"])
+def test_a_number_within_the_bounds_reaches_the_model(send, method, number):
+    result = send(method, f'{{"title": {number}, "content": "x"}}')
+
+    assert_validation_error(result, ["body", "title"], "string_type")
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"title": "a", "content": "x", "title": "b"}',
+        '{"title": "a", "content": "x", "content": "x"}',
+        '{"title": "a", "content": "x", "extra": {"k": 1, "k": 2}}',
+    ],
+)
+def test_a_repeated_key_is_400(send, method, raw):
+    result = send(method, raw)
+
+    body = assert_problem(result, 400)
+    assert body["detail"] == "An object in the request body has the same key twice."
+    send.assert_nothing_written()
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_400_as_json_has_no_such_numbers(send, method, constant):
+    result = send(method, f'{{"title": "a", "content": "x", "extra": {constant}}}')
+
+    body = assert_problem(result, 400)
+    assert body["detail"] == "The request body is not valid JSON: NaN, Infinity and -Infinity are not JSON numbers."
+    send.assert_nothing_written()
+
+
+@pytest.mark.parametrize(
+    ("function", "sample"),
+    [
+        ("auth_login", "auth_login/post.json"),
+        ("auth_signup", "auth_signup/post.json"),
+        ("checkout", "checkout/post.json"),
+    ],
+)
+def test_every_json_endpoint_refuses_deep_nesting_and_huge_numbers_with_400(aws, function, sample):
+    for raw in (nested(100_000), '{"quantity": ' + "1" * 5_000 + "}"):
+        event = load_event(sample, body=raw, headers={"authorization": bearer("alice")})
+
+        assert_problem(invoke(function, event), 400)
