@@ -88,12 +88,13 @@ def compile_route(route: Route) -> CompiledRoute:
     )
 
 
-SLASH = "\x00"  # stands for a %2F inside one path segment while routes are matched
-
-
 def decoded_path(raw_path: str) -> str:
-    """Each segment percent-decoded once, so `/p/a%2Fb` is one segment `a/b` and `/p/50%2525` is `50%25`."""
-    return "/".join(unquote(segment).replace("/", SLASH) for segment in raw_path.split("/"))
+    """The path routes are matched against: percent-decoded once, %2F included, so `/p/a%2Fb` is `/p/a/b` (three
+    segments) and `/p/50%2525` is `/p/50%25`. API Gateway "decodes URL-encoded request parameters"
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html) before it routes: a
+    route variable never holds a slash, and rawPath stays as sent. The catch-all (functions/not_found) applies the
+    same rule to rawPath; tests/integration/test_gateway_answers.py pins it."""
+    return unquote(raw_path)
 
 
 def is_text(content_type: str) -> bool:
@@ -123,20 +124,20 @@ class Gateway:
     # --- routing -------------------------------------------------------------------------------------------
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
-        """`path` is decoded_path(): each segment decoded once, an encoded slash kept inside its segment."""
+        """`path` is decoded_path(raw path)."""
         for compiled in self.routes:
             if compiled.route.method not in (method, "ANY"):
                 continue
-            found = compiled.pattern.match(path)
+            found = compiled.pattern.fullmatch(path)
             if found:
-                return compiled.route, {name: value.replace(SLASH, "/") for name, value in found.groupdict().items()}
+                return compiled.route, found.groupdict()
         return None
 
     def api_for(self, path: str) -> Api | None:
         """The HttpApi a path belongs to (for CORS when no route of the method matches): the first route of any
         method that matches it, else the only API there is."""
         for compiled in self.routes:
-            if compiled.pattern.match(path):
+            if compiled.pattern.fullmatch(path):
                 return self.app.apis.get(compiled.route.api)
         return next(iter(self.app.apis.values())) if len(self.app.apis) == 1 else None
 

@@ -8,6 +8,7 @@ import json
 import re
 from http import HTTPStatus
 from pathlib import Path
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -25,9 +26,14 @@ _PATTERNS = [
 app = create_app()
 
 
-def allowed_methods(path: str) -> list[str] | None:
+def allowed_methods(raw_path: str) -> list[str] | None:
+    """The methods of the declared route this path is, or None. Matched as API Gateway routes: on the path decoded
+    once, %2F included (`/api/posts/a%2Fb` is `/api/posts/a/b`, which no route has), the rule of
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html that the dev server
+    (devserver.gateway.decoded_path) follows too. rawPath is the path as sent, still encoded."""
+    path = unquote(raw_path)
     for pattern, methods in _PATTERNS:
-        if pattern.match(path):
+        if pattern.fullmatch(path):
             return [*methods, "OPTIONS"]
     return None
 

@@ -420,15 +420,25 @@ def test_the_root_logger_is_lambdas_so_basic_config_changes_nothing(server):
     )
 
 
-def test_path_parameters_are_decoded_once_and_an_encoded_slash_stays_in_its_segment(server):
-    """Percent-encoding in a path variable is decoded once; %2F does not split a segment."""
+def test_the_path_is_decoded_once_before_routing_so_an_encoded_slash_separates_segments(server):
+    """API Gateway decodes the path, %2F included, before it matches routes ("API Gateway decodes URL-encoded
+    request parameters": https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html),
+    so `/items/a%2Fb` is `/items/a/b` and matches no `/items/{id}`; a path parameter is a segment of the decoded
+    path, and rawPath stays as sent."""
+    json_body = {"data": b"{}", "headers": {"Content-Type": "application/json"}}
     proxied = server.get("/echo/50%2525off/caf%C3%A9").json()["event"]
-    slashed = server.request("POST", "/items/a%2Fb", data=b"{}", headers={"Content-Type": "application/json"})
+    split = server.get("/echo/a%2Fb").json()["event"]
+    slashed = server.request("POST", "/items/a%2Fb", **json_body)
+    double = server.request("POST", "/items/a%252Fb", **json_body)
 
     assert proxied["pathParameters"] == {"proxy": "50%25off/café"}
     assert proxied["rawPath"] == "/echo/50%2525off/caf%C3%A9"
-    assert slashed.status_code == 200
-    assert slashed.json()["event"]["pathParameters"] == {"id": "a/b"}
+    assert split["pathParameters"] == {"proxy": "a/b"}
+    assert split["rawPath"] == "/echo/a%2Fb"
+    assert slashed.status_code == 404
+    assert slashed.json() == {"message": "Not Found"}
+    assert double.status_code == 200
+    assert double.json()["event"]["pathParameters"] == {"id": "a%2Fb"}
 
 
 @pytest.mark.parametrize(

@@ -64,6 +64,28 @@ def test_a_known_path_with_another_method_is_405_with_allow(aws, method, path, a
     assert body["detail"] == "The method is not allowed for this resource."
 
 
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "DELETE", "OPTIONS"])
+@pytest.mark.parametrize(
+    "path", ["/api/posts/a%2Fb", "/api/posts/a%2fb", f"/api/posts/{POST_ID}%2F", "/api/health%2F", "/api/health%0A"]
+)
+def test_an_encoded_slash_separates_segments_as_api_gateway_routes_it(aws, method, path):
+    """API Gateway decodes the path before it matches routes, so `/api/posts/a%2Fb` is `/api/posts/a/b`: no route
+    has that shape, and the catch-all must say 404 for it too, not 405 from matching the raw path."""
+    result = catch_all(method, path)
+
+    body = assert_problem(result, 404, instance=path)
+    assert body["detail"] == "No route matches this path."
+    assert "allow" not in result.headers
+
+
+def test_an_encoded_slash_that_makes_a_known_path_is_that_path(aws):
+    # /api/posts%2F<id> is routed as /api/posts/<id>: a method that path does not serve is its 405.
+    result = catch_all("POST", f"/api/posts%2F{POST_ID}")
+
+    assert_problem(result, 405)
+    assert result.headers["allow"] == "GET, HEAD, PUT, PATCH, DELETE, OPTIONS"
+
+
 def test_head_on_a_get_only_path_is_405_without_a_body(aws):
     result = catch_all("HEAD", "/api/health")
 
