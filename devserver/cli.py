@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
@@ -11,6 +12,7 @@ import sys
 import threading
 import time
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +210,20 @@ def resolve_function_name(app: App, name: str) -> str:
     raise SystemExit(f"unknown function {name!r}; choose one of: {', '.join(sorted(app.functions))}")
 
 
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """File descriptor 1 is 2 meanwhile, for this process and the ones it starts."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def token(options: argparse.Namespace) -> int:
     """An access token for USER_ID signed with the local signing key, for curl and the browser."""
     app = load_app(options.template)
@@ -217,7 +233,8 @@ def token(options: argparse.Namespace) -> int:
     if rotations_due(app, unset_secrets(app, app.path.parent)):
         log(f"No {secret} yet in secrets.local.json: making it as `make dev` does on its first start")
         options.port, options.host, options.no_reload = 0, "127.0.0.1", True
-        DevServer(options).close()
+        with stdout_to_stderr():  # the workers' logs too: stdout is the token alone, for TOKEN=$(make -s token)
+            DevServer(options).close()
     key = secret_values(app, app.path.parent)[secret]
     if '"private_key"' not in key:
         raise SystemExit(

@@ -1,0 +1,138 @@
+"""The access tokens' keys on the real dev server: made on the first start, as the stack's first deploy makes them.
+
+AWS rotates JwtSigningKey as soon as its RotationSchedule exists; the dev server does the same when it creates the
+secret for the first time, running functions/jwt_rotation's four steps in its worker, and keeps the keys in
+secrets.local.json so that restarts reuse them. Each test serves a copy of template.yaml in a project directory of
+its own (functions and layers symlinked), so the developer's secrets.local.json is never read or written.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+
+from tests.integration.conftest import ROOT, DevServer
+
+ROTATED = "Rotating JwtSigningKey with JwtRotationFunction"
+
+
+def project_copy(directory: Path, secrets: dict[str, str] | None = None) -> Path:
+    directory.mkdir()
+    (directory / "template.yaml").write_text((ROOT / "template.yaml").read_text())
+    for folder in ("functions", "layers"):
+        (directory / folder).symlink_to(ROOT / folder, target_is_directory=True)
+    if secrets is not None:
+        (directory / "secrets.local.json").write_text(json.dumps(secrets))
+    return directory / "template.yaml"
+
+
+def local_secrets(template: Path) -> dict[str, str]:
+    values: dict[str, str] = json.loads((template.parent / "secrets.local.json").read_text())
+    return values
+
+
+def devserver_token(template: Path, user_id: str) -> subprocess.CompletedProcess[str]:
+    """`python -m devserver token USER_ID`, as `make token` runs it, for this project."""
+    return subprocess.run(
+        [sys.executable, "-m", "devserver", "token", user_id, "--template", str(template)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def signup(server: DevServer, email: str) -> dict[str, Any]:
+    answer = server.request(
+        "POST", "/api/auth/signup", json={"email": email, "password": "correct horse battery", "name": "Alice"}
+    )
+    assert answer.status_code == 201, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def me(server: DevServer, token: str) -> Any:
+    return server.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+
+
+def test_the_first_start_makes_the_keys_devserver_token_signs_with_them_and_a_restart_keeps_them(
+    tmp_path: Path, start_server: Any
+) -> None:
+    # A secrets.local.json from before the ES256 keys: the HS256 JwtSecret, and no JwtSigningKey or JwtPublicKeys.
+    template = project_copy(tmp_path / "project", {"JwtSecret": "an-hs256-key-" + "h" * 40})
+    persist = ["--persist", str(tmp_path / "data"), "--no-reload"]
+
+    server = start_server(template, *persist)
+
+    assert ROTATED in server.output()
+    made = local_secrets(template)
+    signing_key = json.loads(made["JwtSigningKey"])
+    assert "BEGIN PRIVATE KEY" in signing_key["private_key"]
+    assert [key["kid"] for key in json.loads(made["JwtPublicKeys"])["keys"]] == [signing_key["kid"]]
+    assert made["JwtSecret"].startswith("an-hs256-key-")  # the old entry is left alone
+    user = signup(server, "alice@example.com")
+    assert jwt.get_unverified_header(user["access_token"])["kid"] == signing_key["kid"]
+    assert me(server, user["access_token"]).json()["id"] == user["user"]["id"]
+    minted = devserver_token(template, user["user"]["id"])
+    assert minted.returncode == 0, minted.stderr
+    from_cli = minted.stdout.strip()
+    assert jwt.get_unverified_header(from_cli)["kid"] == signing_key["kid"]
+    assert me(server, from_cli).json()["email"] == "alice@example.com"
+    assert server.stop() == 0
+
+    again = start_server(template, *persist)  # --persist: the user is still there
+
+    assert ROTATED not in again.output()
+    assert local_secrets(template) == made
+    for token in (user["access_token"], from_cli):
+        answer = me(again, token)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["id"] == user["user"]["id"]
+
+
+def test_devserver_token_before_the_dev_server_ever_ran_makes_the_keys_the_dev_server_then_uses(
+    tmp_path: Path, start_server: Any
+) -> None:
+    template = project_copy(tmp_path / "project")  # no secrets.local.json at all
+
+    minted = devserver_token(template, "alice")
+
+    assert minted.returncode == 0, minted.stderr
+    kid = jwt.get_unverified_header(minted.stdout.strip())["kid"]
+    assert json.loads(local_secrets(template)["JwtSigningKey"])["kid"] == kid
+    server = start_server(template, "--no-reload")
+    assert ROTATED not in server.output()
+    user = signup(server, "bob@example.com")
+    assert jwt.get_unverified_header(user["access_token"])["kid"] == kid
+    for_bob = devserver_token(template, user["user"]["id"])
+    assert ROTATED not in for_bob.stderr  # the keys exist now: nothing to make
+    assert me(server, for_bob.stdout.strip()).json()["email"] == "bob@example.com"
+
+
+@pytest.mark.parametrize("broken", ["JwtSigningKey", "JwtPublicKeys"])
+def test_a_key_missing_from_secrets_local_json_is_made_again_with_its_pair(
+    tmp_path: Path, start_server: Any, broken: str
+) -> None:
+    template = project_copy(tmp_path / "project")
+    first = start_server(template, "--no-reload")
+    first.stop()
+    kept = local_secrets(template)
+    (template.parent / "secrets.local.json").write_text(json.dumps({**kept, broken: ""}))
+
+    server = start_server(template, "--no-reload")
+
+    assert ROTATED in server.output()
+    now = local_secrets(template)
+    signing_kid, old_kid = json.loads(now["JwtSigningKey"])["kid"], json.loads(kept["JwtSigningKey"])["kid"]
+    assert signing_kid != old_kid
+    # Either way the set is the new key and the one before it: a token signed with the old key stays valid.
+    assert [key["kid"] for key in json.loads(now["JwtPublicKeys"])["keys"]] == [signing_kid, old_kid]
+    user = signup(server, "carol@example.com")
+    assert me(server, user["access_token"]).status_code == 200
