@@ -20,7 +20,7 @@ app = create_app()
     security=REFRESH_COOKIE_AUTH,
     response=TokenResponse,
     response_headers=SET_REFRESH_COOKIE,
-    errors=(HTTPStatus.UNAUTHORIZED,),
+    errors=(HTTPStatus.UNAUTHORIZED, HTTPStatus.SERVICE_UNAVAILABLE),  # 503: DynamoDB busy, retry (Retry-After)
 )
 def rotate() -> Response[str]:
     tokens, refresh_token = refresh(read_cookie(app.current_event, REFRESH_COOKIE))

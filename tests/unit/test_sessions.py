@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import invoke, load_event
+from tests.conftest import assert_problem, invoke, load_event
 from tests.unit.test_auth import login, logout, refresh, refresh_cookie, signup
 
 DAY = 24 * 3600
@@ -87,6 +87,22 @@ def once(run: Callable[..., Any]) -> Callable[..., Any]:
         return None
 
     return first
+
+
+def dynamodb_error(code: str, *reasons: str, message: str = "") -> tuple[Any, dict[str, Any]]:
+    """DynamoDB's error answer as botocore parses it; for TransactionCanceledException, with CancellationReasons."""
+    from botocore.awsrequest import AWSResponse
+
+    parsed: dict[str, Any] = {"Error": {"Code": code, "Message": message or code}}
+    parsed["ResponseMetadata"] = {"HTTPStatusCode": 400, "HTTPHeaders": {}}
+    if reasons:
+        parsed["Error"]["Message"] = (
+            f"Transaction cancelled, please refer cancellation reasons for specific reasons [{', '.join(reasons)}]"
+        )
+        parsed["CancellationReasons"] = [
+            {"Code": reason} if reason == "None" else {"Code": reason, "Message": reason} for reason in reasons
+        ]
+    return AWSResponse("https://dynamodb.us-east-1.amazonaws.com/", 400, {}, None), parsed
 
 
 def me(access_token: str) -> int:
@@ -267,3 +283,141 @@ def test_a_double_submit_racing_on_one_token_gets_one_session_for_both(aws):
     [family] = families()
     assert family["revoked"] == {"BOOL": False}
     assert refresh(refresh_cookie(losing)).status == 200
+
+
+def test_moto_names_a_failed_condition_in_cancellation_reasons(aws):
+    """What the repository reads, from moto itself: the reason per item, and the item as it stood."""
+    from botocore.exceptions import ClientError
+
+    from apikit.repositories import dynamodb
+
+    dynamodb().put_item(TableName="SessionsTable", Item={"pk": {"S": "x"}, "used": {"BOOL": True}})
+    with pytest.raises(ClientError) as raised:
+        dynamodb().transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": "SessionsTable",
+                        "Key": {"pk": {"S": "x"}},
+                        "UpdateExpression": "SET used = :true",
+                        "ConditionExpression": "used = :false",
+                        "ExpressionAttributeValues": {":true": {"BOOL": True}, ":false": {"BOOL": False}},
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                },
+                {"Put": {"TableName": "SessionsTable", "Item": {"pk": {"S": "y"}}}},
+            ]
+        )
+    assert raised.value.response["Error"]["Code"] == "TransactionCanceledException"
+    assert raised.value.response["CancellationReasons"] == [
+        {
+            "Code": "ConditionalCheckFailed",
+            "Message": "The conditional request failed",
+            "Item": {"pk": {"S": "x"}, "used": {"BOOL": True}},
+        },
+        {"Code": "None"},
+    ]
+
+
+@pytest.mark.parametrize(
+    "reasons",
+    [
+        ("None", "ThrottlingError", "None"),
+        ("ThrottlingError", "None", "None"),
+        ("None", "None", "ProvisionedThroughputExceeded"),
+        ("TransactionConflict", "None", "None"),
+        ("None", "TransactionConflict", "None"),
+    ],
+)
+def test_a_throttled_or_conflicting_rotation_is_503_and_the_session_lives_on(aws, reasons):
+    first = refresh_cookie(signup())
+
+    with before("TransactWriteItems", lambda params: dynamodb_error("TransactionCanceledException", *reasons)):
+        busy = refresh(first)
+
+    assert_problem(busy, 503, "/api/auth/refresh")
+    assert busy.headers["retry-after"] == "1"
+    assert busy.cookies == []
+    [family] = families()
+    assert family["revoked"] == {"BOOL": False}
+    retried = refresh(first)  # nothing was spent: the same token rotates now
+    assert retried.status == 200
+    assert refresh(refresh_cookie(retried)).status == 200
+
+
+@pytest.mark.parametrize(
+    "code", ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"]
+)
+def test_a_throttled_read_is_503(aws, code):
+    first = refresh_cookie(signup())
+
+    with before("GetItem", lambda params: dynamodb_error(code)):
+        busy = refresh(first)
+
+    assert_problem(busy, 503)
+    assert busy.headers["retry-after"] == "1"
+    assert refresh(first).status == 200
+
+
+def test_a_response_lost_after_the_rotation_is_retried_into_the_same_session(aws):
+    """The rotation is written, then the profile read is throttled: 503, and the retry gets the successor."""
+    first = refresh_cookie(signup())
+    throttled = once(lambda params: dynamodb_error("ProvisionedThroughputExceededException"))
+
+    with before("GetItem", lambda params: throttled(params) if b"UsersTable" in params["body"] else None):
+        busy = refresh(first)
+
+    assert busy.status == 503
+    retried = refresh(first)
+    assert retried.status == 200
+    assert refresh(refresh_cookie(retried)).status == 200
+    assert len(tokens()) == 3  # one rotation, written once
+
+
+def test_a_conflict_with_a_request_that_spent_the_token_gets_its_successor(aws):
+    """DynamoDB cancels one of two transactions on one item (TransactionConflict): if the other won, share it."""
+    first = refresh_cookie(signup())
+    racing: list[Any] = []
+
+    def other_tab_wins(params: dict[str, Any]) -> Any:
+        racing.append(refresh(first))
+        return dynamodb_error("TransactionCanceledException", "TransactionConflict", "None", "None")
+
+    with before("TransactWriteItems", once(other_tab_wins)):
+        losing = refresh(first)
+
+    [winning] = racing
+    assert winning.status == losing.status == 200, losing.body
+    assert refresh_cookie(winning) == refresh_cookie(losing)
+    assert families()[0]["revoked"] == {"BOOL": False}
+
+
+@pytest.mark.parametrize(
+    ("error", "reasons"),
+    [
+        ("TransactionCanceledException", ("ValidationError", "None", "None")),
+        ("TransactionCanceledException", ("None", "ItemCollectionSizeLimitExceeded", "None")),
+        ("TransactionCanceledException", ()),  # no reasons at all
+        ("InternalServerError", ()),
+    ],
+)
+def test_any_other_dynamodb_failure_logs_nobody_out(aws, error, reasons):
+    first = refresh_cookie(signup())
+
+    with before("TransactWriteItems", lambda params: dynamodb_error(error, *reasons)):
+        failed = refresh(first)
+
+    assert_problem(failed, 500)
+    assert families()[0]["revoked"] == {"BOOL": False}
+    assert refresh(first).status == 200
+
+
+def test_a_family_revoked_while_rotating_is_401_without_more_writes(aws):
+    first = refresh_cookie(signup())
+
+    with before("TransactWriteItems", once(lambda params: logout(first) and None)):
+        result = refresh(first)
+
+    assert result.status == 401
+    assert 'error="invalid_token"' in result.headers["www-authenticate"]
+    assert len(tokens()) == 1

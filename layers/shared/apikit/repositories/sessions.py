@@ -3,7 +3,8 @@ and presenting a used one revokes its whole family (RFC 9700 refresh token rotat
 
 Real clients present a token twice without being thieves: two tabs refresh at once, or a response is lost and
 the request retried. So a token presented again within `REFRESH_REUSE_GRACE_SECONDS` (10) of its rotation gets
-the same successor it gave the first time (with a fresh access token), and only a later reuse revokes the family.
+the same successor it gave the first time (with a fresh access token), unless the family was revoked or has
+ended meanwhile; only a later reuse revokes the family.
 Two requests racing on one token end the same way: the loser's transaction fails its condition on the token,
 and the token it then sees is one just rotated. The window is the usual trade-off (Auth0 and Okta have one too):
 a thief replaying a token within seconds of its rotation gets the session as well, and is caught the moment
@@ -15,6 +16,11 @@ successor is stored on the spent token's item wrapped under a key derived from t
 token can unwrap it; the table alone (hashes and wrapped bytes) cannot, as SHA-256 of the token does not give
 the HMAC keyed with it. Each key wraps one value only (a token is spent once, conditionally), so the XOR is a
 one-time pad. No server key is needed, and none can leak or need rotating.
+
+Only a failed condition on the token itself is a reuse. A rotation DynamoDB cancels for a throttle or a
+conflicting transaction decided nothing (the token is unspent; `busy_is_unavailable` makes it a 503 with
+Retry-After), a failed condition on the family means it was revoked or ended meanwhile (401, nothing more to
+revoke), and any other failure is an error, never a reason to log the user out everywhere.
 
 A family is one login. It records when the login happened (`login_at`) and ends `SESSION_MAX_SECONDS` later
 however often it is refreshed: no token's `expires_at`, nor the family's, is ever past `login_at` + max. Every
@@ -35,7 +41,7 @@ from botocore.exceptions import ClientError
 
 from apikit.config import get_settings
 from apikit.errors import Unauthorized
-from apikit.repositories import dynamodb
+from apikit.repositories import cancellation_reasons, dynamodb
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,10 @@ class SessionsRepository:
     def table(self) -> str:
         return get_settings().sessions_table
 
+    def _token_item(self, token: str) -> dict[str, Any] | None:
+        answer: dict[str, Any] = dynamodb().get_item(TableName=self.table, Key=_token_key(token), ConsistentRead=True)
+        return answer.get("Item")
+
     def _token_put(self, token: str, family_id: str, user_id: str, login_at: int, expires_at: int) -> dict[str, Any]:
         item = {
             **_token_key(token),
@@ -119,7 +129,7 @@ class SessionsRepository:
         """Spend `token` for a new one in the same family, atomically. Presented again within the grace window,
         the same new one; later, the family is revoked."""
         now = int(time.time())
-        item = dynamodb().get_item(TableName=self.table, Key=_token_key(token), ConsistentRead=True).get("Item")
+        item = self._token_item(token)
         if item is None or int(item["expires_at"]["N"]) <= now:
             raise invalid_refresh_token()
         family_id, user_id = item["family_id"]["S"], item["user_id"]["S"]
@@ -167,15 +177,21 @@ class SessionsRepository:
                 ]
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise
-            spent = (error.response.get("CancellationReasons") or [{}])[0]
-            if spent.get("Code") == "ConditionalCheckFailed" and "Item" in spent:
+            reasons = cancellation_reasons(error)
+            on_token, on_family = [*reasons, {}, {}][:2]  # in TransactItems' order
+            if on_token.get("Code") == "ConditionalCheckFailed":
+                if "Item" not in on_token:  # gone since it was read (expired by TTL)
+                    raise invalid_refresh_token() from error
                 # Spent since it was read: a double-submit racing this request, which the window covers.
-                return self._spent_again(token, spent["Item"], now)
-            # The family is revoked.
-            self._revoke_family(family_id)
-            raise invalid_refresh_token() from error
+                return self._spent_again(token, on_token["Item"], now)
+            if on_family.get("Code") == "ConditionalCheckFailed":  # revoked or ended since: nothing to revoke
+                raise invalid_refresh_token() from error
+            if any(reason.get("Code") == "TransactionConflict" for reason in reasons):
+                # Another request is spending this token right now: if it has, its successor is this one's too.
+                again = self._token_item(token)
+                if again is not None and again["used"]["BOOL"]:
+                    return self._spent_again(token, again, now)
+            raise  # a throttle (503, see busy_is_unavailable) or an error (500): the token stays unspent
         return Session(user_id=user_id, refresh_token=new_token)
 
     def _spent_again(self, token: str, item: dict[str, Any], now: int) -> Session:
@@ -191,7 +207,7 @@ class SessionsRepository:
         return Session(user_id=item["user_id"]["S"], refresh_token=_unwrap(item["successor"]["B"], token))
 
     def revoke(self, token: str) -> None:
-        item = dynamodb().get_item(TableName=self.table, Key=_token_key(token), ConsistentRead=True).get("Item")
+        item = self._token_item(token)
         if item is not None:
             self._revoke_family(item["family_id"]["S"])
 
