@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +137,82 @@ def test_a_key_missing_from_secrets_local_json_is_made_again_with_its_pair(
     assert [key["kid"] for key in json.loads(now["JwtPublicKeys"])["keys"]] == [signing_kid, old_kid]
     user = signup(server, "carol@example.com")
     assert me(server, user["access_token"]).status_code == 200
+
+
+# Any rotation, not only the keys': a toy rotation function of the small test project's own.
+ROTATOR = """
+import boto3
+
+FAIL_AT = "testSecret"
+secretsmanager = boto3.client("secretsmanager")
+
+
+def lambda_handler(event, context):
+    step, arn, token = event["Step"], event["SecretId"], event["ClientRequestToken"]
+    if step == FAIL_AT:
+        raise RuntimeError(step + " fails")
+    if step == "createSecret":
+        pending = {"ClientRequestToken": token, "VersionStages": ["AWSPENDING"]}
+        secretsmanager.put_secret_value(SecretId=arn, SecretString="rotated-" + token, **pending)
+    if step == "finishSecret":
+        stages = secretsmanager.describe_secret(SecretId=arn)["VersionIdsToStages"]
+        current = next(version for version, labels in stages.items() if "AWSCURRENT" in labels)
+        moved = {"MoveToVersionId": token, "RemoveFromVersionId": current}
+        secretsmanager.update_secret_version_stage(SecretId=arn, VersionStage="AWSCURRENT", **moved)
+"""
+ROTATED_PASSWORD = """
+  Password:
+    Type: AWS::SecretsManager::Secret
+    Properties: {GenerateSecretString: {}}
+  PasswordRotation:
+    Type: AWS::SecretsManager::RotationSchedule
+    Properties:
+      SecretId: !Ref Password
+      RotationLambdaARN: !GetAtt RotatorFunction.Arn
+      RotationRules: {AutomaticallyAfterDays: 30}
+  RotatorFunction:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: functions/rotator/}
+"""
+
+
+def test_a_failed_rotation_stops_the_start_forgets_the_new_value_and_runs_again_on_the_next_start(
+    project: Path, start_server: Any
+) -> None:
+    (project / "functions" / "rotator").mkdir()
+    (project / "functions" / "rotator" / "app.py").write_text(ROTATOR)
+    template = project / "template.yaml"
+    template.write_text(template.read_text() + ROTATED_PASSWORD)
+    start = [sys.executable, "-m", "devserver", "--template", str(template), "--port", "0", "--no-reload"]
+
+    failed = subprocess.run(start, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+
+    assert failed.returncode == 1
+    assert "error: RotatorFunction failed its testSecret step (error): see its log above" in failed.stderr
+    assert "RuntimeError: testSecret fails" in failed.stdout + failed.stderr
+    assert "Password" not in local_secrets(template)  # so that the next start makes it and rotates it again
+    (project / "functions" / "rotator" / "app.py").write_text(ROTATOR.replace('FAIL_AT = "testSecret"', "FAIL_AT = ''"))
+
+    server = start_server(template, "--no-reload")
+
+    assert "Rotating Password with RotatorFunction" in server.output()
+    assert local_secrets(template)["Password"].startswith("rotated-")
+
+
+def test_a_schedule_added_while_the_dev_server_runs_rotates_its_new_secret_on_the_reload(
+    project: Path, start_server: Any
+) -> None:
+    template = project / "template.yaml"
+    server = start_server(template)
+    (project / "functions" / "rotator").mkdir()
+    (project / "functions" / "rotator" / "app.py").write_text(ROTATOR.replace('FAIL_AT = "testSecret"', "FAIL_AT = ''"))
+
+    template.write_text(template.read_text() + ROTATED_PASSWORD)
+
+    deadline = time.monotonic() + 60
+    while "Password" not in local_secrets(template) or "Rotating Password" not in server.output():
+        assert time.monotonic() < deadline, server.output()
+        time.sleep(0.1)
+    while not local_secrets(template)["Password"].startswith("rotated-"):
+        assert time.monotonic() < deadline, server.output()
+        time.sleep(0.1)
