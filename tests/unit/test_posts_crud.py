@@ -197,3 +197,77 @@ def test_the_author_cannot_be_changed_through_the_body(create_post):
 
     assert_problem(result, 422)
     assert fetch_post(post["id"]).json()["author_id"] == "alice"
+
+
+# A write that changes nothing is no new version: the ETag a client holds stays valid, and nothing is written.
+
+
+@pytest.fixture
+def dynamodb_calls(aws):
+    """The operations the handlers send to the posts table, in order, as botocore receives their parameters."""
+    from apikit.config import get_settings
+    from apikit.repositories import dynamodb
+
+    calls: list[str] = []
+
+    def record(model, params, **_):
+        if params.get("TableName") == get_settings().posts_table:
+            calls.append(model.name)
+
+    events = dynamodb().meta.events
+    events.register("provide-client-params.dynamodb.*", record, unique_id="count-calls")
+    yield calls
+    events.unregister("provide-client-params.dynamodb.*", unique_id="count-calls")
+
+
+NO_CHANGES = [
+    ("PATCH", {}),
+    ("PATCH", {"title": "Same"}),
+    ("PATCH", {"title": "Same", "content": "Unchanged"}),
+    ("PUT", {"title": "Same", "content": "Unchanged"}),
+]
+
+
+@pytest.mark.parametrize(("method", "body"), NO_CHANGES)
+@pytest.mark.parametrize("if_match", [None, '"v1"', '"v0", "v1"', "*"])
+def test_a_write_that_changes_nothing_keeps_the_version_and_the_etag(create_post, method, body, if_match):
+    post = create_post(author="alice", title="Same", content="Unchanged")
+    headers = {"if-match": if_match} if if_match else {}
+
+    result = write_post(method, post["id"], body=body, headers=headers)
+
+    assert result.status == 200, result.body
+    assert result.headers["etag"] == '"v1"'
+    assert result.json() == {key: value for key, value in post.items() if key != "etag"}
+    stored = fetch_post(post["id"])
+    assert stored.headers["etag"] == '"v1"'
+    assert stored.json()["updated_at"] == post["updated_at"]
+
+
+@pytest.mark.parametrize(("method", "body"), NO_CHANGES)
+def test_a_write_that_changes_nothing_still_checks_author_existence_and_if_match(create_post, method, body):
+    post = create_post(author="alice", title="Same", content="Unchanged")
+
+    assert_problem(write_post(method, post["id"], user="mallory", body=body), 403)
+    assert_problem(write_post(method, post["id"], body=body, headers={"if-match": '"v7"'}), 412)
+    assert_problem(write_post(method, str(uuid.uuid4()), body=body), 404)
+    assert fetch_post(post["id"]).headers["etag"] == '"v1"'
+
+
+@pytest.mark.parametrize(("method", "body"), NO_CHANGES[1:])
+def test_a_write_of_the_same_values_is_one_conditional_write_and_no_read(create_post, dynamodb_calls, method, body):
+    post = create_post(author="alice", title="Same", content="Unchanged")
+    dynamodb_calls.clear()
+
+    write_post(method, post["id"], body=body)
+
+    assert dynamodb_calls == ["UpdateItem"]
+
+
+def test_an_empty_patch_is_one_consistent_read_and_no_write(create_post, dynamodb_calls):
+    post = create_post(author="alice")
+    dynamodb_calls.clear()
+
+    write_post("PATCH", post["id"], body={})
+
+    assert dynamodb_calls == ["GetItem"]

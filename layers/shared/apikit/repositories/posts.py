@@ -165,7 +165,14 @@ class PostsRepository:
         return PostPage(items=[_to_post(item) for item in items], next_cursor=next_cursor)
 
     def update(self, post_id: str, caller_id: str, changes: dict[str, str], if_match: list[int] | None = None) -> Post:
-        """Set the given fields in one conditional UpdateItem; `if_match` lists the versions the caller accepts."""
+        """Set the given fields in one conditional UpdateItem; `if_match` lists the versions the caller accepts.
+
+        A write that changes nothing is no new version: the condition also requires one field to differ, and when
+        only that part fails, the post is answered as it is (DynamoDB returns it with the failure, so this costs
+        no read). With no fields at all there is nothing to write: one consistent read, and the same checks.
+        """
+        if not changes:
+            return self._unchanged(post_id, caller_id, if_match)
         names = {"#version": "version", "#updated_at": "updated_at"}
         values: dict[str, Any] = {":one": {"N": "1"}, ":now": {"S": _now()}}
         assignments = ["#updated_at = :now", "#version = #version + :one"]
@@ -174,30 +181,58 @@ class PostsRepository:
             values[f":{field}"] = {"S": value}
             assignments.append(f"#{field} = :{field}")
         condition, names, values = self._write_condition(caller_id, if_match, names, values)
-        response = self._conditional(
-            "update_item",
-            post_id,
-            caller_id,
-            Key={"id": {"S": post_id}},
-            UpdateExpression="SET " + ", ".join(assignments),
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
-        )
+        condition += " AND (" + " OR ".join(f"#{field} <> :{field}" for field in changes) + ")"
+        try:
+            response = self._conditional(
+                "update_item",
+                post_id,
+                Key={"id": {"S": post_id}},
+                UpdateExpression="SET " + ", ".join(assignments),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except _ConditionFailed as failed:
+            return self._as_it_is(failed.item, caller_id, if_match, failed.__cause__)
         return _to_post(response["Attributes"])
 
     def delete(self, post_id: str, caller_id: str, if_match: list[int] | None = None) -> None:
         condition, names, values = self._write_condition(caller_id, if_match, {}, {})
-        self._conditional(
-            "delete_item",
-            post_id,
-            caller_id,
-            Key={"id": {"S": post_id}},
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
+        try:
+            self._conditional(
+                "delete_item",
+                post_id,
+                Key={"id": {"S": post_id}},
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except _ConditionFailed as failed:
+            self._as_it_is(failed.item, caller_id, if_match, failed.__cause__)  # raises the reason: 404, 403, 412
+            raise PreconditionFailed("The post has changed since the given If-Match version.") from failed
+
+    def _unchanged(self, post_id: str, caller_id: str, if_match: list[int] | None) -> Post:
+        """A write of no fields: the post as it is, if the caller could have written it. DynamoDB has no conditional
+        read and nothing is to be written, so the checks run here, on a strongly consistent read."""
+        if not is_post_id(post_id):
+            raise NotFound(PostPath.NOT_FOUND)
+        item = dynamodb().get_item(TableName=self.table, Key={"id": {"S": post_id}}, ConsistentRead=True).get("Item")
+        return self._as_it_is(item, caller_id, if_match)
+
+    @staticmethod
+    def _as_it_is(
+        item: dict[str, Any] | None, caller_id: str, if_match: list[int] | None, cause: BaseException | None = None
+    ) -> Post:
+        """The post, if the write's checks pass on it; else why not: 404, 403 or 412, in that order."""
+        if item is None:
+            raise NotFound(PostPath.NOT_FOUND) from cause
+        if item["author_id"]["S"] != caller_id:
+            raise Forbidden("Only the author may change this post.") from cause
+        post = _to_post(item)
+        if if_match is not None and post.version not in if_match:
+            raise PreconditionFailed("The post has changed since the given If-Match version.") from cause
+        return post
 
     @staticmethod
     def _write_condition(
@@ -215,7 +250,7 @@ class PostsRepository:
             condition += f" AND #version IN ({', '.join(placeholders)})"
         return condition, names, values
 
-    def _conditional(self, operation: str, post_id: str, caller_id: str, **request: Any) -> Any:
+    def _conditional(self, operation: str, post_id: str, **request: Any) -> Any:
         if not is_post_id(post_id):
             raise NotFound(PostPath.NOT_FOUND)
         try:
@@ -226,9 +261,12 @@ class PostsRepository:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
             # DynamoDB hands back the item as it was, so the reason costs no extra read.
-            current = error.response.get("Item")
-            if current is None:
-                raise NotFound(PostPath.NOT_FOUND) from error
-            if current["author_id"]["S"] != caller_id:
-                raise Forbidden("Only the author may change this post.") from error
-            raise PreconditionFailed("The post has changed since the given If-Match version.") from error
+            raise _ConditionFailed(error.response.get("Item")) from error
+
+
+class _ConditionFailed(Exception):
+    """A conditional write DynamoDB refused, with the item as it was then (None: there was none)."""
+
+    def __init__(self, item: dict[str, Any] | None) -> None:
+        super().__init__("conditional check failed")
+        self.item = item
