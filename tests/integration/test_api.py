@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import requests
 
 from tests.integration.conftest import ROOT, token
@@ -180,3 +182,17 @@ def test_auth_flow_signup_login_post_refresh_logout(api):
     after = api.request("POST", "/api/auth/refresh", headers={"Cookie": rotated})
     assert after.status_code == 401
     assert after.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_two_tabs_refreshing_at_once_share_one_new_session(api):
+    """Two requests with the same refresh cookie at once: both 200 with the same new cookie, the session alive."""
+    account = {"email": "tabs@example.com", "password": "a long enough password", "name": "Tabs"}
+    cookie = _refresh_cookie(api.request("POST", "/api/auth/signup", json=account))
+
+    with ThreadPoolExecutor(2) as pool:
+        tabs = list(pool.map(lambda _: api.request("POST", "/api/auth/refresh", headers={"Cookie": cookie}), "ab"))
+
+    assert [tab.status_code for tab in tabs] == [200, 200]
+    assert _refresh_cookie(tabs[0]) == _refresh_cookie(tabs[1]) != cookie
+    later = api.request("POST", "/api/auth/refresh", headers={"Cookie": _refresh_cookie(tabs[0])})
+    assert later.status_code == 200
