@@ -18,14 +18,18 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from apikit import keys
 from devserver.template import create_tables, load_template
 from devserver.worker import LambdaContext, load_module
 
 ROOT = Path(__file__).resolve().parent.parent
-JWT_KEY = "test-signing-key-" + "x" * 47  # 64 chars, like the template's generated key
+# One ES256 key pair for the session, as the rotation function would write them (apikit.keys).
+SIGNING_KEY = keys.new_signing_key()
+PUBLIC_KEYS = keys.with_public_key('{"keys": []}', SIGNING_KEY)
 STRIPE_WEBHOOK_SECRET = "whsec_test_" + "w" * 32
 STRIPE_API_KEY = "sk_test_" + "k" * 24
 WEATHER_API_KEY = "weather-key-" + "q" * 20
+CURSOR_KEY = "test-cursor-key-" + "c" * 48  # 64 chars, like the template's generated key
 
 # Set before any handler is imported, as the template would on Lambda: resources are named by logical id.
 os.environ.update(
@@ -38,7 +42,8 @@ os.environ.update(
         "POSTS_TABLE": "PostsTable",
         "USERS_TABLE": "UsersTable",
         "SESSIONS_TABLE": "SessionsTable",
-        "JWT_SECRET_ARN": "JwtSecret",
+        "JWT_SIGNING_KEY_ARN": "JwtSigningKey",
+        "JWT_PUBLIC_KEYS_ARN": "JwtPublicKeys",
         "ORDERS_TABLE": "OrdersTable",
         "STRIPE_EVENTS_TABLE": "StripeEventsTable",
         "RATE_LIMIT_TABLE": "RateLimitTable",
@@ -49,6 +54,7 @@ os.environ.update(
         "CHECKOUT_SUCCESS_URL": "http://localhost:5173/checkout/success?session_id={CHECKOUT_SESSION_ID}",
         "CHECKOUT_CANCEL_URL": "http://localhost:5173/checkout/cancelled",
         "WEATHER_API_KEY_ARN": "WeatherApiKey",
+        "CURSOR_KEY_ARN": "CursorKey",
         "WEATHER_API_URL": "http://127.0.0.1:9/unset-by-this-test",  # a weather test points it at its fake
     }
 )
@@ -79,10 +85,12 @@ def aws() -> Iterator[None]:
     parameters.clear_caches()
     with mock_aws():
         create_tables(_client("dynamodb"), _template())
-        _client("secretsmanager").create_secret(Name="JwtSecret", SecretString=JWT_KEY)
+        _client("secretsmanager").create_secret(Name="JwtSigningKey", SecretString=SIGNING_KEY)
+        _client("secretsmanager").create_secret(Name="JwtPublicKeys", SecretString=PUBLIC_KEYS)
         _client("secretsmanager").create_secret(Name="StripeWebhookSecret", SecretString=STRIPE_WEBHOOK_SECRET)
         _client("secretsmanager").create_secret(Name="StripeApiKey", SecretString=STRIPE_API_KEY)
         _client("secretsmanager").create_secret(Name="WeatherApiKey", SecretString=WEATHER_API_KEY)
+        _client("secretsmanager").create_secret(Name="CursorKey", SecretString=CURSOR_KEY)
         yield
     parameters.clear_caches()
 

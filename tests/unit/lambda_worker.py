@@ -22,10 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def main(function: str) -> None:
     module = load_module(ROOT / "functions" / function / "app.py", "app")
 
-    from apikit.auth import signing_key
     from apikit.repositories import dynamodb
+    from apikit.secrets import get_secret
 
-    signing_key()
+    get_secret("JWT_PUBLIC_KEYS_ARN")  # warm, as the first request of a container would leave it
     dynamodb()
     print("READY", flush=True)
 

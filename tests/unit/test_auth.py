@@ -10,7 +10,7 @@ import time
 import jwt
 import pytest
 
-from tests.conftest import JWT_KEY, bearer, invoke, load_event
+from tests.conftest import PUBLIC_KEYS, bearer, invoke, load_event
 
 PASSWORD = "correct horse battery staple"
 COOKIE = re.compile(
@@ -58,9 +58,18 @@ def test_signup_creates_the_account_and_starts_a_session(aws):
     assert body["user"]["email"] == "ada@example.com"
     assert PASSWORD not in result.body
     assert "argon2" not in result.body
-    claims = jwt.decode(body["access_token"], JWT_KEY, algorithms=["HS256"], audience="api-routes", issuer="api-routes")
+    public_key = jwt.PyJWKSet.from_json(PUBLIC_KEYS).keys[0]
+    assert jwt.get_unverified_header(body["access_token"]) == {
+        "alg": "ES256",
+        "kid": public_key.key_id,
+        "typ": "at+jwt",
+    }
+    claims = jwt.decode(
+        body["access_token"], public_key.key, algorithms=["ES256"], audience="api-routes", issuer="api-routes"
+    )
     assert claims["sub"] == body["user"]["id"]
     assert claims["exp"] - claims["iat"] == 900
+    assert claims["nbf"] == claims["iat"]
     assert claims["jti"]
     refresh_cookie(result)  # exactly the attributes the contract names
 

@@ -1,21 +1,31 @@
-"""Bearer tokens on every write: 401 with a WWW-Authenticate challenge for anything but a valid HS256 access token."""
+"""Bearer tokens on every write: 401 with a WWW-Authenticate challenge for anything but a valid ES256 access token."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import time
 from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
 
-from tests.conftest import JWT_KEY, assert_problem, fetch_post, invoke, load_event, write_post
+from apikit import keys
+from tests.conftest import SIGNING_KEY, _client, assert_problem, fetch_post, invoke, load_event, write_post
 
 DROP = object()
+KID = json.loads(SIGNING_KEY)["kid"]
+PRIVATE_KEY = load_pem_private_key(json.loads(SIGNING_KEY)["private_key"].encode(), password=None)
+PUBLIC_JWK = keys.public_jwk(json.loads(SIGNING_KEY)["private_key"])
 
 
 def claims(**overrides: Any) -> dict[str, Any]:
     now = int(time.time())
-    base: dict[str, Any] = {"sub": "alice", "iss": "api-routes", "aud": "api-routes", "iat": now, "exp": now + 900}
+    base: dict[str, Any] = {"sub": "alice", "iss": "api-routes", "aud": "api-routes", "iat": now, "nbf": now}
+    base["exp"] = now + 900
     for name, value in overrides.items():
         if value is DROP:
             base.pop(name)
@@ -24,8 +34,33 @@ def claims(**overrides: Any) -> dict[str, Any]:
     return base
 
 
-def token(key: Any = JWT_KEY, algorithm: str = "HS256", **overrides: Any) -> str:
-    return jwt.encode(claims(**overrides), key, algorithm=algorithm)
+def token(
+    key: Any = PRIVATE_KEY, algorithm: str = "ES256", kid: Any = KID, typ: Any = "at+jwt", **overrides: Any
+) -> str:
+    headers = {name: value for name, value in {"kid": kid, "typ": typ}.items() if value is not DROP}
+    return jwt.encode(claims(**overrides), key, algorithm=algorithm, headers=headers)
+
+
+def other_es256_key() -> tuple[str, Any]:
+    """Another P-256 key with its own kid: what a forger (or a retired key) signs with."""
+    other = keys.new_signing_key()
+    return json.loads(other)["kid"], load_pem_private_key(json.loads(other)["private_key"].encode(), password=None)
+
+
+def signed_by_another_key() -> str:
+    kid, key = other_es256_key()
+    return token(key, kid=kid)
+
+
+def hs256_with_the_public_key() -> str:
+    """Algorithm confusion: HS256 keyed with the public key's bytes, which anyone can fetch from jwks.json."""
+    public_pem = PRIVATE_KEY.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    header = {"alg": "HS256", "kid": KID, "typ": "at+jwt"}
+    signing_input = b".".join(
+        base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=") for part in (header, claims())
+    )
+    signature = base64.urlsafe_b64encode(hmac.new(public_pem, signing_input, hashlib.sha256).digest()).rstrip(b"=")
+    return (signing_input + b"." + signature).decode()
 
 
 def tampered_signature() -> str:
@@ -39,6 +74,12 @@ def tampered_payload() -> str:
     _, _, signature = token(sub="alice").split(".")
     header, payload, _ = token(sub="mallory").split(".")
     return ".".join([header, payload, signature])
+
+
+def other_es384_key() -> Any:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return ec.generate_private_key(ec.SECP384R1())
 
 
 def rs256_token() -> str:
@@ -104,9 +145,19 @@ BAD_AUTHORIZATIONS = {
     "tampered payload": lambda: f"Bearer {tampered_payload()}",
     "alg none": lambda: f"Bearer {token(key=None, algorithm='none')}",
     "alg none, no signature dot": lambda: "Bearer " + ".".join(token(key=None, algorithm="none").split(".")[:2]),
-    "other key": lambda: f"Bearer {token(key='another-signing-key-' + 'y' * 44)}",
-    "HS512 with our key": lambda: f"Bearer {token(algorithm='HS512')}",
+    "other key, our kid": lambda: f"Bearer {token(key=other_es256_key()[1])}",
+    "other key, its own kid": lambda: f"Bearer {signed_by_another_key()}",
+    "HS256 with the public key (alg confusion)": lambda: f"Bearer {hs256_with_the_public_key()}",
+    "HS256 with a shared secret": lambda: f"Bearer {token(key='a-shared-secret-' + 'y' * 48, algorithm='HS256')}",
     "RS256": lambda: f"Bearer {rs256_token()}",
+    "ES384": lambda: f"Bearer {token(key=other_es384_key(), algorithm='ES384')}",
+    "no kid": lambda: f"Bearer {token(kid=DROP)}",
+    "unknown kid": lambda: f"Bearer {token(kid='not-a-published-kid')}",
+    "no typ": lambda: f"Bearer {token(typ=DROP)}",
+    "typ JWT (not an access token)": lambda: f"Bearer {token(typ='JWT')}",
+    "lifetime over the cap": lambda: f"Bearer {token(exp=int(time.time()) + 901)}",
+    "no nbf": lambda: f"Bearer {token(nbf=DROP)}",
+    "not valid for another minute": lambda: f"Bearer {token(nbf=int(time.time()) + 60)}",
     "wrong aud": lambda: f"Bearer {token(aud='someone-else')}",
     "wrong iss": lambda: f"Bearer {token(iss='https://evil.example')}",
     "no sub": lambda: f"Bearer {token(sub=DROP)}",
@@ -150,7 +201,7 @@ def test_auth_is_checked_before_the_body(aws):
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
-@pytest.mark.parametrize("case", [None, "expired", "alg none", "other key", "Basic scheme"])
+@pytest.mark.parametrize("case", [None, "expired", "alg none", "other key, our kid", "Basic scheme"])
 def test_writes_to_a_post_need_a_valid_token(create_post, method, case):
     post = create_post(author="alice", title="Untouched")
     authorization = BAD_AUTHORIZATIONS[case]() if case else None
@@ -182,3 +233,57 @@ def test_reads_need_no_token(create_post):
 
     assert fetch_post(post["id"]).status == 200
     assert invoke("posts_list", load_event("posts_list/get.json", query={})).status == 200
+
+
+# --- ES256 specifics: clock skew, the lifetime cap, rotation ----------------------------------------------
+
+
+def test_nbf_allows_a_little_clock_skew_and_the_lifetime_may_reach_the_cap_exactly(aws):
+    now = int(time.time())
+
+    assert create(f"Bearer {token(nbf=now + 20)}").status == 201  # within NOT_BEFORE_LEEWAY_SECONDS
+    assert create(f"Bearer {token(iat=now, exp=now + 900)}").status == 201  # ACCESS_TOKEN_TTL_SECONDS exactly
+
+
+def publish(*jwks: dict[str, Any]) -> None:
+    _client("secretsmanager").put_secret_value(SecretId="JwtPublicKeys", SecretString=json.dumps({"keys": list(jwks)}))
+
+
+def test_a_key_published_after_this_container_cached_the_set_is_found_by_refetching_once(aws, monkeypatch):
+    from apikit import auth
+
+    assert create(f"Bearer {token()}").status == 201  # the set is now cached, without the new key
+    new_kid, new_key = other_es256_key()
+    new_jwk = {**keys.public_jwk(private_pem(new_key)), "kid": new_kid}
+    publish(new_jwk, PUBLIC_JWK)
+    monkeypatch.setattr(auth, "_last_refresh", 0.0)
+
+    assert create(f"Bearer {token(new_key, kid=new_kid)}").status == 201
+    # Made-up kids do not refetch again within UNKNOWN_KID_REFRESH_SECONDS (one Secrets Manager call at most).
+    calls = []
+    monkeypatch.setattr(auth, "get_secret", lambda *args, **kwargs: calls.append(kwargs) or json.dumps({"keys": []}))
+    for _ in range(5):
+        assert_invalid_token(create(f"Bearer {token(kid='made-up')}"))
+    assert [call for call in calls if call.get("force_fetch")] == []
+
+
+def test_the_previous_key_works_until_it_is_retired_by_the_next_rotation(aws):
+    previous_token = f"Bearer {token()}"
+    new_kid, new_key = other_es256_key()
+    newer = {**keys.public_jwk(private_pem(new_key)), "kid": new_kid}
+    publish(newer, PUBLIC_JWK)  # rotation: new key first, ours kept as the previous one
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()
+    assert create(previous_token).status == 201
+
+    newest = keys.public_jwk(json.loads(keys.new_signing_key())["private_key"])
+    publish(newest, newer)  # the next rotation retires ours
+    parameters.clear_caches()
+    assert_invalid_token(create(previous_token))
+
+
+def private_pem(key: Any) -> str:
+    from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
+
+    return key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()

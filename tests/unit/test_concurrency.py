@@ -12,20 +12,18 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
-import jwt
 import pytest
 import requests
 from moto.dynamodb.models import DynamoDBBackend
 from moto.server import ThreadedMotoServer
 
 from devserver.template import create_tables, load_template
-from tests.conftest import JWT_KEY, ROOT, load_event, post_event
+from tests.conftest import PUBLIC_KEYS, ROOT, SIGNING_KEY, load_event, post_event
 
 WRITERS = 8
 
@@ -61,7 +59,9 @@ def dynamodb_endpoint(monkeypatch) -> Iterator[str]:
     requests.post(reset, timeout=10).raise_for_status()
     try:
         create_tables(boto3.client("dynamodb", endpoint_url=endpoint), load_template(ROOT / "template.yaml"))
-        boto3.client("secretsmanager", endpoint_url=endpoint).create_secret(Name="JwtSecret", SecretString=JWT_KEY)
+        secrets = boto3.client("secretsmanager", endpoint_url=endpoint)
+        secrets.create_secret(Name="JwtPublicKeys", SecretString=PUBLIC_KEYS)
+        secrets.create_secret(Name="JwtSigningKey", SecretString=SIGNING_KEY)  # signup signs
         yield endpoint
     finally:
         requests.post(reset, timeout=10).raise_for_status()
@@ -93,9 +93,9 @@ def stored(endpoint: str, post_id: str) -> dict[str, str]:
 
 
 def access_token(user: str) -> str:
-    now = int(time.time())
-    claims = {"sub": user, "iss": "api-routes", "aud": "api-routes", "iat": now, "exp": now + 900}
-    return "Bearer " + jwt.encode(claims, JWT_KEY, algorithm="HS256")
+    from apikit.auth import issue_access_token
+
+    return "Bearer " + issue_access_token(user, signing_key=SIGNING_KEY)
 
 
 def invoke_concurrently(endpoint: str, function: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -111,7 +111,8 @@ def invoke_concurrently(endpoint: str, function: str, events: list[dict[str, Any
         "POSTS_TABLE": "PostsTable",
         "USERS_TABLE": "UsersTable",
         "SESSIONS_TABLE": "SessionsTable",
-        "JWT_SECRET_ARN": "JwtSecret",
+        "JWT_PUBLIC_KEYS_ARN": "JwtPublicKeys",
+        "JWT_SIGNING_KEY_ARN": "JwtSigningKey",
         "POWERTOOLS_SERVICE_NAME": "api-routes-test",
         "POWERTOOLS_LOG_LEVEL": "ERROR",
     }

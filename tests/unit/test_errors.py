@@ -103,12 +103,13 @@ def test_a_head_that_fails_is_a_500_without_a_body(create_post, broken_dynamodb)
 
 
 def test_an_unavailable_secret_is_a_500_that_leaks_nothing(aws, monkeypatch):
-    monkeypatch.setenv("JWT_SECRET_ARN", "NoSuchSecret-" + SECRET)
+    token = bearer("alice")  # well-formed, so that verifying it needs the public keys
+    monkeypatch.setenv("JWT_PUBLIC_KEYS_ARN", "NoSuchSecret-" + SECRET)
     from apikit.config import get_settings
 
     get_settings.cache_clear()
     try:
-        result = invoke("posts_create", load_event("posts_create/post.json", headers={"authorization": "Bearer x.y.z"}))
+        result = invoke("posts_create", load_event("posts_create/post.json", headers={"authorization": token}))
     finally:
         get_settings.cache_clear()
 

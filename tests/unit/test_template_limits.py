@@ -7,6 +7,7 @@ fail-open warning in production.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -127,3 +128,19 @@ def test_cloudfront_vouches_for_the_viewer_address_with_the_token_the_functions_
     condition, token, without_cdn = variables["CDN_ORIGIN_VERIFY"]["Fn::If"]
     assert (condition, without_cdn) == ("UseCdn", "")
     assert api_origin["OriginCustomHeaders"] == [{"HeaderName": "X-Origin-Verify", "HeaderValue": token}]
+
+
+@pytest.mark.parametrize("value", ["0/minute", "5/0m", "60", "60/fortnight", "ten/minute"])
+def test_the_parameter_refuses_at_deploy_what_the_functions_would_refuse_at_every_request(template, value):
+    """CloudFormation checks AllowedPattern before anything is created; parse_limit would fail each request."""
+    pattern = template["Parameters"]["RateLimit"]["AllowedPattern"]
+
+    assert re.fullmatch(pattern, value) is None
+    with pytest.raises(ValueError, match="expected"):
+        parse_limit(value)
+
+
+@pytest.mark.parametrize("value", ["off", "60/minute", "10/15m", "5 / 30s", "1000/hours", "3/2h"])
+def test_the_parameter_allows_what_the_functions_understand(template, value):
+    assert re.fullmatch(template["Parameters"]["RateLimit"]["AllowedPattern"], value)
+    parse_limit(value)

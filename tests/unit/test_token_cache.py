@@ -7,6 +7,7 @@ import time
 import boto3
 import pytest
 
+from apikit import keys
 from tests.conftest import bearer, invoke, load_event
 
 
@@ -36,7 +37,10 @@ def test_a_cached_token_is_rejected_after_the_key_rotates(aws):
     token = bearer("someone")
     assert invoke("posts_create", load_event("posts_create/post.json", headers={"authorization": token})).status == 201
 
-    boto3.client("secretsmanager").put_secret_value(SecretId="JwtSecret", SecretString="a-brand-new-key-" + "z" * 48)
+    # Two rotations later the key that signed it is retired: not in the published set any more.
+    newer = keys.with_public_key('{"keys": []}', keys.new_signing_key())
+    newest = keys.with_public_key(newer, keys.new_signing_key())
+    boto3.client("secretsmanager").put_secret_value(SecretId="JwtPublicKeys", SecretString=newest)
     parameters.clear_caches()  # as the secret cache's max_age running out would
 
     rejected = invoke("posts_create", load_event("posts_create/post.json", headers={"authorization": token}))

@@ -23,7 +23,17 @@ import urllib3
 from moto import mock_aws
 
 from devserver.template import bucket_name
-from tests.conftest import JWT_KEY, ROOT, _client, assert_problem, bearer, invoke, load_event
+from tests.conftest import (
+    CURSOR_KEY,
+    PUBLIC_KEYS,
+    ROOT,
+    SIGNING_KEY,
+    _client,
+    assert_problem,
+    bearer,
+    invoke,
+    load_event,
+)
 
 BUCKET = bucket_name("UploadsBucket")
 MIB = 1024 * 1024
@@ -41,8 +51,8 @@ EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + b"\x00" * 64  # a Windows executab
 
 @pytest.fixture
 def s3() -> Iterator[Any]:
-    """moto with the template's uploads bucket and the JWT key: the `aws` fixture less the tables these routes never
-    touch (creating them is most of a test's time here)."""
+    """moto with the template's uploads bucket, the JWT key and the cursor key: the `aws` fixture less the tables these
+    routes never touch (creating them is most of a test's time here)."""
     from aws_lambda_powertools.utilities import parameters
 
     from apikit.config import get_settings
@@ -50,7 +60,9 @@ def s3() -> Iterator[Any]:
     get_settings.cache_clear()
     parameters.clear_caches()
     with mock_aws():
-        _client("secretsmanager").create_secret(Name="JwtSecret", SecretString=JWT_KEY)
+        _client("secretsmanager").create_secret(Name="JwtPublicKeys", SecretString=PUBLIC_KEYS)
+        _client("secretsmanager").create_secret(Name="JwtSigningKey", SecretString=SIGNING_KEY)  # for bearer()
+        _client("secretsmanager").create_secret(Name="CursorKey", SecretString=CURSOR_KEY)
         _client("s3").create_bucket(Bucket=BUCKET)
         yield _client("s3")
     parameters.clear_caches()

@@ -18,9 +18,11 @@ class MissingSecretVariable(RuntimeError):
     """The function's environment does not name the secret: a template mistake, not a client's."""
 
 
-def get_secret(variable: str) -> str:
+def get_secret(variable: str, *, force_fetch: bool = False) -> str:
+    """The secret's value; `force_fetch` skips the cache (after a rotation this container has not seen yet)."""
     secret_id = os.environ.get(variable)
     if not secret_id:
         raise MissingSecretVariable(f"{variable} is not set; the template sets it to the secret's ARN")
     # Stripped: a value pasted into `put-secret-value` easily ends with a newline, which breaks every HMAC.
-    return parameters.get_secret(secret_id, max_age=get_settings().secret_cache_seconds).strip()
+    max_age = get_settings().secret_cache_seconds
+    return parameters.get_secret(secret_id, max_age=max_age, force_fetch=force_fetch).strip()
