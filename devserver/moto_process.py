@@ -1,16 +1,40 @@
 """moto's server in its own process (its own GIL), quiet: `python -m devserver.moto_process PORT`."""
 
+import functools
 import json
 import logging
 import signal
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+from moto.dynamodb.models import DynamoDBBackend
 from moto.secretsmanager.models import SecretsManagerBackend
 from moto.server import ThreadedMotoServer
+
+
+def atomic_dynamodb_writes() -> None:
+    """DynamoDB applies each write to an item atomically: `ADD hits :one` from two clients at once counts two, and
+    two conditional writes never both pass. moto reads, changes and stores an item without a lock, and its server
+    answers on many threads, so concurrent writes could lose an update here that AWS never loses. One lock for
+    every write makes them atomic, as on AWS (reads stay concurrent).
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/WorkingWithItems.html#WorkingWithItems.AtomicCounters
+    """
+    lock = threading.RLock()  # reentrant: a transaction applies its puts and updates through the same methods
+
+    def locked(write: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(write)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return write(*args, **kwargs)
+
+        return call
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"):
+        setattr(DynamoDBBackend, name, locked(getattr(DynamoDBBackend, name)))
 
 
 def rotation_fixes() -> dict[str, Callable[..., Any]]:
@@ -63,6 +87,7 @@ def main() -> None:
     # Ctrl-C in the terminal reaches the whole process group: the dev server stops us by closing our stdin.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per AWS call costs a ms
+    atomic_dynamodb_writes()
     for name, method in rotation_fixes().items():
         setattr(SecretsManagerBackend, name, method)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)

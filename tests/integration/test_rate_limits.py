@@ -139,49 +139,8 @@ def emf_metrics(text: str) -> dict[str, list[dict[str, Any]]]:
 # --- servers ---------------------------------------------------------------------------------------------------
 
 
-# moto applies an UpdateItem as read, then write, with no lock: under load two concurrent `ADD hits :one` can both
-# read n and both write n + 1 (one count lost), where DynamoDB applies each write to an item atomically. So the
-# counting tests' AWS is moto serving one request at a time, as the dev server's --aws-endpoint allows; the
-# failing-counter tests run the dev server's own embedded moto.
-_ATOMIC_MOTO = """
-import logging, sys, threading
-from werkzeug.serving import make_server
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-
-class OneAtATime:
-    def __init__(self, app):
-        self.app, self.lock = app, threading.Lock()
-
-    def __call__(self, environ, start_response):
-        with self.lock:
-            return list(self.app(environ, start_response))
-
-logging.getLogger("werkzeug").setLevel(logging.ERROR)
-app = OneAtATime(DomainDispatcherApplication(create_backend_app))
-server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
-print(server.server_port, flush=True)
-threading.Thread(target=server.serve_forever, daemon=True).start()
-sys.stdin.read()  # until the test closes our stdin
-"""
-
-
 @pytest.fixture(scope="module")
-def atomic_aws() -> Iterator[str]:
-    """An AWS endpoint (moto) whose DynamoDB applies concurrent updates of one item one after the other."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", _ATOMIC_MOTO], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    assert process.stdin is not None
-    assert process.stdout is not None
-    try:
-        yield f"http://127.0.0.1:{int(process.stdout.readline())}"
-    finally:
-        process.stdin.close()
-        process.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def limited(tmp_path_factory: pytest.TempPathFactory, atomic_aws: str) -> Iterator[DevServer]:
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     """template.yaml with RateLimit=5/minute (login and signup keep their own) and SMALL_LIMITS from env.json."""
     directory = tmp_path_factory.mktemp("rate-limits")
     env_vars = directory / "env.json"
@@ -193,8 +152,6 @@ def limited(tmp_path_factory: pytest.TempPathFactory, atomic_aws: str) -> Iterat
         "RateLimit=5/minute",
         "--env-vars",
         str(env_vars),
-        "--aws-endpoint",
-        atomic_aws,
     )
     yield server
     server.stop()
