@@ -46,7 +46,8 @@ LAMBDA_ENV = {
     "POSTS_TABLE": "PostsTable",
     "USERS_TABLE": "UsersTable",
     "SESSIONS_TABLE": "SessionsTable",
-    "JWT_SECRET_ARN": "JwtSecret",
+    "JWT_SIGNING_KEY_ARN": "JwtSigningKey",
+    "JWT_PUBLIC_KEYS_ARN": "JwtPublicKeys",
     "ORDERS_TABLE": "OrdersTable",
     "STRIPE_EVENTS_TABLE": "StripeEventsTable",
     "STRIPE_WEBHOOK_SECRET_ARN": "StripeWebhookSecret",
@@ -222,7 +223,12 @@ def warm_and_calls(iterations: int, repeats: int) -> tuple[list[dict[str, Any]],
     warm_rows, call_rows = [], []
     with mock_aws():
         create_tables(boto3.client("dynamodb"), load_template(ROOT / "template.yaml"))
-        boto3.client("secretsmanager").create_secret(Name="JwtSecret", SecretString="bench-key-" + "k" * 54)
+        from apikit import keys
+
+        signing_key = keys.new_signing_key()
+        public_keys = keys.with_public_key('{"keys": []}', signing_key)
+        boto3.client("secretsmanager").create_secret(Name="JwtSigningKey", SecretString=signing_key)
+        boto3.client("secretsmanager").create_secret(Name="JwtPublicKeys", SecretString=public_keys)
         boto3.client("secretsmanager").create_secret(Name="StripeWebhookSecret", SecretString=WEBHOOK_SECRET)
         token = issue_access_token("bench-user")
         dynamodb().put_item(TableName="PostsTable", Item=POST_ITEM)

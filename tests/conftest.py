@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # One ES256 key pair for the session, as the rotation function would write them (apikit.keys).
 SIGNING_KEY = keys.new_signing_key()
 PUBLIC_KEYS = keys.with_public_key('{"keys": []}', SIGNING_KEY)
+# The two token-key secrets, for a test's own secrets.local.json (any other value there is not a key).
+TOKEN_KEYS = {"JwtSigningKey": SIGNING_KEY, "JwtPublicKeys": PUBLIC_KEYS}
 STRIPE_WEBHOOK_SECRET = "whsec_test_" + "w" * 32
 STRIPE_API_KEY = "sk_test_" + "k" * 24
 WEATHER_API_KEY = "weather-key-" + "q" * 20

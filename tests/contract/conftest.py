@@ -19,13 +19,13 @@ import requests
 
 from devserver.process import DevServerProcess
 from devserver.template import load_app
+from tests.conftest import TOKEN_KEYS
 from tests.fakes.stripe_api import FakeStripe
 from tests.fakes.weather_api import FakeWeatherApi
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = Path(__file__).resolve().parent / "schemathesis.toml"
 SECRETS = {
-    "JwtSecret": "contract-signing-key-" + "c" * 43,
     "StripeApiKey": "sk_test_contract_" + "s" * 24,
     "StripeWebhookSecret": "whsec_contract_" + "w" * 32,
     "WeatherApiKey": "contract-weather-" + "k" * 16,
@@ -44,7 +44,8 @@ def project(directory: Path) -> Path:
     (directory / "template.yaml").write_text((ROOT / "template.yaml").read_text())
     for folder in ("functions", "layers"):
         (directory / folder).symlink_to(ROOT / folder, target_is_directory=True)
-    secrets = {name: SECRETS.get(name, uuid.uuid4().hex) for name in load_app(directory / "template.yaml").secrets}
+    ours = SECRETS | TOKEN_KEYS
+    secrets = {name: ours.get(name, uuid.uuid4().hex) for name in load_app(directory / "template.yaml").secrets}
     (directory / "secrets.local.json").write_text(json.dumps(secrets))
     return directory / "template.yaml"
 

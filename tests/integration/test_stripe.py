@@ -25,10 +25,10 @@ import requests
 import stripe
 
 from devserver.template import load_app
+from tests.conftest import SIGNING_KEY, TOKEN_KEYS
 from tests.fakes.stripe_api import FakeStripe
 from tests.integration.conftest import ROOT, DevServer
 
-JWT_KEY = "integration-signing-key-" + "j" * 40
 STRIPE_API_KEY = "sk_test_integration_" + "a" * 24
 STRIPE_WEBHOOK_SECRET = "whsec_integration_" + "s" * 32
 TIMEOUT_SECONDS = 0.5  # the checkout function's timeout per call to Stripe (STRIPE_TIMEOUT_SECONDS below)
@@ -43,7 +43,7 @@ def project_for_the_test(directory: Path) -> Path:
     (directory / "template.yaml").write_text((ROOT / "template.yaml").read_text())
     for folder in ("functions", "layers"):
         (directory / folder).symlink_to(ROOT / folder, target_is_directory=True)
-    ours = {"JwtSecret": JWT_KEY, "StripeApiKey": STRIPE_API_KEY, "StripeWebhookSecret": STRIPE_WEBHOOK_SECRET}
+    ours = {"StripeApiKey": STRIPE_API_KEY, "StripeWebhookSecret": STRIPE_WEBHOOK_SECRET, **TOKEN_KEYS}
     secrets = {name: ours.get(name, uuid.uuid4().hex) for name in load_app(directory / "template.yaml").secrets}
     (directory / "secrets.local.json").write_text(json.dumps(secrets))
     return directory / "template.yaml"
@@ -89,7 +89,7 @@ def api(tmp_path_factory: pytest.TempPathFactory, fake_stripe: FakeStripe) -> It
 def bearer(user: str) -> dict[str, str]:
     from apikit.auth import issue_access_token
 
-    return {"Authorization": f"Bearer {issue_access_token(user, key=JWT_KEY)}"}
+    return {"Authorization": f"Bearer {issue_access_token(user, signing_key=SIGNING_KEY)}"}
 
 
 def signed_event(kind: str = "checkout.session.completed", **session: Any) -> tuple[str, bytes]:

@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from devserver.template import load_app
+from tests.conftest import TOKEN_KEYS
 from tests.fakes.weather_api import FakeWeatherApi
 from tests.integration.conftest import ROOT, DevServer
 
@@ -37,7 +38,7 @@ def project_for_the_test(directory: Path) -> Path:
     for folder in ("functions", "layers"):
         (directory / folder).symlink_to(ROOT / folder, target_is_directory=True)
     secrets = {name: uuid.uuid4().hex for name in load_app(directory / "template.yaml").secrets}
-    (directory / "secrets.local.json").write_text(json.dumps(secrets | {"WeatherApiKey": WEATHER_API_KEY}))
+    (directory / "secrets.local.json").write_text(json.dumps(secrets | TOKEN_KEYS | {"WeatherApiKey": WEATHER_API_KEY}))
     return directory / "template.yaml"
 
 
