@@ -192,12 +192,12 @@ class Gateway:
                 return api_error(error.status, error.message)
             request.environ.get("devserver.request_read", lambda: None)()
             event = self.build_event(request, raw_path, route, path_parameters, body, apigw_request_id)
-            response = self.invoke(route, event, head=method == "HEAD")
+            response = self.invoke(route, event)
         if api is not None and api.cors:
             self.add_cors_headers(request, response, api.cors)
         return response
 
-    def invoke(self, route: Route, event: dict[str, Any], head: bool) -> Response:
+    def invoke(self, route: Route, event: dict[str, Any]) -> Response:
         event_json = json.dumps(event)  # ASCII: its length is its size in bytes
         if len(event_json) > MAX_INVOKE_PAYLOAD_BYTES:
             self.log(f"{route.function}: the event is over Lambda's 6 MB invoke payload limit; Lambda refuses it")
@@ -205,7 +205,7 @@ class Gateway:
         invocation = self.pools[route.function].invoke(
             event_json, route.timeout_ms / 1000, event["headers"].get("x-amzn-trace-id", "")
         )
-        return self.build_response(route.function, invocation, head, route.payload_format)
+        return self.build_response(route.function, invocation, route.payload_format)
 
     # --- request -> event ----------------------------------------------------------------------------------
 
@@ -304,9 +304,9 @@ class Gateway:
 
     # --- result -> response --------------------------------------------------------------------------------
 
-    def build_response(
-        self, function: str, invocation: Invocation, head: bool, payload_format: str = "2.0"
-    ) -> Response:
+    def build_response(self, function: str, invocation: Invocation, payload_format: str = "2.0") -> Response:
+        """The function's result as the HTTP response. To a HEAD, the same response without its body: Werkzeug sends
+        the headers only, Content-Length included, as HTTP requires of any server (RFC 9110 section 9.3.2)."""
         if invocation.outcome != "ok" or invocation.payload is None:
             if invocation.outcome == "throttled":
                 self.log(f"{function}: throttled, all {self.pools[function].function.concurrency} reserved busy")
@@ -322,8 +322,6 @@ class Gateway:
                 "(statusCode 100..599, body a string, header values strings)"
             )
             return api_error(*FAILED["error"])
-        if head:
-            response.set_data(b"")
         return response
 
     # --- CORS, as API Gateway applies CorsConfiguration ----------------------------------------------------

@@ -4,6 +4,24 @@
  */
 
 export interface paths {
+    "/api/auth/jwks.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The public keys that verify access tokens */
+        get: operations["jwks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /** The public keys that verify access tokens (headers only) */
+        head: operations["jwks_head"];
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/login": {
         parameters: {
             query?: never;
@@ -51,7 +69,8 @@ export interface paths {
         post?: never;
         delete?: never;
         options?: never;
-        head?: never;
+        /** The signed-in user (headers only) */
+        head: operations["me_head"];
         patch?: never;
         trace?: never;
     };
@@ -122,7 +141,11 @@ export interface paths {
         post?: never;
         delete?: never;
         options?: never;
-        head?: never;
+        /**
+         * Swagger UI for this API (headers only)
+         * @description The page you are reading. Use Authorize with an `access_token` from signup or login, then Try it out.
+         */
+        head: operations["swagger_ui_head"];
         patch?: never;
         trace?: never;
     };
@@ -142,7 +165,11 @@ export interface paths {
         post?: never;
         delete?: never;
         options?: never;
-        head?: never;
+        /**
+         * A file of the Swagger UI page (headers only)
+         * @description One of `swagger-ui-bundle.js`, `swagger-ui.css`, `favicon-32x32.png` and `initializer.js`; 404 otherwise.
+         */
+        head: operations["swagger_ui_asset_head"];
         patch?: never;
         trace?: never;
     };
@@ -159,7 +186,8 @@ export interface paths {
         post?: never;
         delete?: never;
         options?: never;
-        head?: never;
+        /** Liveness (headers only) */
+        head: operations["health_head"];
         patch?: never;
         trace?: never;
     };
@@ -176,7 +204,8 @@ export interface paths {
         post?: never;
         delete?: never;
         options?: never;
-        head?: never;
+        /** Hello, from as close to you as the cache allows (headers only) */
+        head: operations["hello_head"];
         patch?: never;
         trace?: never;
     };
@@ -196,7 +225,11 @@ export interface paths {
         post?: never;
         delete?: never;
         options?: never;
-        head?: never;
+        /**
+         * This OpenAPI document (headers only)
+         * @description Generated from every route's own declaration by `make openapi`.
+         */
+        head: operations["openapi_document_head"];
         patch?: never;
         trace?: never;
     };
@@ -213,7 +246,8 @@ export interface paths {
         post?: never;
         delete?: never;
         options?: never;
-        head?: never;
+        /** The caller's orders (headers only) */
+        head: operations["list_orders_head"];
         patch?: never;
         trace?: never;
     };
@@ -279,7 +313,11 @@ export interface paths {
         post: operations["create_upload"];
         delete?: never;
         options?: never;
-        head?: never;
+        /**
+         * The caller's files (headers only)
+         * @description Newest first. Files sent with a presigned POST appear here once this request has checked them.
+         */
+        head: operations["list_uploads_head"];
         patch?: never;
         trace?: never;
     };
@@ -335,7 +373,8 @@ export interface paths {
         post?: never;
         delete?: never;
         options?: never;
-        head?: never;
+        /** Current weather for a city (headers only) */
+        head: operations["get_weather_head"];
         patch?: never;
         trace?: never;
     };
@@ -817,6 +856,67 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    jwks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description public, max-age=300 */
+                    "Cache-Control": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        keys: {
+                            /** @constant */
+                            kty: "EC";
+                            /** @constant */
+                            crv: "P-256";
+                            x: string;
+                            y: string;
+                            /** @description The key's RFC 7638 thumbprint; a token's header names it. */
+                            kid: string;
+                            /** @constant */
+                            alg: "ES256";
+                            /** @constant */
+                            use: "sig";
+                        }[];
+                    };
+                };
+            };
+        };
+    };
+    jwks_head: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description public, max-age=300 */
+                    "Cache-Control": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     log_in: {
         parameters: {
             query?: never;
@@ -1229,6 +1329,72 @@ export interface operations {
                      */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
+            };
+        };
+    };
+    me_head: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
+                    "WWW-Authenticate": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -1970,6 +2136,44 @@ export interface operations {
             };
         };
     };
+    swagger_ui_head: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag of an earlier answer: 304 while the content has not changed. */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description A hash of the content. */
+                    ETag: string;
+                    /** @description `no-cache` (revalidate with If-None-Match), or a year for a URL with the current `?v=`. */
+                    "Cache-Control": string;
+                    /** @description Scripts, styles and requests from this origin only. */
+                    "Content-Security-Policy": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unchanged since the ETag in If-None-Match. */
+            304: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     swagger_ui_asset: {
         parameters: {
             query?: never;
@@ -2030,6 +2234,53 @@ export interface operations {
             };
         };
     };
+    swagger_ui_asset_head: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag of an earlier answer: 304 while the content has not changed. */
+                "If-None-Match"?: string;
+            };
+            path: {
+                asset: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description A hash of the content. */
+                    ETag: string;
+                    /** @description `no-cache` (revalidate with If-None-Match), or a year for a URL with the current `?v=`. */
+                    "Cache-Control": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unchanged since the ETag in If-None-Match. */
+            304: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     health: {
         parameters: {
             query?: never;
@@ -2052,6 +2303,26 @@ export interface operations {
                         status: "ok";
                     };
                 };
+            };
+        };
+    };
+    health_head: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -2082,6 +2353,28 @@ export interface operations {
             };
         };
     };
+    hello_head: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description public: a minute in browsers, five minutes in CloudFront. */
+                    "Cache-Control": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     openapi_document: {
         parameters: {
             query?: never;
@@ -2108,6 +2401,42 @@ export interface operations {
                 content: {
                     "application/json": Record<string, never>;
                 };
+            };
+            /** @description Unchanged since the ETag in If-None-Match. */
+            304: {
+                headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    openapi_document_head: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag of an earlier answer: 304 while the content has not changed. */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description A hash of the content. */
+                    ETag: string;
+                    /** @description `no-cache` (revalidate with If-None-Match), or a year for a URL with the current `?v=`. */
+                    "Cache-Control": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unchanged since the ETag in If-None-Match. */
             304: {
@@ -2240,6 +2569,94 @@ export interface operations {
                      */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
+            };
+        };
+    };
+    list_orders_head: {
+        parameters: {
+            query?: {
+                /** @description Items per page. */
+                limit?: number;
+                /** @description `next_cursor` from the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
+                    "WWW-Authenticate": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -4051,6 +4468,94 @@ export interface operations {
             };
         };
     };
+    list_uploads_head: {
+        parameters: {
+            query?: {
+                /** @description Items per page. */
+                limit?: number;
+                /** @description `next_cursor` from the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
+                    "WWW-Authenticate": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     presign_upload: {
         parameters: {
             query?: never;
@@ -4619,6 +5124,147 @@ export interface operations {
                      */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
+            };
+        };
+    };
+    get_weather_head: {
+        parameters: {
+            query: {
+                /** @description A city name, e.g. `São Paulo`. */
+                city: string;
+                /** @description Celsius and m/s, Fahrenheit and mph, or Kelvin and m/s. */
+                units?: "metric" | "imperial" | "standard";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description public, max-age=300, stale-while-revalidate=60 (errors: no-store) */
+                    "Cache-Control": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

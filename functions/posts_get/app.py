@@ -16,7 +16,7 @@ posts = PostsRepository()
 
 @route(
     app,
-    ("GET", "HEAD"),
+    "GET",
     "/api/posts/{id}",
     summary="Get a post",
     path_model=PostPath,

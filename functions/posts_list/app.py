@@ -22,7 +22,7 @@ class ListQuery(PageQuery):
 
 @route(
     app,
-    ("GET", "HEAD"),
+    "GET",
     "/api/posts",
     summary="List posts, newest first",
     query=ListQuery,

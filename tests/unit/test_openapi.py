@@ -154,9 +154,21 @@ def test_a_declaration_that_is_not_the_template_route_is_refused_naming_both(tmp
         generator.build(project)
 
     assert str(refused.value) == (
-        "TwoFunction: template.yaml routes GET /api/Two to it, but its code declares no such @route; its code "
-        "declares GET /api/typo, which template.yaml does not route to it (Powertools' own @app.get(...) registers "
-        "a route without declaring it: use apikit.routes.route)"
+        "TwoFunction: template.yaml routes GET /api/Two, HEAD /api/Two to it, but its code declares no such @route; "
+        "its code declares GET /api/typo, HEAD /api/typo, which template.yaml does not route to it (Powertools' own "
+        "@app.get(...) registers a route without declaring it: use apikit.routes.route)"
+    )
+
+
+def test_a_get_route_without_its_head_event_is_refused(tmp_path):
+    """Every GET declaration serves HEAD too (apikit.routes), and an HTTP API's GET route does not match HEAD."""
+    project = _project(tmp_path, {"One": "/api/One"}, head_event=False)
+
+    with pytest.raises(SystemExit) as refused:
+        generator.build(project)
+
+    assert (
+        str(refused.value) == "OneFunction: its code declares HEAD /api/One, which template.yaml does not route to it"
     )
 
 
@@ -164,7 +176,7 @@ def test_a_route_registered_with_powertools_alone_is_refused(tmp_path):
     project = _project(tmp_path, {"One": "/api/One"}, decorator="@app.get({path!r})")
 
     with pytest.raises(
-        SystemExit, match=r"OneFunction: template.yaml routes GET /api/One to it, but its code declares"
+        SystemExit, match=r"OneFunction: template.yaml routes GET /api/One, HEAD /api/One to it, but its code declares"
     ):
         generator.build(project)
 
@@ -189,9 +201,11 @@ def _project(
     model_field: dict[str, str] | None = None,
     decorator: str = "@route(app, 'GET', {path!r}, summary='x', response=Thing)",
     handler: str = "",
+    head_event: bool = True,
 ) -> Path:
-    """A template of functions `<name>Function`, each routed GET /api/<name>, whose code declares `routes[name]`
-    with `decorator` on a handler returning a model called Thing (with a field `model_field[name]`, else `a`)."""
+    """A template of functions `<name>Function`, each routed GET (and HEAD) /api/<name>, whose code declares
+    `routes[name]` with `decorator` on a handler returning a model called Thing (with a field `model_field[name]`,
+    else `a`)."""
     resources = defaultdict(dict)
     for name, path in routes.items():
         field = (model_field or {}).get(name, "a")
@@ -213,7 +227,10 @@ def _project(
                 "Handler": "app.handler",
                 "Runtime": "python3.13",
                 "Layers": [{"Ref": "Shared"}],
-                "Events": {"Get": {"Type": "HttpApi", "Properties": {"Path": f"/api/{name}", "Method": "GET"}}},
+                "Events": {
+                    method.title(): {"Type": "HttpApi", "Properties": {"Path": f"/api/{name}", "Method": method}}
+                    for method in ("GET", "HEAD")[: 2 if head_event else 1]
+                },
             },
         }
     resources["Shared"] = {

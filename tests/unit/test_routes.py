@@ -47,7 +47,7 @@ def make_thing(**arguments: Any) -> dict[str, Any]:
     return {"ok": True}
 
 
-@route(app, ("GET", "HEAD"), "/api/plain/{name}", summary="Plain", security=REFRESH_COOKIE_AUTH)
+@route(app, "GET", "/api/plain/{name}", summary="Plain", security=REFRESH_COOKIE_AUTH)
 def plain(name: str) -> dict[str, str]:
     return {"name": name}
 
@@ -115,10 +115,22 @@ def test_a_documented_scheme_that_is_not_bearer_is_left_to_the_handler(aws):
     assert (result.status, result.body) == (200, '{"name":"kettle"}')
 
 
-def test_head_is_served_by_the_same_declaration_without_a_body(aws):
-    result = call("HEAD", "/api/plain/kettle")
+def test_head_is_served_by_every_get_declaration_as_the_get_is(aws):
+    """RFC 9110 section 9.3.2: HEAD answers what GET would, headers included. The function's answer is the GET's,
+    body and all: the gateway frames it (Content-Length) and sends no body, as it does for any HEAD."""
+    got, head = call("GET", "/api/plain/kettle"), call("HEAD", "/api/plain/kettle")
 
-    assert (result.status, result.body) == (200, "")
+    assert (head.status, head.body) == (got.status, got.body) == (200, '{"name":"kettle"}')
+    assert {name: value for name, value in head.headers.items() if name != "x-request-id"} == {
+        name: value for name, value in got.headers.items() if name != "x-request-id"
+    }
+
+
+def test_head_is_never_declared_by_hand_as_every_get_route_has_it():
+    with pytest.raises(ValueError, match="HEAD is added to every GET route"):
+        route(create_app(), ("GET", "HEAD"), "/api/x", summary="x")
+    with pytest.raises(ValueError, match="HEAD is added to every GET route"):
+        route(create_app(), "HEAD", "/api/x", summary="x")
 
 
 def test_a_method_api_gateway_cannot_route_is_refused_at_import():

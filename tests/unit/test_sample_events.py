@@ -80,7 +80,7 @@ def test_a_sample_event_gives_its_documented_status(sample_post, name):
 
     assert result.status == EXPECTED[name], result.body
     assert result.headers["x-request-id"] == event["requestContext"]["requestId"]
-    if event["requestContext"]["http"]["method"] == "HEAD" or result.status in {204, 304}:
+    if result.status in {204, 304}:  # a HEAD answers as its GET: the gateway drops the body
         assert result.body == ""
     elif result.status >= 400:
         assert result.headers["content-type"] == "application/problem+json"

@@ -78,10 +78,6 @@ def make_handler(
         headers.update({name: value for name, value in defaults.items() if name.lower() not in present})
         if response["statusCode"] == HTTPStatus.UNAUTHORIZED:
             metrics.add_metric(name="AuthFailures", unit=MetricUnit.Count, value=1)
-        if http.get("method") == "HEAD":
-            # HEAD answers with the GET headers and no body (RFC 9110 section 9.3.2).
-            response["body"] = ""
-            response["isBase64Encoded"] = False
         logger.info(
             "request",
             extra={"method": http.get("method"), "path": event.get("rawPath"), "status": response["statusCode"]},

@@ -154,6 +154,13 @@ def route(
     unknown = [method for method in method_list if method not in METHOD_ORDER]
     if unknown:
         raise ValueError(f"unsupported methods {unknown} for {path}")
+    if "HEAD" in method_list:
+        raise ValueError(f"{path}: HEAD is added to every GET route; declare GET only")
+    if "GET" in method_list:
+        # RFC 9110 section 9.3.2: HEAD is GET without the body, so every GET route serves it, from this one place.
+        # The function answers HEAD as GET, body and all; the gateway sends the headers only, with the body's
+        # Content-Length. template.yaml routes HEAD to the function too: an HTTP API's GET route does not match it.
+        method_list = (*method_list, "HEAD")
     if security_optional and security is BEARER_AUTH:
         raise ValueError(f"{path}: bearer auth is enforced by the declaration, so it cannot be optional")
 
