@@ -25,6 +25,9 @@ from devserver.runtime import DUMMY_CREDENTIALS
 from tests.integration.conftest import ROOT, DevServer, token
 
 RATE_LIMIT_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy")
+# GET /api/posts answers anonymous readers `public` (a shared cache may keep it), so without any RateLimit-* field;
+# with an Authorization header, which this route does not check, the answer is private and shows the counts.
+SEES_COUNTS = {"Authorization": "Bearer not-checked-by-this-route"}
 MINUTE, HOUR = 60, 3600
 # Besides `--parameter-overrides RateLimit=5/minute` (every function without a limit of its own): the window
 # reset on one function, the concurrent burst on another.
@@ -162,7 +165,7 @@ def without_counter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevSer
     """template.yaml exactly as it is, its rate-limit table deleted after a first counted request."""
     server = DevServer(ROOT / "template.yaml", tmp_path_factory.mktemp("no-counter") / "devserver.log")
     try:
-        counted = server.get("/api/posts")
+        counted = server.get("/api/posts", headers=SEES_COUNTS)
         assert counted.headers["RateLimit-Policy"] == "120;w=60"  # the template's default, counted before
         dynamodb = boto3.client(
             "dynamodb",
@@ -191,7 +194,7 @@ def test_the_limit_is_reached_exactly_at_n_plus_one(limited):
     window_left(MINUTE, 10)
     served = []
     for _ in range(5):
-        response = client.get("/api/posts")
+        response = client.get("/api/posts", headers=SEES_COUNTS)
         seconds_to_window_end = MINUTE - time.time() % MINUTE
         assert response.status_code == 200, response.text
         assert response.json() == {"items": [], "next_cursor": None}
@@ -203,13 +206,15 @@ def test_the_limit_is_reached_exactly_at_n_plus_one(limited):
         served.append(remaining(response))
     assert served == [4, 3, 2, 1, 0]
 
-    refused = client.get("/api/posts")
+    refused = client.get("/api/posts", headers=SEES_COUNTS)
     assert_too_many(refused, MINUTE)
     assert refused.headers["RateLimit-Limit"] == "5"
     assert refused.headers["RateLimit-Policy"] == "5;w=60"
     assert refused.json()["title"] == "Too Many Requests"
     assert "5 requests per 60 seconds" in refused.json()["detail"]
-    assert client.get("/api/posts").status_code == 429  # still refused: refusals count, nothing resets early
+    assert (
+        client.get("/api/posts", headers=SEES_COUNTS).status_code == 429
+    )  # still refused: refusals count, nothing resets early
 
 
 def test_the_count_starts_again_when_the_window_ends(limited):
@@ -242,18 +247,18 @@ def test_each_address_has_its_own_count(limited):
     do not give 127.0.0.1 a new one."""
     window_left(MINUTE, 10)
     local = Client(limited, "127.0.0.1")
-    statuses = [local.get("/api/posts").status_code for _ in range(6)]
+    statuses = [local.get("/api/posts", headers=SEES_COUNTS).status_code for _ in range(6)]
     assert statuses[-1] == 429, statuses
 
     second, third = Client(limited, "127.0.0.2"), Client(limited, "127.0.0.3")
-    assert [remaining(second.get("/api/posts")) for _ in range(2)] == [4, 3]
-    first_of_third = third.get("/api/posts")
+    assert [remaining(second.get("/api/posts", headers=SEES_COUNTS)) for _ in range(2)] == [4, 3]
+    first_of_third = third.get("/api/posts", headers=SEES_COUNTS)
     assert first_of_third.status_code == 200
     assert remaining(first_of_third) == 4
     for _ in range(3):
-        assert second.get("/api/posts").status_code == 200
-    assert_too_many(second.get("/api/posts"), MINUTE)
-    assert remaining(third.get("/api/posts")) == 3  # untouched by the second address' refusals
+        assert second.get("/api/posts", headers=SEES_COUNTS).status_code == 200
+    assert_too_many(second.get("/api/posts", headers=SEES_COUNTS), MINUTE)
+    assert remaining(third.get("/api/posts", headers=SEES_COUNTS)) == 3  # untouched by the second address' refusals
 
     spoofed = {"X-Forwarded-For": "198.51.100.7", "CloudFront-Viewer-Address": "198.51.100.7:4711"}
     assert_too_many(local.get("/api/posts", headers=spoofed), MINUTE)
@@ -385,7 +390,7 @@ time.sleep(max(0.0, start - time.time()))
 answers = []
 for _ in range(count):
     connection = http.client.HTTPConnection(host, port, timeout=30)
-    connection.request("GET", path)
+    connection.request("GET", path, headers={"Authorization": "Bearer not-checked-by-this-route"})  # SEES_COUNTS
     response = connection.getresponse()
     response.read()
     answers.append([response.status, response.getheader("RateLimit-Remaining")])
@@ -424,7 +429,9 @@ def test_concurrent_requests_never_get_past_the_limit(limited):
 def test_a_failing_counter_fails_open(without_counter):
     """With the rate-limit table gone, GET /api/posts is still served (200, without RateLimit-* headers); the
     function logs a warning and publishes the RateLimitErrors metric."""
-    response, output = invocation_output(without_counter, lambda: without_counter.get("/api/posts"))
+    response, output = invocation_output(
+        without_counter, lambda: without_counter.get("/api/posts", headers=SEES_COUNTS)
+    )
     assert response.status_code == 200
     assert response.json()["items"] == []
     assert not [name for name in RATE_LIMIT_HEADERS if name in response.headers]
@@ -463,10 +470,10 @@ def test_a_refused_request_publishes_rate_limited(limited):
     client = Client(limited, "127.0.0.50")
     window_left(MINUTE, 10)
     for _ in range(5):
-        served, output = invocation_output(limited, lambda: client.get("/api/posts"))
+        served, output = invocation_output(limited, lambda: client.get("/api/posts", headers=SEES_COUNTS))
         assert served.status_code == 200
         assert "RateLimited" not in emf_metrics(output)
-    refused, output = invocation_output(limited, lambda: client.get("/api/posts"))
+    refused, output = invocation_output(limited, lambda: client.get("/api/posts", headers=SEES_COUNTS))
     assert refused.status_code == 429
     assert [document["RateLimited"] for document in emf_metrics(output)["RateLimited"]] == [[1.0]]
 

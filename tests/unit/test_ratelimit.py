@@ -153,7 +153,8 @@ def list_posts(source_ip: str = "198.51.100.7", **headers: str) -> Any:
 def test_a_function_counts_each_address_and_answers_429_with_retry_after(aws, monkeypatch):
     monkeypatch.setenv("RATE_LIMIT", "2/hour")
 
-    first, second, third = list_posts(), list_posts(), list_posts()
+    # With an Authorization header (not checked by this route) the answers are private, so they show the counts.
+    first, second, third = (list_posts(authorization="Bearer unchecked") for _ in range(3))
 
     assert (first.status, second.status) == (200, 200)
     assert [first.headers["ratelimit-remaining"], second.headers["ratelimit-remaining"]] == ["1", "0"]
@@ -274,3 +275,17 @@ def test_hello_which_has_no_layer_sends_the_same_security_headers():
     result = hello.lambda_handler(load_event("health/get.json", path="/api/hello"), None)
 
     assert {name: result["headers"][name] for name in SECURITY_HEADERS} == SECURITY_HEADERS
+
+
+def test_an_answer_shared_caches_may_keep_carries_no_clients_counts(aws, monkeypatch):
+    """A public answer (posts to anonymous readers) may be handed by a proxy or CDN to other clients."""
+    monkeypatch.setenv("RATE_LIMIT", "5/hour")
+
+    anonymous = list_posts()
+    signed_in = list_posts(authorization="Bearer whatever")
+
+    assert anonymous.status == 200
+    assert anonymous.headers["cache-control"] == "public, max-age=10"
+    assert not any(name.startswith("ratelimit-") for name in anonymous.headers)
+    assert signed_in.headers["cache-control"] == "private, no-cache"
+    assert signed_in.headers["ratelimit-remaining"] == "3"  # counted all the same: the second request

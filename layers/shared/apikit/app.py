@@ -73,7 +73,11 @@ def make_handler(
         request_id = event.get("requestContext", {}).get("requestId", "")
         headers = response.setdefault("headers", {})
         headers["X-Request-Id"] = request_id
-        defaults = {**SECURITY_HEADERS, "Cache-Control": DEFAULT_CACHE_CONTROL, **ratelimit.response_headers()}
+        defaults = {**SECURITY_HEADERS, "Cache-Control": DEFAULT_CACHE_CONTROL}
+        cache_control = next((value for name, value in headers.items() if name.lower() == "cache-control"), "")
+        if "public" not in cache_control:
+            # One client's counts: never in an answer a shared cache may hand to other clients.
+            defaults |= ratelimit.response_headers()
         present = {name.lower() for name in headers}
         headers.update({name: value for name, value in defaults.items() if name.lower() not in present})
         if response["statusCode"] == HTTPStatus.UNAUTHORIZED:
