@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
@@ -69,6 +71,32 @@ def test_list_pages_through_everything(api):
             break
     assert seen == list(reversed(ids))  # newest first, each once
     assert api.get("/api/posts", params={"cursor": "garbage!"}).status_code == 400
+
+
+def test_a_cursor_works_only_where_it_was_given_and_as_it_was_given(api):
+    """Signed with the dev server's CursorKey (generated into secrets.local.json, as the template generates it)."""
+    writer = {"Authorization": f"Bearer {token('cursor-writer')}"}
+    posts = [
+        api.request("POST", "/api/posts", json={"title": f"c{n}", "content": ""}, headers=writer).json()
+        for n in range(3)
+    ]
+    cursor = api.get("/api/posts", params={"author": "cursor-writer", "limit": "1"}).json()["next_cursor"]
+    assert api.get("/api/posts", params={"author": "cursor-writer", "limit": "1", "cursor": cursor}).status_code == 200
+
+    tampered = cursor[:5] + ("A" if cursor[5] != "A" else "B") + cursor[6:]
+    # The very key DynamoDB gives after the middle post, written by hand as the unsigned format allowed.
+    key = {"id": posts[1]["id"], "author_id": "cursor-writer", "created_at": posts[1]["created_at"]}
+    by_hand = base64.urlsafe_b64encode(json.dumps({name: {"S": value} for name, value in key.items()}).encode())
+    for params in (
+        {"author": "someone-else", "cursor": cursor},  # another author's list
+        {"cursor": cursor},  # every author's list
+        {"author": "cursor-writer", "cursor": tampered},
+        {"author": "cursor-writer", "cursor": by_hand.decode().rstrip("=")},
+    ):
+        refused = api.get("/api/posts", params={"limit": "1", **params})
+        assert refused.status_code == 400
+        assert refused.headers["Content-Type"] == "application/problem+json"
+        assert refused.json()["detail"] == "The cursor is invalid."
 
 
 def test_unknown_path_is_404_and_wrong_method_is_405(api):

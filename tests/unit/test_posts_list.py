@@ -39,10 +39,6 @@ def make_cursor(document: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(document).encode()).decode().rstrip("=")
 
 
-def read_cursor(cursor: str) -> dict[str, Any]:
-    return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-
-
 @pytest.fixture
 def seven_posts(create_post) -> list[dict[str, Any]]:
     """Seven posts, oldest first: alice wrote the even ones, bob the odd ones."""
@@ -188,7 +184,9 @@ def test_a_cursor_of_one_author_is_400_for_another(seven_posts):
     ],
 )
 def test_a_forged_cursor_is_400(seven_posts, attribute, value):
-    key = read_cursor(list_posts(limit="2").json()["next_cursor"])
+    # The key the second page starts after, written by hand (cursors are signed: see test_cursors.py), then changed.
+    post = seven_posts[-2]
+    key = {"id": {"S": post["id"]}, "entity": {"S": "post"}, "created_at": {"S": post["created_at"]}}
     key[attribute] = {"S": value}
 
     assert_problem(list_posts(limit="2", cursor=make_cursor(key)), 400)

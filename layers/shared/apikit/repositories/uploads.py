@@ -31,7 +31,7 @@ from apikit.config import get_settings
 from apikit.errors import BadRequest, NotFound
 from apikit.files import SNIFF_BYTES, attachment, detect_type, matching_name, safe_filename
 from apikit.logging import logger
-from apikit.repositories.pages import opaque, unopaque
+from apikit.repositories.pages import INVALID_CURSOR, MAX_KEY_VALUE_BYTES, opaque, unopaque
 
 UPLOADS, INCOMING = "uploads", "incoming"
 URL_SECONDS = 15 * 60  # a download link's life
@@ -137,21 +137,32 @@ def _owner(user_id: str) -> str:
     return quote(user_id, safe="")
 
 
-def decode_cursor(cursor: str, prefix: str) -> str:
-    """The key a page starts after; only one under the caller's own prefix is accepted."""
-    key = unopaque(cursor)
-    # Only a key this API could have written: the caller's prefix, an id, a name without control characters,
-    # within S3's 1,024 bytes. Anything else, S3 (or moto) may answer with a 500.
+def _cursor_context(bucket: str, prefix: str) -> tuple[str, ...]:
+    return ("s3", bucket, prefix)
+
+
+def encode_cursor(key: str, bucket: str, prefix: str) -> str:
+    """The last key of a page of `prefix` as a cursor signed for that prefix (so for that user) only."""
+    return opaque(key.removeprefix(prefix).encode(), _cursor_context(bucket, prefix))
+
+
+def decode_cursor(cursor: str, bucket: str, prefix: str) -> str:
+    """The key a page starts after, from a cursor signed for the caller's own prefix (apikit.repositories.pages)."""
+    try:
+        key = prefix + unopaque(cursor, _cursor_context(bucket, prefix)).decode()
+    except UnicodeDecodeError as error:
+        raise BadRequest(INVALID_CURSOR) from error
+    # Signed, so one this API gave; still only a key it could have written (an id, a name without control
+    # characters, within S3's 1,024 bytes), for which S3 (or moto) would otherwise answer a 500.
     upload_id, _, name = key.removeprefix(prefix).partition("/")
     valid = (
-        key.startswith(prefix)
-        and len(key.encode()) <= 1024
+        len(key.encode()) <= MAX_KEY_VALUE_BYTES
         and re.fullmatch(_ID_PATTERN, upload_id) is not None
         and name != ""
         and name == safe_filename(name)
     )
     if not valid:
-        raise BadRequest("The cursor is invalid.")
+        raise BadRequest(INVALID_CURSOR)
     return key
 
 
@@ -217,7 +228,7 @@ class UploadsRepository:
         prefix = f"{UPLOADS}/{_owner(user_id)}/"
         request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": limit}
         if cursor is not None:
-            request["StartAfter"] = decode_cursor(cursor, prefix)
+            request["StartAfter"] = decode_cursor(cursor, self.bucket, prefix)
         result = s3().list_objects_v2(**request)
         entries = result.get("Contents", [])
         # ListObjectsV2 gives no content type: one HEAD per file, a few at a time.
@@ -225,7 +236,7 @@ class UploadsRepository:
             described = list(pool.map(self._describe, entries))
         items = [upload for upload in described if upload is not None]
         last = entries[-1]["Key"] if entries and result.get("IsTruncated") else None
-        return UploadPage(items=items, next_cursor=opaque(last) if last else None)
+        return UploadPage(items=items, next_cursor=encode_cursor(last, self.bucket, prefix) if last else None)
 
     def _describe(self, entry: dict[str, Any]) -> Upload | None:
         key: str = entry["Key"]

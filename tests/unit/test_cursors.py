@@ -1,0 +1,305 @@
+"""Pagination cursors are signed and bound to the list they came from (apikit.repositories.pages).
+
+A client can only hand back a cursor the API gave it, for the same list: the same index and partition (posts of
+all authors, posts of one author, one user's orders) or the same S3 prefix (one user's files). A cursor built by
+hand, even from a key that exists, one changed in any character or byte, one from another list or another user,
+and one signed with a key the stack no longer has are all the same 400 problem+json: "The cursor is invalid."
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from devserver.template import bucket_name, load_template, resources_of_type
+from tests.conftest import ROOT, Result, _client, assert_problem, bearer, invoke, load_event
+
+BUCKET = bucket_name("UploadsBucket")
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"  # base64url
+MAX_CURSOR = 2048  # apikit.validation.PageQuery's cursor max_length
+LIST_FUNCTIONS = {"PostsListFunction", "OrdersListFunction", "UploadsListFunction"}
+
+
+def list_posts(**query: str) -> Result:
+    return invoke("posts_list", load_event("posts_list/get.json", query=query))
+
+
+def list_orders(user: str, **query: str) -> Result:
+    return invoke(
+        "orders_list", load_event("orders_list/get.json", headers={"authorization": bearer(user)}, query=query)
+    )
+
+
+def list_uploads(user: str, **query: str) -> Result:
+    return invoke(
+        "uploads_list", load_event("uploads_list/get.json", headers={"authorization": bearer(user)}, query=query)
+    )
+
+
+def next_cursor(result: Result) -> str:
+    assert result.status == 200, result.body
+    cursor = result.json()["next_cursor"]
+    assert isinstance(cursor, str)
+    return cursor
+
+
+def assert_invalid_cursor(result: Result) -> None:
+    assert assert_problem(result, 400)["detail"] == "The cursor is invalid."
+
+
+def hand_built(text: str) -> str:
+    """What today's format let anyone write: base64url of the key, without padding."""
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def dynamodb_key(**attributes: str) -> str:
+    return hand_built(json.dumps({name: {"S": value} for name, value in attributes.items()}))
+
+
+@pytest.fixture
+def posts(create_post) -> list[dict[str, Any]]:
+    """Six posts, oldest first: alice wrote the even ones, bob the odd ones."""
+    return [create_post(author="alice" if n % 2 == 0 else "bob", title=f"post {n}") for n in range(6)]
+
+
+@pytest.fixture
+def orders(aws: None) -> None:
+    """Three orders each for alice and bob, a minute apart."""
+    from apikit.repositories.orders import CheckoutSession, OrdersRepository
+
+    for n in range(6):
+        user = "alice" if n % 2 == 0 else "bob"
+        session = CheckoutSession(id=f"cs_test_{n}", client_reference_id=user, created=1796035800 + 60 * n)
+        OrdersRepository().record(session)
+
+
+@pytest.fixture
+def files(aws: None) -> dict[str, list[str]]:
+    """Three files each for alice and bob in the uploads bucket, as POST /api/uploads stores them; their keys,
+    newest first."""
+    from apikit.repositories.uploads import new_id
+
+    _client("s3").create_bucket(Bucket=BUCKET)
+    keys: dict[str, list[str]] = {"alice": [], "bob": []}
+    for n in range(6):
+        user = "alice" if n % 2 == 0 else "bob"
+        key = f"uploads/{user}/{new_id(1796035800000 + n)}/{n}.png"
+        _client("s3").put_object(Bucket=BUCKET, Key=key, Body=b"\x89PNG\r\n\x1a\n", ContentType="image/png")
+        keys[user].insert(0, key)
+    return keys
+
+
+# --- a cursor the API gave works, and only where it was given -------------------------------------------------
+
+
+def test_every_list_pages_with_its_own_cursors(posts, orders, files):
+    post_cursor = next_cursor(list_posts(limit="2", author="alice"))
+    order_cursor = next_cursor(list_orders("alice", limit="2"))
+    upload_cursor = next_cursor(list_uploads("alice", limit="2"))
+
+    assert [item["title"] for item in list_posts(limit="2", author="alice", cursor=post_cursor).json()["items"]] == [
+        "post 0"
+    ]
+    assert [item["id"] for item in list_orders("alice", limit="2", cursor=order_cursor).json()["items"]] == [
+        "cs_test_0"
+    ]
+    assert [item["key"] for item in list_uploads("alice", limit="2", cursor=upload_cursor).json()["items"]] == [
+        files["alice"][2]
+    ]
+    for cursor in (post_cursor, order_cursor, upload_cursor):
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", cursor), cursor  # URL-safe as it is: no padding, no escaping
+
+
+@pytest.mark.parametrize(
+    ("given_for", "replayed_on"),
+    [
+        ({"author": "alice"}, {"author": "bob"}),
+        ({"author": "alice"}, {}),
+        ({}, {"author": "alice"}),
+        ({}, {"author": "bob"}),
+    ],
+)
+def test_a_posts_cursor_replayed_on_another_author_or_on_all_posts_is_400(posts, given_for, replayed_on):
+    cursor = next_cursor(list_posts(limit="2", **given_for))
+
+    assert_invalid_cursor(list_posts(limit="2", cursor=cursor, **replayed_on))
+
+
+def test_an_orders_cursor_is_400_for_another_user(orders):
+    cursor = next_cursor(list_orders("alice", limit="2"))
+
+    assert_invalid_cursor(list_orders("bob", limit="2", cursor=cursor))
+
+
+def test_an_uploads_cursor_is_400_for_another_user(files):
+    cursor = next_cursor(list_uploads("alice", limit="2"))
+
+    assert_invalid_cursor(list_uploads("bob", limit="2", cursor=cursor))
+
+
+def test_a_cursor_of_one_list_is_400_on_every_other_list(posts, orders, files):
+    # Posts of alice and orders of alice page over keys of the same shape (id, created_at, alice): only what the
+    # cursor is bound to tells them apart.
+    given = {
+        "posts": next_cursor(list_posts(limit="2")),
+        "posts of alice": next_cursor(list_posts(limit="2", author="alice")),
+        "orders of alice": next_cursor(list_orders("alice", limit="2")),
+        "files of alice": next_cursor(list_uploads("alice", limit="2")),
+    }
+    lists = {
+        "posts": lambda cursor: list_posts(limit="2", cursor=cursor),
+        "posts of alice": lambda cursor: list_posts(limit="2", author="alice", cursor=cursor),
+        "orders of alice": lambda cursor: list_orders("alice", limit="2", cursor=cursor),
+        "files of alice": lambda cursor: list_uploads("alice", limit="2", cursor=cursor),
+    }
+
+    for source, cursor in given.items():
+        for target, answer in lists.items():
+            if target != source:
+                assert_invalid_cursor(answer(cursor))
+
+
+# --- a cursor the API did not give is refused --------------------------------------------------------------------
+
+
+def test_a_posts_cursor_built_by_hand_from_a_real_key_is_400(posts):
+    # Exactly the LastEvaluatedKey DynamoDB would give after post 3: well formed, in the queried partition.
+    post = posts[3]
+
+    assert_invalid_cursor(
+        list_posts(limit="2", cursor=dynamodb_key(id=post["id"], entity="post", created_at=post["created_at"]))
+    )
+    assert_invalid_cursor(
+        list_posts(
+            limit="2", author="bob", cursor=dynamodb_key(id=post["id"], author_id="bob", created_at=post["created_at"])
+        )
+    )
+
+
+def test_an_orders_cursor_built_by_hand_from_a_real_key_is_400(orders):
+    # Order 4 of alice, as the webhook stored it.
+    created_at = datetime.fromtimestamp(1796035800 + 240, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cursor = dynamodb_key(id="cs_test_4", user_id="alice", created_at=created_at)
+
+    assert_invalid_cursor(list_orders("alice", limit="2", cursor=cursor))
+
+
+def test_an_uploads_cursor_built_by_hand_from_a_real_key_is_400(files):
+    assert_invalid_cursor(list_uploads("alice", limit="2", cursor=hand_built(files["alice"][0])))
+
+
+def _changed_characters(cursor: str) -> Iterator[str]:
+    for position, character in enumerate(cursor):
+        replacement = ALPHABET[(ALPHABET.index(character) + 1) % len(ALPHABET)]
+        yield cursor[:position] + replacement + cursor[position + 1 :]
+
+
+def _changed_bytes(cursor: str) -> Iterator[str]:
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    for position in range(len(raw)):
+        changed = raw[:position] + bytes([raw[position] ^ 0x01]) + raw[position + 1 :]
+        yield base64.urlsafe_b64encode(changed).decode().rstrip("=")
+
+
+def test_every_one_character_or_one_byte_change_to_a_posts_cursor_is_400(posts):
+    cursor = next_cursor(list_posts(limit="2"))
+
+    answers = {changed: list_posts(limit="2", cursor=changed) for changed in [*_changed_characters(cursor)]}
+    answers |= {changed: list_posts(limit="2", cursor=changed) for changed in _changed_bytes(cursor)}
+    answers |= {changed: list_posts(limit="2", cursor=changed) for changed in (cursor[:-1], cursor + "A", "A" + cursor)}
+
+    accepted = [changed for changed, answer in answers.items() if answer.status != 400]
+    assert accepted == []
+    for answer in answers.values():
+        assert_invalid_cursor(answer)
+
+
+def test_every_one_byte_change_to_an_orders_or_uploads_cursor_is_400(orders, files):
+    order_cursor = next_cursor(list_orders("alice", limit="2"))
+    upload_cursor = next_cursor(list_uploads("alice", limit="2"))
+
+    assert [c for c in _changed_bytes(order_cursor) if list_orders("alice", limit="2", cursor=c).status != 400] == []
+    assert [c for c in _changed_bytes(upload_cursor) if list_uploads("alice", limit="2", cursor=c).status != 400] == []
+
+
+def test_a_cursor_signed_with_another_key_is_400(posts):
+    from aws_lambda_powertools.utilities import parameters
+
+    cursor = next_cursor(list_posts(limit="2"))
+
+    _client("secretsmanager").put_secret_value(SecretId="CursorKey", SecretString="a-brand-new-key-" + "z" * 48)
+    parameters.clear_caches()  # as every container will have done SECRET_CACHE_SECONDS after the rotation
+
+    assert_invalid_cursor(list_posts(limit="2", cursor=cursor))
+    assert list_posts(limit="2", cursor=next_cursor(list_posts(limit="2"))).status == 200
+
+
+# --- size ---------------------------------------------------------------------------------------------------------
+
+
+def test_a_posts_cursor_is_short(posts):
+    # A page link stays readable: a post's cursor is its id and date (the partition is in the signature, not
+    # repeated), plus 128 bits of signature.
+    assert len(next_cursor(list_posts(limit="2"))) <= 120
+    assert len(next_cursor(list_posts(limit="2", author="alice"))) <= 120
+
+
+def test_the_largest_cursors_the_api_gives_fit_the_query_parameter(aws):
+    """The longest values each list's keys can hold, in 4-byte UTF-8 characters: a Stripe session id of 255
+    characters (CheckoutSession), a user id long enough to fill S3's 1,024-byte key, a stored name of 200 bytes."""
+    from apikit.repositories.orders import CheckoutSession, OrdersRepository
+    from apikit.repositories.uploads import new_id
+
+    user = "\U0001f600" * 200
+    for n in range(2):
+        OrdersRepository().record(
+            CheckoutSession(id=str(n) + "\U0001d11e" * 254, client_reference_id=user, created=1796035800 + n)
+        )
+    order_cursor = next_cursor(list_orders(user, limit="1"))
+
+    _client("s3").create_bucket(Bucket=BUCKET)
+    owner = "%F0%9F%98%80" * 64  # the percent-encoded user id of 64 of those characters: a key of 1,014 bytes
+    name = "\U0001f600" * 49 + ".png"  # 200 bytes
+    for n in range(2):
+        key = f"uploads/{owner}/{new_id(1796035800000 + n)}/{name}"
+        _client("s3").put_object(Bucket=BUCKET, Key=key, Body=b"\x89PNG\r\n\x1a\n", ContentType="image/png")
+    upload_cursor = next_cursor(list_uploads("\U0001f600" * 64, limit="1"))
+
+    for cursor, answer in (
+        (order_cursor, lambda cursor: list_orders(user, limit="1", cursor=cursor)),
+        (upload_cursor, lambda cursor: list_uploads("\U0001f600" * 64, limit="1", cursor=cursor)),
+    ):
+        assert len(cursor) <= MAX_CURSOR
+        assert answer(cursor).status == 200
+
+
+# --- the key: one secret, read by the three list functions only ---------------------------------------------------
+
+
+def test_the_cursor_key_is_a_generated_secret_that_only_the_list_functions_may_read():
+    template = load_template(ROOT / "template.yaml")
+    secret = template["Resources"]["CursorKey"]
+    functions = resources_of_type(template, "AWS::Serverless::Function")
+    named = {
+        name
+        for name, function in functions.items()
+        if function["Properties"].get("Environment", {}).get("Variables", {}).get("CURSOR_KEY_ARN")
+        == {"Ref": "CursorKey"}
+    }
+    granted = {
+        name
+        for name, function in functions.items()
+        if {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "CursorKey"}}}
+        in function["Properties"].get("Policies", [])
+    }
+
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32  # the dev server generates it too
+    assert "CURSOR_KEY_ARN" not in template["Globals"]["Function"]["Environment"]["Variables"]
+    assert named == granted == LIST_FUNCTIONS
