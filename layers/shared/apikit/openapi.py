@@ -11,11 +11,13 @@ from http import HTTPStatus
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
+from pydantic_core import core_schema
 
 from apikit.ratelimit import parse_limit
 from apikit.responses import PROBLEM_JSON
 from apikit.routes import Route
+from apikit.validation import NO_CONTROL_PATTERN
 
 REF = "#/components/schemas/{model}"
 
@@ -98,6 +100,17 @@ def _content(media_type: str, schema: dict[str, Any], examples: list[Any]) -> di
     return {media_type: content}
 
 
+class _RequestStrings(GenerateJsonSchema):
+    """pydantic's JSON schemas, with the rule apikit.validation applies to every string a request reads: no control
+    characters. A field's own pattern (an id's, an address's, AllowControl's, NOT_BLANK's) says it instead."""
+
+    def str_schema(self, schema: core_schema.StringSchema) -> JsonSchemaValue:
+        json_schema = super().str_schema(schema)
+        if self.mode == "validation":
+            json_schema.setdefault("pattern", NO_CONTROL_PATTERN)
+        return json_schema
+
+
 class _Schemas:
     """Collects the models every route uses, then asks pydantic for all of them at once (one $defs)."""
 
@@ -110,7 +123,7 @@ class _Schemas:
         return {"$ref": REF.format(model=model.__name__)}
 
     def components(self) -> dict[str, Any]:
-        keys, top = models_json_schema(self.models, ref_template=REF)
+        keys, top = models_json_schema(self.models, ref_template=REF, schema_generator=_RequestStrings)
         schemas: dict[str, Any] = dict(top.get("$defs", {}))
         for (model, _mode), schema in keys.items():
             if schema.get("$ref") != REF.format(model=model.__name__):
@@ -132,7 +145,7 @@ def _examples(model: type[BaseModel]) -> list[Any]:
 def _parameters(route: Route) -> list[dict[str, Any]]:
     parameters: list[dict[str, Any]] = []
     if route.path_model is not None:
-        schema = route.path_model.model_json_schema()
+        schema = route.path_model.model_json_schema(schema_generator=_RequestStrings)
         for name in route.path_parameters:
             parameters.append(
                 {"name": name, "in": "path", "required": True, "schema": _field(schema["properties"][name])}
@@ -143,7 +156,7 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
             for name in route.path_parameters
         ]
     if route.query is not None:
-        schema = route.query.model_json_schema()
+        schema = route.query.model_json_schema(schema_generator=_RequestStrings)
         for name, field in schema["properties"].items():
             parameter = {"name": name, "in": "query", "required": name in schema.get("required", [])}
             if "description" in field:

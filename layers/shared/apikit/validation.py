@@ -6,10 +6,23 @@ import base64
 import binascii
 import json
 import math
+import re
+import typing
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from apikit.config import get_settings
 from apikit.errors import BadRequest, NotFound, PayloadTooLarge, UnprocessableContent, UnsupportedMediaType
@@ -129,6 +142,135 @@ def _too_deep() -> BadRequest:
     return BadRequest(f"The request body is nested more than {MAX_JSON_DEPTH} levels deep.")
 
 
+# Text. Every string a request model reads (body, query) is refused control characters: Unicode's category Cc, C0
+# (U+0000-U+001F), DEL and C1 (U+007F-U+009F). They have no place in a title, a name or an address, and a NUL or an
+# escape sequence in stored text breaks what later reads or shows it. A field that needs some says so with
+# AllowControl (post content keeps tabs and line breaks). The rule is applied in one place, around every model
+# parse_body and parse_query validate (`checked`), so a new field cannot miss it; apikit.openapi documents it as
+# each string's `pattern`. Patterns are spelled with \u escapes, never `\s` or `\p{..}`: Python's `re` and ECMA-262
+# (JSON Schema's dialect, and JavaScript's) read them alike.
+_CONTROL_CODES = [*range(0x00, 0x20), *range(0x7F, 0xA0)]
+# Spaces, for "only spaces" and for trimming: ASCII whitespace, the separators Python counts as space, Unicode's
+# spaces, and the byte order mark a pasted value may start with.
+_SPACE_RANGES = [(0x09, 0x0D), (0x1C, 0x20), (0x85, 0x85), (0xA0, 0xA0), (0x1680, 0x1680), (0x2000, 0x200A)]
+_SPACE_RANGES += [(0x2028, 0x2029), (0x202F, 0x202F), (0x205F, 0x205F), (0x3000, 0x3000), (0xFEFF, 0xFEFF)]
+SPACES = "".join(chr(code) for low, high in _SPACE_RANGES for code in range(low, high + 1))
+
+
+def character_class(codes: typing.Iterable[int]) -> str:
+    """The body of a regex character class matching these code points, as \\u ranges."""
+    ranges: list[list[int]] = []
+    for code in sorted(set(codes)):
+        if ranges and code == ranges[-1][1] + 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    return "".join(f"\\u{low:04x}" + (f"-\\u{high:04x}" if high > low else "") for low, high in ranges)
+
+
+SPACE_CLASS = character_class(ord(space) for space in SPACES)
+CONTROL_CLASS = character_class(_CONTROL_CODES)
+NO_CONTROL_PATTERN = f"^[^{CONTROL_CLASS}]*$"
+# Not only spaces: some character that is neither a space nor a control character.
+NOT_BLANK_PATTERN = f"^[^{CONTROL_CLASS}]*[^{CONTROL_CLASS}{SPACE_CLASS}][^{CONTROL_CLASS}]*$"
+_CONTROL = re.compile(f"[{CONTROL_CLASS}]")
+
+
+@dataclass(frozen=True)
+class AllowControl:
+    """Annotated metadata: the control characters this string field may hold (every other string field, none)."""
+
+    characters: str
+    refused: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        codes = [code for code in _CONTROL_CODES if chr(code) not in self.characters]
+        object.__setattr__(self, "refused", re.compile(f"[{character_class(codes)}]") if codes else None)
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        json_schema: dict[str, Any] = handler(schema)
+        if self.refused is None:
+            json_schema.pop("pattern", None)
+        else:
+            json_schema["pattern"] = f"^[^{self.refused.pattern[1:-1]}]*$"
+        return json_schema
+
+
+MULTILINE = AllowControl("\t\n\r")  # tab, line feed, carriage return: text in lines and columns
+ANY_CONTROL = AllowControl("".join(chr(code) for code in _CONTROL_CODES))  # compared as sent, never stored
+
+
+@dataclass(frozen=True)
+class _NotBlank:
+    """Annotated metadata: the string must have a character that is not a space (nor a control character)."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(_not_blank, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        json_schema: dict[str, Any] = handler(schema)
+        json_schema["pattern"] = NOT_BLANK_PATTERN
+        return json_schema
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip(SPACES):
+        raise PydanticCustomError("string_blank", "String should have a character that is not a space")
+    return value
+
+
+NOT_BLANK = _NotBlank()
+
+
+def _markers(annotation: Any) -> list[Any]:
+    """The Annotated metadata anywhere in a field's type (`Content | None` holds Content's)."""
+    found = list(getattr(annotation, "__metadata__", ()))
+    for argument in typing.get_args(annotation):
+        found += _markers(argument)
+    return found
+
+
+def _refused_characters(model: type[BaseModel]) -> dict[str, re.Pattern[str] | None]:
+    refused: dict[str, re.Pattern[str] | None] = {}
+    for name, info in model.model_fields.items():
+        allowed = [m for m in [*info.metadata, *_markers(info.annotation)] if isinstance(m, AllowControl)]
+        refused[name] = allowed[0].refused if allowed else _CONTROL
+    return refused
+
+
+_CHECKED: dict[type[BaseModel], type[BaseModel]] = {}
+
+
+def validate_request[Model: BaseModel](model: type[Model], data: Any) -> Model:
+    """`model.model_validate(data)` with the control-character rule on every field (see `checked`); the result is a
+    `model`, as the handler declared it (a subclass's instance would not compare equal to one)."""
+    validated = checked(model).model_validate(data)
+    return model.model_construct(
+        validated.model_fields_set, **validated.__dict__, **(validated.__pydantic_extra__ or {})
+    )
+
+
+def checked[Model: BaseModel](model: type[Model]) -> type[Model]:
+    """`model` with the control-character rule on every field: a subclass, built once per model, with one
+    `before` validator for all fields, so it sees the value as sent (before a field's own clean-up, e.g. a filename
+    losing its control characters) and its errors join the model's own in one 422."""
+    if model not in _CHECKED:
+        refused = _refused_characters(model)
+
+        def no_control_characters(value: Any, info: ValidationInfo) -> Any:
+            pattern = refused.get(info.field_name or "", _CONTROL)
+            texts = value if isinstance(value, list) else [value]
+            if pattern is not None and any(isinstance(text, str) and pattern.search(text) for text in texts):
+                raise PydanticCustomError("string_control_characters", "String should not contain control characters")
+            return value
+
+        validator = field_validator("*", mode="before")(no_control_characters)
+        _CHECKED[model] = create_model(
+            model.__name__, __base__=model, __module__=model.__module__, __validators__={"_no_control": validator}
+        )
+    return typing.cast(type[Model], _CHECKED[model])
+
+
 def parse_body[Model: BaseModel](
     event: APIGatewayProxyEventV2, model: type[Model], media_types: tuple[str, ...] = ("application/json",)
 ) -> Model:
@@ -137,14 +279,14 @@ def parse_body[Model: BaseModel](
         raise PayloadTooLarge(f"The request body is larger than {get_settings().max_body_bytes} bytes.")
     document = loads_json(data)
     try:
-        return model.model_validate(document)
+        return validate_request(model, document)
     except ValidationError as error:
         raise UnprocessableContent(validation_errors(error, "body")) from error
 
 
 def parse_query[Model: BaseModel](event: APIGatewayProxyEventV2, model: type[Model]) -> Model:
     try:
-        return model.model_validate(event.query_string_parameters or {})
+        return validate_request(model, event.query_string_parameters or {})
     except ValidationError as error:
         raise BadRequest("The query string is invalid.", errors=validation_errors(error, "query")) from error
 

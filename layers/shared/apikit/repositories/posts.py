@@ -13,9 +13,11 @@ from apikit.config import get_settings
 from apikit.errors import Forbidden, NotFound, PreconditionFailed
 from apikit.repositories import dynamodb
 from apikit.repositories.pages import query_page
+from apikit.validation import MULTILINE, NOT_BLANK
 
-Title = Annotated[str, Field(min_length=1, max_length=200)]
-Content = Annotated[str, Field(max_length=20_000)]
+# A title needs a character that is not a space; content may hold tabs and line breaks (no other control character).
+Title = Annotated[str, Field(min_length=1, max_length=200), NOT_BLANK]
+Content = Annotated[str, Field(max_length=20_000), MULTILINE]
 
 # GSIs declared in template.yaml: every post has ENTITY as its `entity`, so ByCreatedAt lists all posts by date.
 ENTITY = "post"
