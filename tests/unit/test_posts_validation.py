@@ -405,3 +405,15 @@ def test_every_json_endpoint_refuses_deep_nesting_and_huge_numbers_with_400(aws,
         event = load_event(sample, body=raw, headers={"authorization": bearer("alice")})
 
         assert_problem(invoke(function, event), 400)
+
+
+@pytest.mark.parametrize(("number", "status"), [("7340032.0", 200), ("7.340032e6", 200), ("7340032.5", 422)])
+def test_a_number_with_no_fractional_part_is_an_integer_as_json_schema_counts_it(aws, number, status):
+    """JSON Schema's `integer` is any number whose fractional part is zero (draft 2020-12, section 6.1.1 of the
+    validation spec), so a strict integer field takes 7340032.0 as the document promises (schemathesis sent it)."""
+    raw = f'{{"filename": "report.pdf", "content_type": "application/pdf", "size": {number}}}'
+    event = load_event("uploads_presign/post.json", headers={"authorization": bearer("alice")}, body=raw)
+
+    result = invoke("uploads_presign", event)
+
+    assert result.status == status, result.body

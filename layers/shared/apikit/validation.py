@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import decimal
 import json
 import math
 import re
@@ -82,10 +83,16 @@ def _integer(literal: str) -> int:
     return int(literal)
 
 
-def _number(literal: str) -> float:
+def _number(literal: str) -> float | int:
     value = float(literal) if len(literal) <= MAX_NUMBER_CHARACTERS else math.inf
     if not math.isfinite(value):  # 1e400 is a double's infinity
         raise _Refused(_NUMBER_TOO_LARGE)
+    # JSON Schema's `integer` is any number with a zero fractional part (1.0, 7.3e6): read as the integer it is, so
+    # a strict integer field takes what the document's `integer` allows. Exactly (a double would round 17 digits).
+    if value.is_integer() and abs(value) < 10**MAX_INTEGER_DIGITS:
+        exact = decimal.Decimal(literal)
+        if exact == exact.to_integral_value():
+            return int(exact)
     return value
 
 
