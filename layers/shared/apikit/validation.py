@@ -19,7 +19,6 @@ from pydantic import (
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     ValidationError,
-    ValidationInfo,
     create_model,
     field_validator,
 )
@@ -258,24 +257,29 @@ def validate_request[Model: BaseModel](model: type[Model], data: Any) -> Model:
 
 
 def checked[Model: BaseModel](model: type[Model]) -> type[Model]:
-    """`model` with the control-character rule on every field: a subclass, built once per model, with one
-    `before` validator for all fields, so it sees the value as sent (before a field's own clean-up, e.g. a filename
-    losing its control characters) and its errors join the model's own in one 422."""
+    """`model` with the control-character rule on every field: a subclass, built once per model, with a `before`
+    validator per field, so it sees the value as sent (before a field's own clean-up, e.g. a filename losing its
+    control characters) and its errors join the model's own in one 422."""
     if model not in _CHECKED:
-        refused = _refused_characters(model)
-
-        def no_control_characters(value: Any, info: ValidationInfo) -> Any:
-            pattern = refused.get(info.field_name or "", _CONTROL)
-            texts = value if isinstance(value, list) else [value]
-            if pattern is not None and any(isinstance(text, str) and pattern.search(text) for text in texts):
-                raise PydanticCustomError("string_control_characters", "String should not contain control characters")
-            return value
-
-        validator = field_validator("*", mode="before")(no_control_characters)
+        validators = {
+            f"_no_control_{name}": field_validator(name, mode="before")(_no_control_characters(pattern))
+            for name, pattern in _refused_characters(model).items()
+            if pattern is not None
+        }
         _CHECKED[model] = create_model(
-            model.__name__, __base__=model, __module__=model.__module__, __validators__={"_no_control": validator}
+            model.__name__, __base__=model, __module__=model.__module__, __validators__=validators
         )
     return typing.cast(type[Model], _CHECKED[model])
+
+
+def _no_control_characters(refused: re.Pattern[str]) -> typing.Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and refused.search(text) for text in texts):
+            raise PydanticCustomError("string_control_characters", "String should not contain control characters")
+        return value
+
+    return check
 
 
 def parse_body[Model: BaseModel](
