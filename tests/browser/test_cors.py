@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.fakes.loopback import LoopbackHandler, LoopbackServer
-from tests.integration.conftest import HIGH_LIMITS, ROOT, DevServer
+from tests.integration.conftest import HIGH_LIMITS, ROOT, DevServer, token
 
 PAGE = b"<!doctype html><title>front end</title>"
 BLOCKED = "TypeError: Failed to fetch"  # all a page learns of a call CORS refused: no status, no headers, no body
@@ -103,11 +103,14 @@ def call(page: Page, url: str, names: list[str] | None = None, **init: Any) -> d
 
 
 def test_the_allowed_origin_reads_the_answer_and_only_the_exposed_headers(cors_api, front_end, allowed):
-    direct = cors_api.get("/api/posts", headers={"Origin": allowed.origin})
+    # A signed-in front end's call: a private answer, so it carries the caller's rate-limit counts (a public one
+    # leaves them out), and Authorization makes the browser send a preflight first.
+    signed_in = {"Authorization": f"Bearer {token('cors-reader')}"}
+    direct = cors_api.get("/api/orders", headers={"Origin": allowed.origin, **signed_in})
     assert direct.headers[NOT_EXPOSED] == "nosniff"  # sent: only CORS can hide it from the page
     assert all(name in direct.headers for name in EXPOSED), direct.headers
 
-    answer = call(front_end, f"{cors_api.url}/api/posts", [*EXPOSED, NOT_EXPOSED])
+    answer = call(front_end, f"{cors_api.url}/api/orders", [*EXPOSED, NOT_EXPOSED], headers=signed_in)
 
     assert "error" not in answer, answer
     assert (answer["status"], answer["type"]) == (200, "cors")
