@@ -5,7 +5,7 @@ from http import HTTPStatus
 from aws_lambda_powertools.event_handler import Response
 
 from apikit.app import create_app, make_handler
-from apikit.conditional import etag, not_modified, public_cache_headers
+from apikit.conditional import PUBLIC_CACHE_CONTROL, etag, not_modified, public_cache_headers
 from apikit.repositories.posts import Post, PostPath, PostsRepository
 from apikit.responses import empty_response, json_response
 from apikit.routes import route
@@ -23,7 +23,7 @@ posts = PostsRepository()
     response=Post,
     response_headers={
         "ETag": "The post's version.",
-        "Cache-Control": "`public, max-age=10` for anonymous readers, `private, no-cache` with Authorization.",
+        "Cache-Control": PUBLIC_CACHE_CONTROL,
     },
     request_headers={"If-None-Match": "An ETag from an earlier answer: 304 while the post has not changed."},
     errors=(HTTPStatus.NOT_FOUND,),

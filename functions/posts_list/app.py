@@ -6,7 +6,7 @@ from aws_lambda_powertools.event_handler import Response
 from pydantic import Field
 
 from apikit.app import create_app, make_handler
-from apikit.conditional import content_etag, not_modified, public_cache_headers
+from apikit.conditional import PUBLIC_CACHE_CONTROL, content_etag, not_modified, public_cache_headers
 from apikit.repositories.posts import PostPage, PostsRepository
 from apikit.responses import JSON, empty_response
 from apikit.routes import route
@@ -29,7 +29,7 @@ class ListQuery(PageQuery):
     response=PostPage,
     response_headers={
         "ETag": "The page's content digest.",
-        "Cache-Control": "`public, max-age=10` for anonymous readers, `private, no-cache` with Authorization.",
+        "Cache-Control": PUBLIC_CACHE_CONTROL,
     },
     request_headers={"If-None-Match": "An ETag from an earlier answer: 304 while the page has not changed."},
     responses={HTTPStatus.NOT_MODIFIED: "The page has not changed since the ETag in If-None-Match."},

@@ -17,6 +17,10 @@ _OUR_TAG = re.compile(r'"v([1-9]\d{0,17})"')
 
 # Public data (the same for every reader) may be reused this long by anonymous readers' browsers and caches.
 PUBLIC_MAX_AGE_SECONDS = 10
+# How public_cache_headers' Cache-Control is documented on the routes that use it.
+PUBLIC_CACHE_CONTROL = (
+    f"`public, max-age={PUBLIC_MAX_AGE_SECONDS}` for anonymous readers, `private, no-cache` with Authorization."
+)
 
 
 def etag(version: int) -> str:
