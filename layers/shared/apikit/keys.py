@@ -13,17 +13,14 @@ makes the new private key current, so no verifier meets a token signed by a key 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from typing import Any
 
+from apikit.encoding import base64url
+
 ALGORITHM = "ES256"
 KEEP = 2  # the current key and the previous one
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
 def public_jwk(private_pem: str) -> dict[str, str]:
@@ -35,10 +32,10 @@ def public_jwk(private_pem: str) -> dict[str, str]:
     if not isinstance(private, ec.EllipticCurvePrivateKey) or private.curve.name != "secp256r1":
         raise ValueError("the signing key must be an EC P-256 key")
     numbers = private.public_key().public_numbers()
-    jwk = {"crv": "P-256", "kty": "EC", "x": _b64url(numbers.x.to_bytes(32, "big"))}
-    jwk["y"] = _b64url(numbers.y.to_bytes(32, "big"))
+    jwk = {"crv": "P-256", "kty": "EC", "x": base64url(numbers.x.to_bytes(32, "big"))}
+    jwk["y"] = base64url(numbers.y.to_bytes(32, "big"))
     # The thumbprint: SHA-256 of the required members, in lexicographic order, without spaces.
-    kid = _b64url(hashlib.sha256(json.dumps(jwk, sort_keys=True, separators=(",", ":")).encode()).digest())
+    kid = base64url(hashlib.sha256(json.dumps(jwk, sort_keys=True, separators=(",", ":")).encode()).digest())
     return {**jwk, "kid": kid, "alg": ALGORITHM, "use": "sig"}
 
 

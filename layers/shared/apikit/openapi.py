@@ -6,7 +6,6 @@ merges the results into docs/openapi.json. JSON schemas come from pydantic itsel
 
 from __future__ import annotations
 
-import os
 from http import HTTPStatus
 from typing import Any
 
@@ -14,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
 from pydantic_core import core_schema
 
-from apikit.ratelimit import parse_limit
+from apikit.ratelimit import fails_closed, function_limit
 from apikit.responses import PROBLEM_JSON
 from apikit.routes import Route
 from apikit.validation import NO_CONTROL_PATTERN
@@ -75,12 +74,12 @@ RATE_LIMIT_HEADERS = {
 
 def _rate_limited() -> bool:
     """Whether the function being described has a rate limit: `scripts/openapi.py` passes its environment."""
-    return parse_limit(os.environ.get("RATE_LIMIT", "off")) is not None
+    return function_limit() is not None
 
 
 def _rate_limit_statuses() -> set[int]:
     statuses = {int(HTTPStatus.TOO_MANY_REQUESTS)} if _rate_limited() else set()
-    if os.environ.get("RATE_LIMIT_FAIL_CLOSED", "").lower() == "true":
+    if fails_closed():
         statuses.add(int(HTTPStatus.SERVICE_UNAVAILABLE))
     return statuses
 

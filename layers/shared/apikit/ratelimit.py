@@ -31,6 +31,7 @@ import os
 import re
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from apikit.errors import ServiceUnavailable, TooManyRequests
@@ -54,6 +55,7 @@ class Limit:
         return f"{self.requests};w={self.window_seconds}"
 
 
+@lru_cache(maxsize=32)  # read from the environment on every request: parsed once per value
 def parse_limit(spec: str) -> Limit | None:
     """`60/minute`, `10/15m`, `1000/hour`, `5/30s`; `off` (or nothing) for no limit."""
     text = spec.strip().lower()
@@ -117,8 +119,14 @@ def response_headers() -> dict[str, str]:
     return min(decisions, key=lambda decision: (decision.remaining, -decision.reset_seconds)).headers()
 
 
-def _function_limit() -> Limit | None:
+def function_limit() -> Limit | None:
+    """This function's `RATE_LIMIT` (None when off); apikit.openapi documents 429 from it too."""
     return parse_limit(os.environ.get("RATE_LIMIT", "off"))
+
+
+def fails_closed() -> bool:
+    """`RATE_LIMIT_FAIL_CLOSED=true`: without its counter the function answers 503 rather than serving."""
+    return os.environ.get("RATE_LIMIT_FAIL_CLOSED", "").lower() == "true"
 
 
 def _group() -> str:
@@ -145,7 +153,7 @@ def client_address(event: dict[str, Any]) -> str:
 
 def enforce(event: dict[str, Any], user_id: str | None) -> None:
     """Count this request against the function's `RATE_LIMIT`: 429 once the client is over it."""
-    limit = _function_limit()
+    limit = function_limit()
     if limit is not None:
         client = f"user#{user_id}" if user_id else f"ip#{client_address(event)}"
         _enforce(f"{_group()}#{client}", limit)
@@ -166,7 +174,7 @@ def _enforce(key: str, limit: Limit) -> None:
         decision = count(key, limit)
     except (BotoCoreError, ClientError):
         metrics.add_metric(name="RateLimitErrors", unit=MetricUnit.Count, value=1)
-        if os.environ.get("RATE_LIMIT_FAIL_CLOSED", "").lower() == "true":
+        if fails_closed():
             logger.exception("rate limit counter unavailable; refusing the request (fail closed)")
             raise ServiceUnavailable(
                 "Too many requests could not be ruled out; try again shortly.",

@@ -41,6 +41,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
+from apikit.encoding import base64url
 from apikit.errors import BadRequest
 from apikit.repositories import dynamodb
 from apikit.secrets import get_secret
@@ -62,13 +63,9 @@ def _tag(context: tuple[str, ...], payload: bytes) -> bytes:
     return hmac.digest(get_secret(KEY_VARIABLE).encode(), _bound(context) + payload, hashlib.sha256)[:TAG_BYTES]
 
 
-def _base64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
 def opaque(payload: bytes, context: tuple[str, ...]) -> str:
     """A cursor as clients see it: the payload and its tag, bound to `context`."""
-    return _base64(payload + _tag(context, payload))
+    return base64url(payload + _tag(context, payload))
 
 
 def unopaque(cursor: str, context: tuple[str, ...]) -> bytes:
@@ -77,7 +74,7 @@ def unopaque(cursor: str, context: tuple[str, ...]) -> bytes:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
     except (binascii.Error, ValueError) as error:
         raise BadRequest(INVALID_CURSOR) from error
-    if len(raw) <= TAG_BYTES or _base64(raw) != cursor:
+    if len(raw) <= TAG_BYTES or base64url(raw) != cursor:
         raise BadRequest(INVALID_CURSOR)
     payload, tag = raw[:-TAG_BYTES], raw[-TAG_BYTES:]
     if not hmac.compare_digest(tag, _tag(context, payload)):

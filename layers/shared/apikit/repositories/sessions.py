@@ -28,7 +28,6 @@ item carries `expires_at` (the table's TTL attribute), and no write creates a fa
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
@@ -40,6 +39,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from apikit.config import get_settings
+from apikit.encoding import base64url
 from apikit.errors import Unauthorized
 from apikit.repositories import cancellation_reasons, dynamodb
 
@@ -53,7 +53,7 @@ class Session:
 def _new_token() -> tuple[str, bytes]:
     """256 random bits, as `secrets.token_urlsafe(32)` spells them (43 characters), and the bits themselves."""
     raw = secrets.token_bytes(32)
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode(), raw
+    return base64url(raw), raw
 
 
 def _wrap(successor: bytes, spent_token: str) -> bytes:
@@ -63,7 +63,7 @@ def _wrap(successor: bytes, spent_token: str) -> bytes:
 
 
 def _unwrap(wrapped: bytes, spent_token: str) -> str:
-    return base64.urlsafe_b64encode(_wrap(wrapped, spent_token)).rstrip(b"=").decode()
+    return base64url(_wrap(wrapped, spent_token))
 
 
 def _token_key(token: str) -> dict[str, Any]:
