@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import functools
 import json
@@ -23,11 +24,12 @@ from devserver.gateway import Gateway
 from devserver.pool import FunctionPool, print_line
 from devserver.rotation import RotationError, rotate, rotations_due
 from devserver.runtime import DEFAULT_CACHE, Dependencies, lambda_environment, reserved_in_template
-from devserver.server import PooledWSGIServer
+from devserver.server import HttpServer
 from devserver.template import DEFAULT_REGION, App, TemplateError, load_app, parse_parameter_overrides
 from devserver.watcher import Watcher
 
 log = print_line
+DEFAULT_STATIC_DIR = "public"  # sam local start-api's default
 
 
 def say_if_broken(pool: FunctionPool) -> None:
@@ -60,13 +62,26 @@ class DevServer:
         if self.persist:
             log(f"Restored {self.aws.restore(self.app, self.persist)} items from {self.persist}")
         self.pools = self._pools()
-        self.gateway = Gateway(self.app, self.pools, log)
+        self.gateway = Gateway(self.app, self.pools, log, self.static_dir(options))
         self.lock = threading.Lock()
         try:
             self.rotate_created(self.app, created)
         except BaseException:
             self.close()
             raise
+
+    def static_dir(self, options: argparse.Namespace) -> Path | None:
+        """--static-dir, relative to the template's directory as sam resolves it; `public` if it exists."""
+        given = getattr(options, "static_dir", None)
+        if given is None:
+            return None
+        directory: Path = self.root / str(given)
+        if not directory.is_dir():
+            if given != DEFAULT_STATIC_DIR:
+                raise ValueError(f"--static-dir {given}: no such directory ({directory})")
+            return None
+        log(f"Serving the files in {directory} at / (--static-dir)")
+        return directory
 
     def _load(self) -> App:
         return load_app(
@@ -147,34 +162,36 @@ class DevServer:
             log(f"  {where} -> {route.function}")
 
     def serve(self) -> int:
+        return asyncio.run(self.serve_async())
+
+    async def serve_async(self) -> int:
+        server = HttpServer(self.gateway.handle, self.gateway.refused)
         try:
-            server = PooledWSGIServer(self.options.host, self.options.port, self.gateway)
-        except SystemExit:  # Werkzeug has already said why it cannot listen (for example: the port is in use)
-            log(f'Cannot listen on {self.options.host}:{self.options.port}: try make dev ARGS="--port <another>"')
+            port = await server.start(self.options.host, self.options.port)
+        except OSError as error:  # for example: the port is in use
+            log(
+                f"Cannot listen on {self.options.host}:{self.options.port} ({error.strerror or error}): "
+                'try make dev ARGS="--port <another>"'
+            )
             self.close()
             return 1
         watcher = Watcher(lambda: self.app, self.reload_functions, self.reload_template)
         if not self.options.no_reload:
             watcher.start()
-        stop = threading.Event()
-
-        def shutdown(signum: int, frame: Any) -> None:
-            stop.set()
-
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
         for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal closed
-            signal.signal(stop_signal, shutdown)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-        thread.start()
+            loop.add_signal_handler(stop_signal, stop.set)
         log(f"Mounted {len(self.app.routes)} routes from {self.template_path.name}:")
         self.print_routes()
         log(f"AWS endpoint: {self.aws.endpoint} (DynamoDB, S3, Secrets Manager)")
-        log(f"Running on http://{self.options.host}:{server.server_port}/ (Ctrl-C to stop)")
-        stop.wait()
+        log(f"Running on http://{self.options.host}:{port}/ (Ctrl-C to stop)")
+        await stop.wait()
         log("Shutting down")
-        server.shutdown()
-        server.server_close()
+        await server.stop()
         watcher.stop() if not self.options.no_reload else None
-        self.close()
+        # Workers are stopped off the loop: a request still waiting on one ends with the loop.
+        await asyncio.to_thread(self.close)
         return 0
 
     def close(self) -> None:
@@ -268,6 +285,12 @@ def add_options(target: argparse.ArgumentParser, serve: bool, defaults: dict[str
         add("--host", default="127.0.0.1")
         add("--port", "-p", type=int, default=3000)
         add("--no-reload", action="store_true", default=False, help="do not watch files")
+        add(
+            "--static-dir",
+            "-s",
+            default=DEFAULT_STATIC_DIR,
+            help=f"serve this directory's files at / (default: {DEFAULT_STATIC_DIR}, if it exists), as sam does",
+        )
     if defaults:
         target.set_defaults(**defaults)
 
@@ -296,6 +319,7 @@ SAMCONFIG_KEYS = {
     "region": "region",
     "host": "host",
     "port": "port",
+    "static_dir": "static_dir",
 }
 
 

@@ -1,34 +1,30 @@
 """The API Gateway HTTP API half of the dev server: route, build the event (payload format 2.0 or 1.0), apply CORS,
-shape the response, and give API Gateway's own answers where the function cannot.
-
-A WSGI application (served by Werkzeug) so that HTTP parsing is a maintained library's job, not ours.
+shape the response, and give API Gateway's own answers where the function cannot. devserver.server speaks HTTP.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import mimetypes
 import re
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from werkzeug.datastructures import Headers
-from werkzeug.exceptions import HTTPException
-from werkzeug.wrappers import Request, Response
-
 from devserver.pool import FunctionPool, Invocation, print_line
+from devserver.server import HttpRequest, HttpResponse
 from devserver.template import ACCOUNT_ID, DEFAULT_ROUTE, Api, App, Route
 
 # API Gateway's own answers for an HTTP API, each with the page that documents it (or, where AWS documents none,
 # what the service is observed to send). Every one is `{"message": ...}` JSON, like the service's.
-# 10 MB request payload: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html
-MAX_REQUEST_BYTES = 10 * 1024 * 1024
 # 6 MB each way for a synchronous invoke, measured on the JSON event and the JSON result:
 # https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
 MAX_INVOKE_PAYLOAD_BYTES = 6 * 1024 * 1024
@@ -47,18 +43,13 @@ FAILED = {
     "oom": (500, "Internal Server Error"),
     "unavailable": (503, "Service Unavailable"),
 }
+# API Gateway's messages where Python's phrase differs (RFC 9110 renamed 413 "Content Too Large").
+REFUSED = {413: "Request Entity Too Large"}
 # Payload format 2.0 passes these bodies as text and base64-encodes every other content type (none included):
 # "If the content type of the request is binary, the body is base64-encoded."
 # https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html (the same 2.0 format), with the list of
 # textual types as HTTP APIs apply it. A body that is not UTF-8 goes base64 too: bytes are never altered.
 _TEXT_TYPES = re.compile(r"^(text/.+|application/(json|xml|javascript))$")
-
-
-class BodyError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -112,9 +103,16 @@ def trace_id() -> str:
 
 
 class Gateway:
-    def __init__(self, app: App, pools: dict[str, FunctionPool], log: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        app: App,
+        pools: dict[str, FunctionPool],
+        log: Callable[[str], None] | None = None,
+        static_dir: Path | None = None,
+    ) -> None:
         self.pools = pools
         self.log = log or print_line
+        self.static_dir = static_dir.resolve() if static_dir is not None and static_dir.is_dir() else None
         self.load(app)
 
     def load(self, app: App) -> None:
@@ -141,68 +139,81 @@ class Gateway:
                 return self.app.apis.get(compiled.route.api)
         return next(iter(self.app.apis.values())) if len(self.app.apis) == 1 else None
 
-    # --- WSGI ----------------------------------------------------------------------------------------------
+    # --- HTTP ----------------------------------------------------------------------------------------------
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        request = Request(environ)
-        response = self.handle(request)
-        return response(environ, start_response)
-
-    def handle(self, request: Request) -> Response:
+    async def handle(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
-        method = request.method.upper()
-        raw_uri = request.environ.get("RAW_URI", request.full_path)
-        # WSGI hands over the request line's bytes as latin-1: a client that sent raw UTF-8 meant UTF-8.
-        raw_path = raw_uri.encode("latin-1").decode("utf-8", errors="replace").split("?", 1)[0] or "/"
+        raw_path, _, query = request.target.partition("?")
+        raw_path = raw_path or "/"
         apigw_request_id = request_id()
         try:
-            response = self.route(request, method, raw_path, apigw_request_id)
-        except Exception:  # a bug of ours must still look like API Gateway, not Werkzeug's HTML page
+            response = await self.route(request, raw_path, query, apigw_request_id)
+        except Exception:  # a bug of ours must still look like API Gateway
             self.log(traceback.format_exc())
             response = api_error(500, "Internal Server Error")
         # API Gateway puts its request id on every response, its own and the function's.
-        response.headers["Apigw-Requestid"] = apigw_request_id
+        response.headers.append(("Apigw-Requestid", apigw_request_id))
         elapsed_ms = (time.perf_counter() - started) * 1000
-        query = f"?{request.query_string.decode(errors='replace')}" if request.query_string else ""
-        self.log(f"{method} {raw_path}{query} {response.status_code} {elapsed_ms:.1f} ms")
+        self.log(f"{request.method} {request.target} {response.status} {elapsed_ms:.1f} ms")
         return response
 
-    def route(self, request: Request, method: str, raw_path: str, apigw_request_id: str) -> Response:
-        if not request.headers.get("content-length", "0").strip().isdigit():
-            return api_error(400, "Bad Request")
-        if (request.content_length or 0) > MAX_REQUEST_BYTES:
-            return api_error(413, "Request Entity Too Large")  # judged from the header, as API Gateway does
+    def refused(self, status: int) -> HttpResponse:
+        """A request the HTTP server refuses before routing it (malformed, over 10 MB, too slow): API Gateway's
+        answer for it."""
+        response = api_error(status, REFUSED.get(status) or HTTPStatus(status).phrase)
+        response.headers.append(("Apigw-Requestid", request_id()))
+        self.log(f"- {status} (refused before routing)")
+        return response
+
+    async def route(self, request: HttpRequest, raw_path: str, query: str, apigw_request_id: str) -> HttpResponse:
+        method = request.method
+        headers = request_headers(request)
         path = decoded_path(raw_path)
-        preflight = (
-            method == "OPTIONS" and "origin" in request.headers and "access-control-request-method" in request.headers
-        )
+        preflight = method == "OPTIONS" and "origin" in headers and "access-control-request-method" in headers
         api = self.api_for(path)
         if preflight and api is not None and api.cors:
             # API Gateway answers preflights itself, before any route or function sees them.
-            return self.preflight(request, api.cors)
+            return self.preflight(headers, api.cors)
         matched = self.match(method, path)
+        static = None
+        if self.static_dir is not None and (matched is None or matched[0].path == DEFAULT_ROUTE):
+            static = self.static_file(method, path)
+        if static is not None:
+            return static  # a front end's own file: no CORS, as it is the page's own origin
         if matched is None:
             response = api_error(404, "Not Found")
         else:
             route, path_parameters = matched
             api = self.app.apis.get(route.api)
-            try:
-                body = read_body(request)
-            except BodyError as error:
-                return api_error(error.status, error.message)
-            request.environ.get("devserver.request_read", lambda: None)()
-            event = self.build_event(request, raw_path, route, path_parameters, body, apigw_request_id)
-            response = self.invoke(route, event)
+            event = self.build_event(request, headers, raw_path, query, route, path_parameters, apigw_request_id)
+            response = await self.invoke(route, event)
         if api is not None and api.cors:
-            self.add_cors_headers(request, response, api.cors)
+            self.add_cors_headers(headers, response, api.cors)
         return response
 
-    def invoke(self, route: Route, event: dict[str, Any]) -> Response:
+    def static_file(self, method: str, path: str) -> HttpResponse | None:
+        """`--static-dir`, as `sam local start-api` serves it: a GET or HEAD for a file in the directory gets the
+        file, unless a route other than $default matches the path. A directory's `index.html` answers for it (`/`
+        included), as a front end's build expects and Next.js serves public/."""
+        if method not in ("GET", "HEAD") or self.static_dir is None or "\0" in path:
+            return None
+        candidate = (self.static_dir / path.lstrip("/")).resolve()
+        if candidate.is_dir():
+            candidate = candidate / "index.html"
+        if not candidate.is_relative_to(self.static_dir) or not candidate.is_file():
+            return None  # outside the directory (../, a symlink out of it), or not there
+        content_type = mimetypes.guess_type(candidate.name)[0] or "application/octet-stream"
+        if content_type.startswith("text/") or content_type in ("application/javascript", "application/json"):
+            content_type += "; charset=utf-8"
+        headers = [("Content-Type", content_type), ("Cache-Control", "no-cache")]
+        return HttpResponse(200, headers, candidate.read_bytes())
+
+    async def invoke(self, route: Route, event: dict[str, Any]) -> HttpResponse:
         event_json = json.dumps(event)  # ASCII: its length is its size in bytes
         if len(event_json) > MAX_INVOKE_PAYLOAD_BYTES:
             self.log(f"{route.function}: the event is over Lambda's 6 MB invoke payload limit; Lambda refuses it")
             return api_error(*FAILED["error"])
-        invocation = self.pools[route.function].invoke(
+        invocation = await self.pools[route.function].invoke_async(
             event_json, route.timeout_ms / 1000, event["headers"].get("x-amzn-trace-id", "")
         )
         return self.build_response(route.function, invocation, route.payload_format)
@@ -211,32 +222,32 @@ class Gateway:
 
     def build_event(
         self,
-        request: Request,
+        request: HttpRequest,
+        request_headers: dict[str, list[str]],
         raw_path: str,
+        raw_query: str,
         route: Route,
         path_parameters: dict[str, str],
-        body: bytes,
         apigw_request_id: str,
     ) -> dict[str, Any]:
         """The event in the route's payload format (2.0 unless the event says 1.0):
         https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html"""
-        headers: dict[str, list[str]] = {}
-        for name, value in request.headers.items():
-            headers.setdefault(name.lower(), []).append(value)
-        source_ip = request.remote_addr or "127.0.0.1"
+        headers = {name: list(values) for name, values in request_headers.items()}
+        body = request.body
+        source_ip = request.client
         # Headers API Gateway adds: the client's address appended to any X-Forwarded-For it sent (so only the
         # last entry is trustworthy), the port and scheme it was reached on, and an X-Ray trace id.
         forwarded = ",".join(headers.get("x-forwarded-for", []))
         headers["x-forwarded-for"] = [f"{forwarded}, {source_ip}" if forwarded else source_ip]
-        headers["x-forwarded-port"] = [str(request.environ.get("SERVER_PORT", "80"))]
-        headers["x-forwarded-proto"] = [request.scheme]
+        headers["x-forwarded-port"] = [str(request.port)]
+        headers["x-forwarded-proto"] = ["http"]
         headers.setdefault("x-amzn-trace-id", [trace_id()])
-        raw_query = request.environ.get("QUERY_STRING", "")
         query: dict[str, list[str]] = {}
         for key, value in parse_qsl(raw_query, keep_blank_values=True):
             query.setdefault(key, []).append(value)
-        text = body_text(body, request.headers.get("content-type", ""))
-        domain = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+        text = body_text(body, ",".join(headers.get("content-type", [])))
+        host = headers.get("host", [f"127.0.0.1:{request.port}"])[-1]
+        domain = host.rsplit(":", 1)[0] if not host.endswith("]") else host
         now = datetime.now(UTC)
         context = {
             "accountId": ACCOUNT_ID,
@@ -252,7 +263,7 @@ class Gateway:
                 "version": "1.0",
                 "resource": route.path,
                 "path": raw_path,
-                "httpMethod": request.method.upper(),
+                "httpMethod": request.method,
                 # The last value of a repeated header or parameter; all of them in the multiValue fields.
                 "headers": {name: values[-1] for name, values in headers.items()},
                 "multiValueHeaders": headers,
@@ -261,10 +272,10 @@ class Gateway:
                 "requestContext": {
                     **context,
                     "extendedRequestId": apigw_request_id,
-                    "httpMethod": request.method.upper(),
-                    "identity": {"sourceIp": source_ip, "userAgent": request.headers.get("user-agent", "")},
+                    "httpMethod": request.method,
+                    "identity": {"sourceIp": source_ip, "userAgent": ",".join(headers.get("user-agent", []))},
                     "path": raw_path,
-                    "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+                    "protocol": f"HTTP/{request.version}",
                     "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
                     "requestTimeEpoch": int(now.timestamp() * 1000),
                     "resourcePath": route.path,
@@ -285,11 +296,11 @@ class Gateway:
             event["requestContext"] = {
                 **context,
                 "http": {
-                    "method": request.method.upper(),
+                    "method": request.method,
                     "path": raw_path,
-                    "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+                    "protocol": f"HTTP/{request.version}",
                     "sourceIp": source_ip,
-                    "userAgent": request.headers.get("user-agent", ""),
+                    "userAgent": ",".join(headers.get("user-agent", [])),
                 },
                 "routeKey": route.route_key,
                 "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
@@ -304,9 +315,8 @@ class Gateway:
 
     # --- result -> response --------------------------------------------------------------------------------
 
-    def build_response(self, function: str, invocation: Invocation, payload_format: str = "2.0") -> Response:
-        """The function's result as the HTTP response. To a HEAD, the same response without its body: Werkzeug sends
-        the headers only, Content-Length included, as HTTP requires of any server (RFC 9110 section 9.3.2)."""
+    def build_response(self, function: str, invocation: Invocation, payload_format: str = "2.0") -> HttpResponse:
+        """The function's result as the HTTP response (to a HEAD, the server sends it without its body)."""
         if invocation.outcome != "ok" or invocation.payload is None:
             if invocation.outcome == "throttled":
                 self.log(f"{function}: throttled, all {self.pools[function].function.concurrency} reserved busy")
@@ -340,45 +350,61 @@ class Gateway:
                 return origin
         return None
 
-    def preflight(self, request: Request, cors: dict[str, Any]) -> Response:
-        response = Response(status=204)
-        origin = self.allowed_origin(request.headers.get("origin"), cors)
-        requested_method = request.headers.get("access-control-request-method", "").upper()
+    def preflight(self, headers: dict[str, list[str]], cors: dict[str, Any]) -> HttpResponse:
+        response = HttpResponse(204)
+        origin = self.allowed_origin(first(headers, "origin"), cors)
+        requested_method = (first(headers, "access-control-request-method") or "").upper()
         methods = [method.upper() for method in cors.get("AllowMethods", [])]
         if origin is None or not ("*" in methods or requested_method in methods):
             return response  # API Gateway answers, but without CORS headers, so the browser blocks the call
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Allow-Methods"] = ",".join(methods)
+        response.headers.append(("Access-Control-Allow-Origin", origin))
+        response.headers.append(("Access-Control-Allow-Methods", ",".join(methods)))
         allow_headers = cors.get("AllowHeaders", [])
         if "*" in allow_headers:
-            allow_headers = [request.headers.get("access-control-request-headers", "")]
+            allow_headers = [first(headers, "access-control-request-headers") or ""]
         if allow_headers and allow_headers != [""]:
-            response.headers["Access-Control-Allow-Headers"] = ",".join(allow_headers)
+            response.headers.append(("Access-Control-Allow-Headers", ",".join(allow_headers)))
         if cors.get("AllowCredentials"):
-            response.headers["Access-Control-Allow-Credentials"] = "true"
+            response.headers.append(("Access-Control-Allow-Credentials", "true"))
         if cors.get("MaxAge") is not None:
-            response.headers["Access-Control-Max-Age"] = str(cors["MaxAge"])
+            response.headers.append(("Access-Control-Max-Age", str(cors["MaxAge"])))
         return response
 
-    def add_cors_headers(self, request: Request, response: Response, cors: dict[str, Any]) -> None:
+    def add_cors_headers(self, headers: dict[str, list[str]], response: HttpResponse, cors: dict[str, Any]) -> None:
         # API Gateway's configuration wins over whatever the function sent.
-        for name in [name for name, _ in response.headers.items() if name.lower().startswith("access-control-")]:
-            del response.headers[name]
-        origin = self.allowed_origin(request.headers.get("origin"), cors)
+        response.headers = [(name, value) for name, value in response.headers if not is_cors_header(name)]
+        origin = self.allowed_origin(first(headers, "origin"), cors)
         if origin is None:
             return
-        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers.append(("Access-Control-Allow-Origin", origin))
         if cors.get("AllowCredentials"):
-            response.headers["Access-Control-Allow-Credentials"] = "true"
+            response.headers.append(("Access-Control-Allow-Credentials", "true"))
         if cors.get("ExposeHeaders"):
-            response.headers["Access-Control-Expose-Headers"] = ",".join(cors["ExposeHeaders"])
+            response.headers.append(("Access-Control-Expose-Headers", ",".join(cors["ExposeHeaders"])))
         if origin != "*":
-            response.headers.add("Vary", "Origin")
+            response.headers.append(("Vary", "Origin"))
 
 
-def api_error(status: int, message: str) -> Response:
+def is_cors_header(name: str) -> bool:
+    return name.lower().startswith("access-control-")
+
+
+def request_headers(request: HttpRequest) -> dict[str, list[str]]:
+    """Each header's values in the order sent, by lower-case name."""
+    headers: dict[str, list[str]] = {}
+    for name, value in request.headers:
+        headers.setdefault(name, []).append(value)
+    return headers
+
+
+def first(headers: dict[str, list[str]], name: str) -> str | None:
+    values = headers.get(name)
+    return values[0] if values else None
+
+
+def api_error(status: int, message: str) -> HttpResponse:
     """API Gateway's own error shape, used when the function itself could not answer."""
-    return Response(json.dumps({"message": message}), status=status, content_type="application/json")
+    return HttpResponse(status, [("Content-Type", "application/json")], json.dumps({"message": message}).encode())
 
 
 def origin_pattern(allowed: str) -> re.Pattern[str]:
@@ -395,46 +421,31 @@ def body_text(body: bytes, content_type: str) -> str | None:
         return None
 
 
-def read_body(request: Request) -> bytes:
-    """The whole body, counted as it arrives (a chunked body has no Content-Length to judge it by): over 10 MB is
-    a 413 before the rest is read; a truncated, stalled or malformed body is API Gateway's 400."""
-    chunks, size = [], 0
-    try:
-        while chunk := request.stream.read(64 * 1024):
-            size += len(chunk)
-            if size > MAX_REQUEST_BYTES:
-                raise BodyError(413, "Request Entity Too Large")
-            chunks.append(chunk)
-    except (OSError, ValueError, HTTPException) as error:  # ClientDisconnected, a timeout, a bad chunk header
-        raise BodyError(400, "Bad Request") from error
-    return b"".join(chunks)
-
-
-def shape_response(result: Any) -> Response | None:
+def shape_response(result: Any) -> HttpResponse | None:
     """A 2.0 response, or the inferred format: a result without statusCode is the body of a 200, a string as it
     is, anything else as JSON. https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html"""
     if not (isinstance(result, dict) and "statusCode" in result):
         body = result if isinstance(result, str) else json.dumps(result)
-        return Response(body, status=200, content_type="application/json")
+        return HttpResponse(200, [("Content-Type", "application/json")], body.encode())
     headers = response_headers(result.get("headers"))
     if headers is None:
         return None
-    for cookie in result.get("cookies") or []:
-        headers.add("Set-Cookie", str(cookie))
+    headers += [("Set-Cookie", str(cookie)) for cookie in result.get("cookies") or []]
     return http_response(result, headers)
 
 
-def shape_response_v1(result: Any) -> Response | None:
+def shape_response_v1(result: Any) -> HttpResponse | None:
     """A 1.0 response must say its statusCode (nothing is inferred); multiValueHeaders add to headers."""
     if not (isinstance(result, dict) and "statusCode" in result):
         return None
     headers = response_headers(result.get("headers"))
     if headers is None:
         return None
+    present = {(name.lower(), value) for name, value in headers}
     for name, values in (result.get("multiValueHeaders") or {}).items():
         for value in values if isinstance(values, list) else [values]:
-            if (name, header_value(value)) not in headers.items():
-                headers.add(name, header_value(value))
+            if (name.lower(), header_value(value)) not in present:
+                headers.append((name, header_value(value)))
     return http_response(result, headers)
 
 
@@ -442,17 +453,17 @@ def header_value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)  # true, 1.5: as JSON writes them
 
 
-def response_headers(given: Any) -> Headers | None:
+def response_headers(given: Any) -> list[tuple[str, str]] | None:
     """A map of names to strings (numbers and booleans written as JSON); a list or a map as a value is invalid."""
-    headers = Headers()
+    headers = []
     for name, value in (given or {}).items():
         if isinstance(value, list | dict):
             return None
-        headers.add(name, header_value(value))
+        headers.append((name, header_value(value)))
     return headers
 
 
-def http_response(result: dict[str, Any], headers: Headers) -> Response | None:
+def http_response(result: dict[str, Any], headers: list[tuple[str, str]]) -> HttpResponse | None:
     """None when API Gateway would reject the result: statusCode not 100..599, or a body that is not a string."""
     status, body = result["statusCode"], result.get("body")
     if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
@@ -463,10 +474,8 @@ def http_response(result: dict[str, Any], headers: Headers) -> Response | None:
         data = base64.b64decode(body or "", validate=True) if result.get("isBase64Encoded") else (body or "").encode()
     except ValueError:
         return None
-    has_type = "content-type" in headers  # Headers compares names case-insensitively
-    response = Response(data, status=status, headers=headers)
-    if not has_type:  # Werkzeug would say text/plain; API Gateway's default is JSON, and only with a body
-        del response.headers["Content-Type"]
-        if data:
-            response.headers["Content-Type"] = "application/json"
-    return response
+    # The server writes Content-Length itself; API Gateway's default type is JSON, and only with a body.
+    headers = [(name, value) for name, value in headers if name.lower() != "content-length"]
+    if data and not any(name.lower() == "content-type" for name, _ in headers):
+        headers.append(("Content-Type", "application/json"))
+    return HttpResponse(status, headers, data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -92,6 +94,23 @@ class Worker:
             return "crash", None, 0.0, 0
         return outcome, payload, duration_ms, memory_mb
 
+    async def receive_async(self, timeout: float) -> tuple[str, str | None, float, int] | None:
+        """`receive` on the event loop: waits for the pipe to be readable (an answer, or EOF if it died)."""
+        loop = asyncio.get_running_loop()
+        readable = loop.create_future()
+        try:
+            descriptor = self.connection.fileno()
+        except OSError:  # closed: killed meanwhile
+            return "crash", None, 0.0, 0
+        loop.add_reader(descriptor, _resolve, readable, True)
+        timer = loop.call_later(timeout, _resolve, readable, False)
+        try:
+            answered = await readable
+        finally:
+            loop.remove_reader(descriptor)
+            timer.cancel()
+        return self.receive(0) if answered else None
+
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
@@ -110,6 +129,18 @@ class Worker:
     @property
     def alive(self) -> bool:
         return self.process.poll() is None and not self.connection.closed
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _resolve(future: asyncio.Future[Any], value: Any) -> None:
+    if not future.done():
+        future.set_result(value)
 
 
 def coverage_location() -> str | None:
@@ -156,6 +187,7 @@ class FunctionPool:
         self.count = 0
         self.generation = 0
         self.condition = threading.Condition()
+        self.waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = deque()  # invoke_async's
         self.spec, self.broken = self._spec()
 
     def _spec(self) -> tuple[WorkerSpec | None, str | None]:
@@ -195,30 +227,85 @@ class FunctionPool:
     def _invoke(
         self, worker: Worker, event_json: str, integration_timeout: float | None, trace_id: str, request_id: str
     ) -> Invocation:
-        init_ms = None
-        keep_worker = False
+        init_ms, keep_worker = None, False
         try:
             if not worker.ready:
-                init = worker.receive(INIT_TIMEOUT_SECONDS)
-                outcome, payload, init_ms, memory_mb = init or ("timeout", None, INIT_TIMEOUT_SECONDS * 1000.0, 0)
-                if outcome != "ready":
-                    worker.kill()
-                    return Invocation(outcome, payload, 0.0, memory_mb, init_ms, request_id)
-                worker.ready = True
+                init_ms, failed = self._initialized(worker, worker.receive(INIT_TIMEOUT_SECONDS), request_id)
+                if failed:
+                    return failed
             if not worker.send((event_json, request_id, trace_id)):
                 return Invocation("crash", None, 0.0, 0, init_ms, request_id)
-            timeout = float(self.function.timeout)
-            waited = min(timeout, integration_timeout) if integration_timeout else timeout
-            answer = worker.receive(waited)
-            if answer is None and waited < timeout:
-                keep_worker = True  # released by the thread below once the function has finished or timed out
-                late = (worker, timeout - waited, init_ms, request_id)
-                threading.Thread(target=self._finish_late, args=late, daemon=True).start()
-                return Invocation("unavailable", None, waited * 1000, 0, init_ms, request_id)
-            return self._finished(worker, answer, init_ms, request_id)
+            waited = self._wait_seconds(integration_timeout)
+            invocation, keep_worker = self._answered(worker, worker.receive(waited), waited, init_ms, request_id)
+            return invocation
         finally:
             if not keep_worker:
                 self._release(worker)
+
+    async def invoke_async(
+        self, event_json: str, integration_timeout: float | None = None, trace_id: str = ""
+    ) -> Invocation:
+        """`invoke` for the gateway's event loop: it waits for the worker's answer (and for a free worker) without
+        a thread of its own, which is most of what a request costs the dev server."""
+        request_id = str(uuid.uuid4())
+        try:
+            worker = await self._acquire_async()
+        except Throttled:
+            return Invocation("throttled", None, 0.0, 0, None, request_id)
+        except DependencyError as error:
+            self.log(f"{self.function.logical_id} cannot start: {error}")
+            return Invocation("init_error", None, 0.0, 0, None, request_id)
+        init_ms, invocation, keep_worker = None, None, False
+        try:
+            if not worker.ready:
+                init = await worker.receive_async(INIT_TIMEOUT_SECONDS)
+                init_ms, invocation = self._initialized(worker, init, request_id)
+            if invocation is not None:
+                pass  # the init failed
+            elif not worker.send((event_json, request_id, trace_id)):
+                invocation = Invocation("crash", None, 0.0, 0, init_ms, request_id)
+            else:
+                waited = self._wait_seconds(integration_timeout)
+                answer = await worker.receive_async(waited)
+                invocation, keep_worker = self._answered(worker, answer, waited, init_ms, request_id)
+        finally:
+            if not keep_worker:
+                self._release(worker)
+        if invocation.outcome != "unavailable":  # that one is reported when the function finishes
+            self.report(invocation)
+        return invocation
+
+    def _initialized(
+        self, worker: Worker, init: tuple[str, str | None, float, int] | None, request_id: str
+    ) -> tuple[float | None, Invocation | None]:
+        """The worker's init report: its duration, and the failed invocation if the init failed."""
+        outcome, payload, init_ms, memory_mb = init or ("timeout", None, INIT_TIMEOUT_SECONDS * 1000.0, 0)
+        if outcome != "ready":
+            worker.kill()
+            return init_ms, Invocation(outcome, payload, 0.0, memory_mb, init_ms, request_id)
+        worker.ready = True
+        return init_ms, None
+
+    def _wait_seconds(self, integration_timeout: float | None) -> float:
+        """How long the caller waits: the function's Timeout, or API Gateway's integration timeout if shorter."""
+        timeout = float(self.function.timeout)
+        return min(timeout, integration_timeout) if integration_timeout else timeout
+
+    def _answered(
+        self,
+        worker: Worker,
+        answer: tuple[str, str | None, float, int] | None,
+        waited: float,
+        init_ms: float | None,
+        request_id: str,
+    ) -> tuple[Invocation, bool]:
+        """The invocation, and whether the worker is still busy (a thread releases it when the function ends)."""
+        timeout = float(self.function.timeout)
+        if answer is None and waited < timeout:
+            late = (worker, timeout - waited, init_ms, request_id)
+            threading.Thread(target=self._finish_late, args=late, daemon=True).start()
+            return Invocation("unavailable", None, waited * 1000, 0, init_ms, request_id), True
+        return self._finished(worker, answer, init_ms, request_id), False
 
     def _finished(
         self, worker: Worker, answer: tuple[str, str | None, float, int] | None, init_ms: float | None, request_id: str
@@ -250,29 +337,60 @@ class FunctionPool:
 
     def _acquire(self) -> Worker:
         with self.condition:
-            if self.spec is None:  # the CodeUri may exist by now; a failed install is not retried (Dependencies)
-                self.spec, self.broken = self._spec()
-            if self.spec is None:
-                raise DependencyError(self.broken or "no worker spec")
-            spec = self.spec  # read under the lock, with the generation it belongs to
             while True:
-                while self.idle:
-                    worker = self.idle.pop()
-                    if worker.alive:
-                        return worker
-                    self.count -= 1
-                if self.count < self.function.concurrency:
-                    self.count += 1
+                taken = self._take()
+                if taken is not None:
                     break
-                if self.function.reserved:
-                    raise Throttled
                 self.condition.wait()
+        return taken if isinstance(taken, Worker) else self._start(taken)
+
+    async def _acquire_async(self) -> Worker:
+        """`_acquire` on the event loop: a request over the cap waits on a future that `_release` resolves."""
+        loop = asyncio.get_running_loop()
+        while True:
+            with self.condition:
+                taken = self._take()
+                if taken is None:
+                    turn: asyncio.Future[None] = loop.create_future()
+                    self.waiters.append((loop, turn))
+            if taken is None:
+                try:
+                    await turn
+                except asyncio.CancelledError:
+                    with self.condition:
+                        if turn.done() and not turn.cancelled():  # woken, then cancelled: pass the turn on
+                            self._notify()
+                    raise
+                continue
+            # A new process is forked off the loop: the other requests go on meanwhile.
+            return taken if isinstance(taken, Worker) else await asyncio.to_thread(self._start, taken)
+
+    def _take(self) -> Worker | WorkerSpec | None:
+        """Under the lock: an idle worker, or the spec to start one with (a slot is counted for it), or None when
+        the function is at its concurrency (raises Throttled if that is its ReservedConcurrentExecutions)."""
+        if self.spec is None:  # the CodeUri may exist by now; a failed install is not retried (Dependencies)
+            self.spec, self.broken = self._spec()
+        if self.spec is None:
+            raise DependencyError(self.broken or "no worker spec")
+        while self.idle:
+            worker = self.idle.pop()
+            if worker.alive:
+                return worker
+            self.count -= 1
+        if self.count < self.function.concurrency:
+            self.count += 1
+            return self.spec
+        if self.function.reserved:
+            raise Throttled
+        return None
+
+    def _start(self, spec: WorkerSpec) -> Worker:
         try:
             return Worker(spec, self.generation)
         except BaseException:
             with self.condition:
                 self.count -= 1
-                self.condition.notify()
+                self._notify()
             raise
 
     def _release(self, worker: Worker) -> None:
@@ -282,7 +400,21 @@ class FunctionPool:
             else:
                 worker.stop()
                 self.count -= 1
-            self.condition.notify()
+            self._notify()
+
+    def _notify(self, everyone: bool = False) -> None:
+        """Under the lock: wake a thread and a request waiting for a worker (all of them, with `everyone`)."""
+        self.condition.notify_all() if everyone else self.condition.notify()
+        while self.waiters:
+            loop, turn = self.waiters.popleft()
+            if turn.done():  # its request was cancelled
+                continue
+            if _running_loop() is loop:
+                turn.set_result(None)
+            else:  # a thread's release (a late answer, a sync invoke): the loop must be woken
+                loop.call_soon_threadsafe(_resolve, turn, None)
+            if not everyone:
+                break
 
     def restart(self) -> None:
         """New code: idle workers go now, busy ones when their request ends; the next request cold-starts. The
@@ -300,6 +432,6 @@ class FunctionPool:
             self.generation += 1
             stale, self.idle = self.idle, []
             self.count -= len(stale)
-            self.condition.notify_all()
+            self._notify(everyone=True)
         for worker in stale:
             worker.stop()
