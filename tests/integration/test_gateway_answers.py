@@ -3,6 +3,7 @@ bodies, CORS patterns, the headers it adds, and clients that misbehave. Each tes
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import shutil
@@ -270,6 +271,50 @@ def test_the_gateways_own_answers_carry_its_request_id(server):
     assert re.fullmatch(r"[A-Za-z0-9+/]{15}=", not_found.headers["apigw-requestid"])
     assert too_large.startswith("HTTP/1.1 413")
     assert re.search(r"(?i)apigw-requestid: [A-Za-z0-9+/]{15}=", too_large)
+
+
+# --- Connections: HTTP/1.1 keep-alive, as API Gateway keeps them --------------------------------------------------
+
+
+def test_a_connection_is_reused_for_request_after_request_and_pipelined_requests_are_answered_in_order(server):
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    connection.connect()
+    local = connection.sock.getsockname()
+    answers = []
+    for path in ("/hello", "/greeting", "/nowhere"):
+        connection.request("GET", path)
+        response = connection.getresponse()
+        answers.append((response.status, response.getheader("Connection"), response.read()))
+        assert connection.sock is not None and connection.sock.getsockname() == local  # the same connection
+    connection.close()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as pipelined:
+        pipelined.sendall(
+            b"GET /hello HTTP/1.1\r\nHost: local\r\n\r\n"
+            b"POST /echo/x HTTP/1.1\r\nHost: local\r\nContent-Length: 5\r\n\r\nfirst"
+            b"GET /nowhere HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n"
+        )
+        streamed = read_all(pipelined)  # the last request asked to close: the server closes after it
+
+    assert [(status, header) for status, header, _ in answers] == [(200, None), (200, None), (404, None)]
+    assert answers[0][2] == b"v1"
+    statuses = re.findall(rb"HTTP/1.1 (\d{3})", streamed)
+    assert statuses == [b"200", b"200", b"404"]
+    assert b"\r\n\r\nfirst" in streamed  # /echo answers with the body it got
+    assert streamed.count(b"Connection: close") == 1
+
+
+def test_http_1_0_and_expect_100_continue_get_what_those_clients_wait_for(server):
+    old = raw_request(server, b"GET /hello HTTP/1.0\r\n\r\n")  # HTTP/1.0 without keep-alive: closed after
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall(b"POST /echo/x HTTP/1.1\r\nHost: local\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
+        interim = connection.recv(65536)  # curl sends the body once it reads this (or after waiting a second)
+        connection.sendall(b"body")
+        connection.shutdown(socket.SHUT_WR)
+        final = read_all(connection)
+
+    assert old.startswith(b"HTTP/1.1 200") and old.endswith(b"v1")
+    assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+    assert final.startswith(b"HTTP/1.1 200") and final.endswith(b"\r\n\r\nbody")
 
 
 # --- Clients that misbehave -------------------------------------------------------------------------------------
