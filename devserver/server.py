@@ -216,7 +216,10 @@ class HttpConnection(asyncio.Protocol):
         self.busy = False
         if self.closing or task.cancelled():
             return
-        self.write(task.result(), head_only=request.method == "HEAD", keep_alive=keep_alive and not self.refusal)
+        keep_alive = keep_alive and not self.refusal
+        self.write(
+            task.result(), request.method == "HEAD", keep_alive, announce=keep_alive and request.version == "1.0"
+        )
         if self.refusal:
             self.refuse(self.refusal)
             return
@@ -227,9 +230,12 @@ class HttpConnection(asyncio.Protocol):
         elif self.transport is not None and not self.transport.is_reading():
             self.transport.resume_reading()
 
-    def write(self, response: HttpResponse, head_only: bool = False, keep_alive: bool = True) -> None:
+    def write(
+        self, response: HttpResponse, head_only: bool = False, keep_alive: bool = True, announce: bool = False
+    ) -> None:
         """The whole response in one write. A HEAD gets the GET's headers, Content-Length included, and no body,
-        as HTTP requires of any server (RFC 9110 section 9.3.2)."""
+        as HTTP requires of any server (RFC 9110 section 9.3.2). `announce`: an HTTP/1.0 client that asked for
+        keep-alive is told it is kept (RFC 9112 section 9.3), or it waits for a close (`ab -k`)."""
         if self.transport is None or self.transport.is_closing():
             return
         status = response.status
@@ -240,6 +246,8 @@ class HttpConnection(asyncio.Protocol):
             lines.append(f"Content-Length: {len(response.body)}")
         if not keep_alive:
             lines.append("Connection: close")
+        elif announce:
+            lines.append("Connection: keep-alive")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", errors="replace")
         bodiless = head_only or status < 200 or status in (204, 304)
         self.transport.write(head if bodiless else head + response.body)

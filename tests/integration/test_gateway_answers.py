@@ -305,6 +305,11 @@ def test_a_connection_is_reused_for_request_after_request_and_pipelined_requests
 
 def test_http_1_0_and_expect_100_continue_get_what_those_clients_wait_for(server):
     old = raw_request(server, b"GET /hello HTTP/1.0\r\n\r\n")  # HTTP/1.0 without keep-alive: closed after
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as kept:  # as `ab -k` asks
+        kept.sendall(b"GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        first = kept.recv(65536)
+        kept.sendall(b"GET /greeting HTTP/1.0\r\n\r\n")
+        second = read_all(kept)
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
         connection.sendall(b"POST /echo/x HTTP/1.1\r\nHost: local\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
         interim = connection.recv(65536)  # curl sends the body once it reads this (or after waiting a second)
@@ -313,6 +318,8 @@ def test_http_1_0_and_expect_100_continue_get_what_those_clients_wait_for(server
         final = read_all(connection)
 
     assert old.startswith(b"HTTP/1.1 200") and old.endswith(b"v1")
+    assert b"\r\nConnection: keep-alive\r\n" in first and first.endswith(b"v1")
+    assert second.startswith(b"HTTP/1.1 200") and b"\r\nConnection: close\r\n" in second
     assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
     assert final.startswith(b"HTTP/1.1 200") and final.endswith(b"\r\n\r\nbody")
 
