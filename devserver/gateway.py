@@ -431,7 +431,7 @@ def shape_response(result: Any) -> HttpResponse | None:
     if headers is None:
         return None
     headers += [("Set-Cookie", str(cookie)) for cookie in result.get("cookies") or []]
-    return http_response(result, headers)
+    return http_response(result, headers) if all(safe_header(*header) for header in headers) else None
 
 
 def shape_response_v1(result: Any) -> HttpResponse | None:
@@ -446,7 +446,7 @@ def shape_response_v1(result: Any) -> HttpResponse | None:
         for value in values if isinstance(values, list) else [values]:
             if (name.lower(), header_value(value)) not in present:
                 headers.append((name, header_value(value)))
-    return http_response(result, headers)
+    return http_response(result, headers) if all(safe_header(*header) for header in headers) else None
 
 
 def header_value(value: Any) -> str:
@@ -454,13 +454,18 @@ def header_value(value: Any) -> str:
 
 
 def response_headers(given: Any) -> list[tuple[str, str]] | None:
-    """A map of names to strings (numbers and booleans written as JSON); a list or a map as a value is invalid."""
+    """A map of names to strings (numbers and booleans written as JSON); a list or a map as a value is invalid, and
+    so is a line break in a name or value (it would split the response)."""
     headers = []
     for name, value in (given or {}).items():
         if isinstance(value, list | dict):
             return None
         headers.append((name, header_value(value)))
-    return headers
+    return headers if all(safe_header(name, value) for name, value in headers) else None
+
+
+def safe_header(name: str, value: str) -> bool:
+    return not any(character in text for text in (name, value) for character in "\r\n\0") and ":" not in name
 
 
 def http_response(result: dict[str, Any], headers: list[tuple[str, str]]) -> HttpResponse | None:

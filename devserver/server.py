@@ -214,6 +214,7 @@ class HttpConnection(asyncio.Protocol):
 
     def _answered(self, task: asyncio.Task[HttpResponse], request: HttpRequest, keep_alive: bool) -> None:
         self.busy = False
+        self.last_read = time.monotonic()  # the idle timeout of a kept connection starts from its last answer
         if self.closing or task.cancelled():
             return
         keep_alive = keep_alive and not self.refusal

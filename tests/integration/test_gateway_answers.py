@@ -444,6 +444,7 @@ def test_a_handler_named_by_path_and_a_dynamodb_shaped_result_work_as_on_lambda(
         ("untyped", 200, "application/json", b'{"plain": true}'),  # no content-type: JSON, as API Gateway says
         ("empty", 204, None, b""),
         ("dict-body", 500, "application/json", b'{"message": "Internal Server Error"}'),  # body must be a string
+        ("split-header", 500, "application/json", b'{"message": "Internal Server Error"}'),  # no CR/LF in headers
     ],
 )
 def test_response_format_2_0_rules(server, mode, status, content_type, body):

@@ -12,6 +12,8 @@ def main(event, context):
         return {"statusCode": 204}
     if mode == "dict-body":
         return {"statusCode": 200, "body": {"a": 1}}  # the body must be a string
+    if mode == "split-header":  # a line break in a value would start a header, or a response, of its own
+        return {"statusCode": 200, "headers": {"x-next": "a\r\nSet-Cookie: stolen=1"}, "body": ""}
     if mode == "header-values":
         return {"statusCode": 200, "headers": {"x-flag": True, "x-count": 3}, "body": ""}
     if mode == "log":
