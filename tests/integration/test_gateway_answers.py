@@ -285,7 +285,8 @@ def test_a_connection_is_reused_for_request_after_request_and_pipelined_requests
         connection.request("GET", path)
         response = connection.getresponse()
         answers.append((response.status, response.getheader("Connection"), response.read()))
-        assert connection.sock is not None and connection.sock.getsockname() == local  # the same connection
+        assert connection.sock is not None
+        assert connection.sock.getsockname() == local
     connection.close()
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as pipelined:
         pipelined.sendall(
@@ -317,11 +318,15 @@ def test_http_1_0_and_expect_100_continue_get_what_those_clients_wait_for(server
         connection.shutdown(socket.SHUT_WR)
         final = read_all(connection)
 
-    assert old.startswith(b"HTTP/1.1 200") and old.endswith(b"v1")
-    assert b"\r\nConnection: keep-alive\r\n" in first and first.endswith(b"v1")
-    assert second.startswith(b"HTTP/1.1 200") and b"\r\nConnection: close\r\n" in second
+    assert old.startswith(b"HTTP/1.1 200")
+    assert old.endswith(b"v1")
+    assert b"\r\nConnection: keep-alive\r\n" in first
+    assert first.endswith(b"v1")
+    assert second.startswith(b"HTTP/1.1 200")
+    assert b"\r\nConnection: close\r\n" in second
     assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
-    assert final.startswith(b"HTTP/1.1 200") and final.endswith(b"\r\n\r\nbody")
+    assert final.startswith(b"HTTP/1.1 200")
+    assert final.endswith(b"\r\n\r\nbody")
 
 
 # --- Clients that misbehave -------------------------------------------------------------------------------------
