@@ -104,6 +104,14 @@ format: $(VENV)/.installed ## apply ruff's fixes and formatting
 test: lint node_modules/.installed ## lint, then every test with coverage (fails under 90%)
 	$(PY) -m pytest --cov --cov-report=term
 
+# The integration tests against an API that is already running, not a dev server of their own: a deployed stack, or
+# `sam local start-api` with API_TARGET=sam-local. Only the checks for every target run (tests/integration/
+# test_any_target.py): they sign up users of their own and delete what they create. README: One suite, three targets.
+.PHONY: test-remote
+test-remote: $(VENV)/.installed ## the HTTP checks of every target against a running API: make test-remote API_BASE_URL=https://...
+	@[ -n "$(API_BASE_URL)" ] || { echo "usage: make test-remote API_BASE_URL=https://<api-id>.execute-api.<region>.amazonaws.com [API_TARGET=sam-local]" >&2; exit 1; }
+	API_BASE_URL="$(API_BASE_URL)" API_TARGET="$(API_TARGET)" $(PY) -m pytest -p no:cacheprovider tests/integration $(ARGS)
+
 # All offline: checkov never asks its platform for guidelines (--skip-download), `sam validate --lint` is cfn-lint
 # through SAM and needs no credentials. Every checkov skip is a #checkov:skip comment with its reason in the template.
 WORKFLOWS = $(wildcard .github/workflows/*.yml)

@@ -12,7 +12,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.integration.conftest import ROOT, port_is_free, run_invoke
+import pytest
+import requests
+
+from tests.integration.conftest import ROOT, port_is_free, run_invoke, token
+
+pytestmark = pytest.mark.devserver_only(reason="dev servers of its own: restarts, reloads, flags, its log")
 
 
 def test_event_is_a_faithful_http_api_v2_event(project, start_server):
@@ -348,3 +353,31 @@ def wait_for(server, condition, seconds: float = 15) -> None:
     while not condition():
         assert time.monotonic() < deadline, server.output()
         time.sleep(0.1)
+
+
+def test_data_persists_across_restart_with_persist(start_server, tmp_path):
+    data = tmp_path / "data"
+    first = start_server(ROOT / "template.yaml", "--persist", str(data))
+    created = first.request(
+        "POST",
+        "/api/posts",
+        json={"title": "Kept", "content": "across restarts"},
+        headers={"Authorization": f"Bearer {token('alice')}"},
+    )
+    assert created.status_code == 201
+    bearer = {"Authorization": f"Bearer {token('alice')}"}
+    stored = first.request("POST", "/api/uploads", files={"file": ("notes.txt", b"kept\n")}, headers=bearer).json()
+    assert first.stop() == 0
+    assert (data / "snapshot.json").exists()
+
+    second = start_server(ROOT / "template.yaml", "--persist", str(data))
+    fetched = second.get(created.headers["Location"])
+
+    assert fetched.status_code == 200
+    assert fetched.json()["title"] == "Kept"
+    # An S3 object keeps what the function set on it, not only its bytes and type.
+    (listed,) = second.get("/api/uploads", headers=bearer).json()["items"]
+    assert listed["uploaded_at"] == stored["uploaded_at"]
+    download = requests.get(listed["url"], timeout=10)
+    assert download.content == b"kept\n"
+    assert download.headers["Content-Disposition"].startswith('attachment; filename="notes.txt"')

@@ -19,6 +19,8 @@ import requests
 from devserver.server import CLIENT_TIMEOUT_SECONDS, HEAD_DEADLINE_SECONDS
 from tests.integration.conftest import PROJECT, DevServer, run_invoke, template_of
 
+pytestmark = pytest.mark.devserver_only(reason="a dev server of its own on the small test project")
+
 MB = 1024 * 1024
 INTERNAL_ERROR = {"message": "Internal Server Error"}
 

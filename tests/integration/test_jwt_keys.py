@@ -20,6 +20,8 @@ import pytest
 
 from tests.integration.conftest import ROOT, DevServer
 
+pytestmark = pytest.mark.devserver_only(reason="dev servers of its own, their secrets.local.json and moto")
+
 ROTATED = "Rotating JwtSigningKey with JwtRotationFunction"
 
 

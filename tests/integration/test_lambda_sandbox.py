@@ -19,6 +19,8 @@ import pytest
 
 from tests.integration.conftest import PROJECT, ROOT, DevServer, run_invoke, template_of
 
+pytestmark = pytest.mark.devserver_only(reason="dev servers of their own and what their workers can import")
+
 RUNTIME_BOTO3 = next(
     line.split("==")[1]
     for line in (ROOT / "devserver" / "runtime-requirements.txt").read_text().splitlines()

@@ -24,6 +24,8 @@ from requests.adapters import HTTPAdapter
 from devserver.runtime import DUMMY_CREDENTIALS
 from tests.integration.conftest import ROOT, DevServer, token
 
+pytestmark = pytest.mark.devserver_only(reason="dev servers of its own with the template's limits, and their moto")
+
 RATE_LIMIT_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy")
 # GET /api/posts answers anonymous readers `public` (a shared cache may keep it), so without any RateLimit-* field;
 # with an Authorization header, which this route does not check, the answer is private and shows the counts.
@@ -385,6 +387,7 @@ def test_signup_is_limited_per_email(limited):
 
 _BURST = """
 import http.client, json, sys, time
+
 host, port, path, start, count = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), int(sys.argv[5])
 time.sleep(max(0.0, start - time.time()))
 answers = []

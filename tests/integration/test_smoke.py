@@ -6,7 +6,13 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.integration.conftest import ROOT, token
+
+pytestmark = pytest.mark.devserver_only(
+    reason="scripts/smoke.py against the dev server, with tokens from `devserver token`"
+)
 
 
 def smoke(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -9,6 +9,8 @@ import requests
 
 from tests.integration.conftest import DevServer
 
+pytestmark = pytest.mark.devserver_only(reason="dev servers of its own, serving a front end with --static-dir")
+
 
 @pytest.fixture
 def full_stack(project, start_server) -> DevServer:

@@ -27,7 +27,9 @@ import stripe
 from devserver.template import load_app
 from tests.conftest import SIGNING_KEY, TOKEN_KEYS
 from tests.fakes.stripe_api import FakeStripe
-from tests.integration.conftest import ROOT, DevServer
+from tests.integration.conftest import ROOT, DevServer, assert_problem
+
+pytestmark = pytest.mark.devserver_only(reason="a dev server of its own with a fake Stripe, its log and its moto")
 
 STRIPE_API_KEY = "sk_test_integration_" + "a" * 24
 STRIPE_WEBHOOK_SECRET = "whsec_integration_" + "s" * 32
@@ -111,14 +113,6 @@ def deliver(api: DevServer, body: bytes) -> requests.Response:
 
 def dynamodb(api: DevServer) -> Any:
     return boto3.client("dynamodb", endpoint_url=api.aws_endpoint, region_name="us-east-1")
-
-
-def assert_problem(response: requests.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    return body
 
 
 # --- the webhook: one event delivered by several processes at once ----------------------------------------

@@ -12,6 +12,8 @@ import requests
 
 from tests.integration.conftest import DevServer, token
 
+pytestmark = pytest.mark.devserver_only(reason="the dev server's embedded S3 and tokens from `devserver token`")
+
 MIB = 1024 * 1024
 
 

@@ -24,6 +24,8 @@ from tests.conftest import TOKEN_KEYS
 from tests.fakes.weather_api import FakeWeatherApi
 from tests.integration.conftest import ROOT, DevServer
 
+pytestmark = pytest.mark.devserver_only(reason="a dev server of its own with a fake weather service, and its log")
+
 WEATHER_API_KEY = "integration-weather-" + "w" * 24
 FUNCTION_TIMEOUT = 3  # seconds, WeatherFunction's in the test's copy of the template
 CODE_URI = "      CodeUri: functions/weather/\n"
@@ -112,15 +114,6 @@ def test_a_slow_weather_service_is_a_504_before_the_function_times_out(api, weat
     assert_problem(response, 504)  # the function's own answer, not API Gateway's 500 for a timed-out function
     assert elapsed < FUNCTION_TIMEOUT
     assert "Task timed out" not in api.output()
-
-
-def test_hello_through_the_dev_server(api):
-    response = api.get("/api/hello")
-
-    assert response.status_code == 200
-    assert response.json() == {"message": "Hello"}
-    assert response.headers["Cache-Control"] == "public, max-age=60, s-maxage=300, stale-while-revalidate=60"
-    assert response.headers["X-Request-Id"]
 
 
 def test_the_key_is_not_in_the_dev_server_output(api, weather_api):
