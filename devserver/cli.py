@@ -20,7 +20,7 @@ import yaml
 
 from devserver.aws import LocalAws, MotoServer, secret_values, unset_secrets, update_secret_values
 from devserver.gateway import Gateway
-from devserver.pool import FunctionPool, print_line
+from devserver.pool import FunctionPool, debugpy_location, print_line
 from devserver.rotation import RotationError, rotate, rotations_due
 from devserver.runtime import DEFAULT_CACHE, Dependencies, lambda_environment, reserved_in_template
 from devserver.server import PooledWSGIServer
@@ -46,6 +46,7 @@ class DevServer:
         )
         self.app = self._load()
         self.warn(self.app)
+        self.debug_function = self._debug_function()
         self.dependencies = Dependencies(Path(options.cache_dir).resolve(), log)
         self.moto: MotoServer | None = None
         if options.aws_endpoint:
@@ -85,9 +86,29 @@ class DevServer:
         pools = {}
         for name, function in self.app.functions.items():
             environment = lambda_environment(function, self.app.region, self.endpoint)
-            pools[name] = FunctionPool(function, environment, self.dependencies, log)
+            debug_port = self.options.debug_port if name == self.debug_function else None
+            pools[name] = FunctionPool(function, environment, self.dependencies, log, debug_port)
             say_if_broken(pools[name])
         return pools
+
+    def _debug_function(self) -> str | None:
+        """The logical id --debug-port applies to: --debug-function's, or the template's only function."""
+        port, name = self.options.debug_port, self.options.debug_function
+        if port is None:
+            if name:
+                log("warning: --debug-function does nothing without --debug-port")
+            return None
+        if name:
+            function = resolve_function_name(self.app, name)
+        elif len(self.app.functions) == 1:
+            function = next(iter(self.app.functions))
+        else:  # sam (with warm containers) warns and debugs nothing; this stops and names the choices
+            choices = ", ".join(sorted(self.app.functions))
+            raise ValueError(f"--debug-port debugs one function: add --debug-function with one of {choices}")
+        if debugpy_location() is None:
+            raise ValueError("--debug-port needs debugpy, which requirements-dev.txt pins: run `make install`")
+        log(f"Debugging {function}: its worker (one at most, no timeouts) waits for a debugger on 127.0.0.1:{port}")
+        return function
 
     def rotate_created(self, app: App, created: set[str]) -> None:
         """Rotate the secrets just created whose RotationSchedule AWS would run at once (devserver.rotation), then
@@ -189,6 +210,8 @@ class DevServer:
 
 def invoke(options: argparse.Namespace) -> int:
     options.port, options.host, options.no_reload = 0, "127.0.0.1", True
+    if options.debug_port is not None:  # debugs the function invoked, unless --debug-function names another
+        options.debug_function = options.debug_function or options.function
     server = DevServer(options)
     try:
         function = resolve_function_name(server.app, options.function)
@@ -264,6 +287,8 @@ def add_options(target: argparse.ArgumentParser, serve: bool, defaults: dict[str
     add("--persist", metavar="DIR", help="keep tables and buckets in DIR across restarts")
     add("--concurrency", type=int, default=4, help="warm workers per function at most (default 4)")
     add("--cache-dir", default=str(DEFAULT_CACHE), help="where dependency sets are installed")
+    add("--debug-port", "-d", type=int, help="the debugged function's worker waits for a debugger (debugpy) here")
+    add("--debug-function", help="the function --debug-port applies to (needed when the template has several)")
     if serve:
         add("--host", default="127.0.0.1")
         add("--port", "-p", type=int, default=3000)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import importlib.util
 import shutil
 import socket
 import subprocess
@@ -45,6 +47,8 @@ class WorkerSpec:
     timeout: int
     environment: dict[str, str] = field(default_factory=dict)
     pycache: str = ""
+    debug_port: int | None = None  # --debug-port: wait for a debugger before the handler's import
+    debugpy: str = ""  # where debugpy is installed (the dev server's venv), for that worker only
 
 
 class Worker:
@@ -58,6 +62,8 @@ class Worker:
             environment.update({"DEVSERVER_COVERAGE_PATH": coverage, **coverage_environment()})
         # Bytecode goes to the cache, not to __pycache__ folders in the function's code (read-only on Lambda).
         interpreter = [sys.executable, "-I", "-S", "-X", f"pycache_prefix={spec.pycache}"]
+        if spec.debug_port is not None:  # frozen standard modules would make the debugger miss breakpoints in them
+            interpreter += ["-X", "frozen_modules=off"]
         try:
             self.process = subprocess.Popen(
                 [*interpreter, WORKER_SCRIPT, str(theirs.fileno()), spec.function_name],
@@ -68,8 +74,15 @@ class Worker:
         finally:
             theirs.close()
         self.connection = Connection(ours.detach())
+        debug = (spec.function_name, spec.debug_port, spec.debugpy) if spec.debug_port is not None else None
         self.connection.send(
-            {"code_dir": spec.code_dir, "path": list(spec.path), "handler": spec.handler, "timeout": spec.timeout}
+            {
+                "code_dir": spec.code_dir,
+                "path": list(spec.path),
+                "handler": spec.handler,
+                "timeout": spec.timeout,
+                "debug": debug,
+            }
         )
         self.ready = False
 
@@ -112,6 +125,12 @@ class Worker:
         return self.process.poll() is None and not self.connection.closed
 
 
+def debugpy_location() -> str | None:
+    """The directory debugpy is installed in (requirements-dev.txt), for a worker started with a debug port."""
+    found = importlib.util.find_spec("debugpy")
+    return str(Path(found.origin).resolve().parents[1]) if found and found.origin else None
+
+
 def coverage_location() -> str | None:
     """Where coverage is installed, when this process is being measured by it (`make test`)."""
     if not coverage_environment() or "coverage" not in sys.modules:
@@ -147,7 +166,12 @@ class FunctionPool:
         environment: dict[str, str],
         dependencies: Dependencies,
         log: Callable[[str], None] = print_line,
+        debug_port: int | None = None,
     ) -> None:
+        # Debugged (--debug-port): one worker at most, as one process can listen on the port, and no time limit.
+        self.debug_port = debug_port
+        if debug_port is not None:
+            function = dataclasses.replace(function, concurrency=min(function.concurrency, 1))
         self.function = function
         self.log = log
         self.environment = environment
@@ -156,6 +180,7 @@ class FunctionPool:
         self.count = 0
         self.generation = 0
         self.condition = threading.Condition()
+        self.closed = False
         self.spec, self.broken = self._spec()
 
     def _spec(self) -> tuple[WorkerSpec | None, str | None]:
@@ -173,6 +198,8 @@ class FunctionPool:
             timeout=self.function.timeout,
             environment=self.environment,
             pycache=str(self.dependencies.pycache),
+            debug_port=self.debug_port,
+            debugpy=(debugpy_location() or "") if self.debug_port is not None else "",
         )
         return spec, None
 
@@ -199,7 +226,7 @@ class FunctionPool:
         keep_worker = False
         try:
             if not worker.ready:
-                init = worker.receive(INIT_TIMEOUT_SECONDS)
+                init = self._receive(worker, INIT_TIMEOUT_SECONDS)
                 outcome, payload, init_ms, memory_mb = init or ("timeout", None, INIT_TIMEOUT_SECONDS * 1000.0, 0)
                 if outcome != "ready":
                     worker.kill()
@@ -209,7 +236,7 @@ class FunctionPool:
                 return Invocation("crash", None, 0.0, 0, init_ms, request_id)
             timeout = float(self.function.timeout)
             waited = min(timeout, integration_timeout) if integration_timeout else timeout
-            answer = worker.receive(waited)
+            answer = self._receive(worker, waited)
             if answer is None and waited < timeout:
                 keep_worker = True  # released by the thread below once the function has finished or timed out
                 late = (worker, timeout - waited, init_ms, request_id)
@@ -219,6 +246,17 @@ class FunctionPool:
         finally:
             if not keep_worker:
                 self._release(worker)
+
+    def _receive(self, worker: Worker, seconds: float) -> tuple[str, str | None, float, int] | None:
+        """The worker's answer within `seconds`; a debugged worker's whenever it comes, as a debugger may keep it
+        paused as long as it likes (sam local lifts the timeouts when debugging too), until the pool is closed."""
+        if self.debug_port is None:
+            return worker.receive(seconds)
+        while not self.closed:
+            if (answer := worker.receive(0.25)) is not None:
+                return answer
+        worker.kill()  # the dev server is stopping (or reloading its template): no debugger keeps it waiting
+        return "crash", None, 0.0, 0
 
     def _finished(
         self, worker: Worker, answer: tuple[str, str | None, float, int] | None, init_ms: float | None, request_id: str
@@ -297,6 +335,8 @@ class FunctionPool:
         with self.condition:
             if new_spec is not None:
                 self.spec, self.broken = new_spec
+            else:
+                self.closed = True  # for good: a debugged worker's request stops waiting (see _receive)
             self.generation += 1
             stale, self.idle = self.idle, []
             self.count -= len(stale)

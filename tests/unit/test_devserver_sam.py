@@ -424,6 +424,17 @@ def test_a_template_that_cannot_start_is_one_clear_line_not_a_traceback(tmp_path
     assert "Traceback" not in error
 
 
+def test_a_debug_port_needs_the_function_when_the_template_has_several(tmp_path, capsys):
+    from devserver.cli import main
+
+    write_template(tmp_path, GLOBALS_TEMPLATE)
+
+    assert main(["--template", str(tmp_path / "template.yaml"), "--debug-port", "5890"]) == 1
+    assert capsys.readouterr().err.endswith(
+        "\nerror: --debug-port debugs one function: add --debug-function with one of FnA, FnB\n"
+    )
+
+
 # Local secret values (secrets.local.json)
 
 SECRETS_TEMPLATE = """
