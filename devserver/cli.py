@@ -13,6 +13,7 @@ import threading
 import time
 import tomllib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import yaml
 
 from devserver.aws import LocalAws, MotoServer, secret_values, unset_secrets, update_secret_values
 from devserver.gateway import Gateway
-from devserver.pool import FunctionPool, debugpy_location, print_line
+from devserver.pool import INIT_TIMEOUT_SECONDS, FunctionPool, Invocation, debugpy_location, print_line
 from devserver.rotation import RotationError, rotate, rotations_due
 from devserver.runtime import DEFAULT_CACHE, Dependencies, lambda_environment, reserved_in_template
 from devserver.server import PooledWSGIServer
@@ -46,6 +47,7 @@ class DevServer:
         )
         self.app = self._load()
         self.warn(self.app)
+        self.eager = getattr(options, "warm_containers", None) == "EAGER"
         self.debug_function = self._debug_function()
         self.dependencies = Dependencies(Path(options.cache_dir).resolve(), log)
         self.moto: MotoServer | None = None
@@ -110,6 +112,29 @@ class DevServer:
         log(f"Debugging {function}: its worker (one at most, no timeouts) waits for a debugger on 127.0.0.1:{port}")
         return function
 
+    def warm(self, pools: dict[str, FunctionPool]) -> None:
+        """--warm-containers EAGER: one worker per function, started side by side (as many at once as there are
+        CPUs, so each init time is its own and not the contention's) and idle when this returns."""
+        started = time.perf_counter()
+        if self.debug_function in pools:
+            log(f"Not warming {self.debug_function}: its worker waits for the debugger, from its first request on")
+        targets = {name: pool for name, pool in pools.items() if name != self.debug_function}
+        warmed = 0
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 4, thread_name_prefix="warm") as executor:
+            futures = {executor.submit(pool.warm): name for name, pool in sorted(targets.items())}
+            for future in as_completed(futures):
+                name = futures[future]
+                try:
+                    invocation = future.result()
+                except Exception as error:  # one function that cannot start never stops the others
+                    log(f"error: {name} was not warmed: {error}")
+                    continue
+                if invocation is not None:
+                    warmed += invocation.outcome == "ready"
+                    log(warm_line(name, invocation))
+        if len(targets) > 1:
+            log(f"Warmed {warmed} functions in {time.perf_counter() - started:.2f} s")
+
     def rotate_created(self, app: App, created: set[str]) -> None:
         """Rotate the secrets just created whose RotationSchedule AWS would run at once (devserver.rotation), then
         keep every secret's current value in secrets.local.json, so the next start needs no rotation."""
@@ -134,6 +159,8 @@ class DevServer:
             self.pools[name].restart()
             say_if_broken(self.pools[name])
         log(f"Reloaded {', '.join(sorted(names))}")
+        if self.eager:  # as sam's EAGER containers are started again after a change
+            self.warm({name: self.pools[name] for name in names})
 
     def reload_template(self) -> None:
         try:
@@ -157,6 +184,8 @@ class DevServer:
             pool.close()
         log(f"Reloaded {self.template_path.name}: {len(app.routes)} routes")
         self.print_routes()
+        if self.eager:
+            self.warm(self.pools)
         try:
             self.rotate_created(app, created)
         except RotationError as error:
@@ -206,6 +235,20 @@ class DevServer:
             pool.close()
         if self.moto:
             self.moto.stop()
+
+
+def warm_line(name: str, invocation: Invocation) -> str:
+    """What EAGER says of one function: its init time, or why it failed (its requests then get a 500)."""
+    if invocation.outcome == "ready":
+        return f"Warmed {name} in {invocation.init_ms or 0:.0f} ms"
+    if invocation.outcome == "init_error" and invocation.payload:
+        error = json.loads(invocation.payload)
+        reason = f"{error['errorType']}: {error['errorMessage']}"
+    elif invocation.outcome == "timeout":
+        reason = f"its init took over {INIT_TIMEOUT_SECONDS} s, Lambda's limit"
+    else:
+        reason = f"its worker exited during its init ({invocation.outcome})"
+    return f"error: {name} failed to warm: {reason}"
 
 
 def invoke(options: argparse.Namespace) -> int:
@@ -293,8 +336,21 @@ def add_options(target: argparse.ArgumentParser, serve: bool, defaults: dict[str
         add("--host", default="127.0.0.1")
         add("--port", "-p", type=int, default=3000)
         add("--no-reload", action="store_true", default=False, help="do not watch files")
+        add(
+            "--warm-containers",
+            type=warm_containers,
+            metavar="{EAGER,LAZY}",
+            help="EAGER: start one worker per function at start; LAZY (the default): on its first request",
+        )
     if defaults:
         target.set_defaults(**defaults)
+
+
+def warm_containers(value: str) -> str:
+    """EAGER or LAZY, in any case, as sam accepts them (samconfig.toml's warm_containers too)."""
+    if value.upper() not in ("EAGER", "LAZY"):
+        raise argparse.ArgumentTypeError(f"{value!r} is not EAGER or LAZY")
+    return value.upper()
 
 
 def parser(defaults: dict[str, Any] | None = None) -> argparse.ArgumentParser:
@@ -321,6 +377,7 @@ SAMCONFIG_KEYS = {
     "region": "region",
     "host": "host",
     "port": "port",
+    "warm_containers": "warm_containers",
 }
 
 
@@ -360,5 +417,11 @@ def main(argv: list[str] | None = None) -> int:
     ) as error:  # said plainly, not as a traceback
         log(f"error: {error}")
         return 1
+    if server.eager:
+        try:
+            server.warm(server.pools)
+        except BaseException:
+            server.close()
+            raise
     log(f"Started in {time.perf_counter() - started:.2f} s")
     return server.serve()

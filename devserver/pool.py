@@ -258,6 +258,33 @@ class FunctionPool:
         worker.kill()  # the dev server is stopping (or reloading its template): no debugger keeps it waiting
         return "crash", None, 0.0, 0
 
+    def warm(self) -> Invocation | None:
+        """--warm-containers EAGER: start one worker now and wait for its init, so the first request finds it idle
+        and warm (no Init Duration). The init's outcome (`ready`, or why not) with its init_ms; None if the pool
+        cannot start a worker (a broken spec, already said) or need not (one is idle, or its limit is reached)."""
+        with self.condition:
+            if self.spec is None or self.idle or self.count >= self.function.concurrency:
+                return None
+            self.count += 1
+            spec, generation = self.spec, self.generation
+        try:
+            worker = Worker(spec, generation)
+        except BaseException:
+            with self.condition:
+                self.count -= 1
+                self.condition.notify()
+            raise
+        try:
+            init = self._receive(worker, INIT_TIMEOUT_SECONDS)
+            outcome, payload, init_ms, memory_mb = init or ("timeout", None, INIT_TIMEOUT_SECONDS * 1000.0, 0)
+            if outcome == "ready":
+                worker.ready = True
+            else:
+                worker.kill()
+            return Invocation(outcome, payload, 0.0, memory_mb, init_ms)
+        finally:
+            self._release(worker)  # idle if ready and still current; otherwise gone
+
     def _finished(
         self, worker: Worker, answer: tuple[str, str | None, float, int] | None, init_ms: float | None, request_id: str
     ) -> Invocation:

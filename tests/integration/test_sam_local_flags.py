@@ -1,9 +1,10 @@
-"""`sam local start-api`'s --debug-port, on the small test project."""
+"""`sam local start-api`'s --warm-containers EAGER and --debug-port, on the small test project."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +24,33 @@ def wait_for(server, condition, seconds: float = 15) -> None:
     while not condition():
         assert time.monotonic() < deadline, server.output()
         time.sleep(0.05)
+
+
+def report_lines(server, function: str) -> list[str]:
+    return [line for line in server.output().splitlines() if line.startswith("REPORT") and f"\t{function}\t" in line]
+
+
+def test_eager_warms_every_function_before_serving_so_the_first_request_is_warm(project, start_server):
+    server = start_server(project / "template.yaml", "--warm-containers", "eager")  # any case, as sam takes it
+    boot = server.output().split("Running on")[0]
+
+    warmed = re.findall(r"^Warmed (\w+) in \d+ ms$", boot, re.MULTILINE)
+    assert sorted(warmed) == sorted(set(load_app(project / "template.yaml").functions) - {"UndeclaredFunction"})
+    assert (  # its init fails: said plainly, and the server runs on
+        "error: UndeclaredFunction failed to warm: Runtime.ImportModuleError: Unable to import module 'app': "
+        "No module named 'requests'" in boot
+    )
+    assert server.get("/hello").text == "v1"
+    assert server.get("/undeclared").status_code == 500
+    [first] = report_lines(server, "Function: HelloFunction")
+    assert "Init Duration" not in first
+
+    # After a code reload the function is warmed again, as sam's EAGER containers are.
+    source = project / "functions" / "hello" / "app.py"
+    source.write_text(source.read_text().replace('"v1"', '"v2"'))
+    wait_for(server, lambda: len(re.findall(r"^Warmed HelloFunction in", server.output(), re.MULTILINE)) == 2)
+    assert server.get("/hello").text == "v2"
+    assert "Init Duration" not in report_lines(server, "Function: HelloFunction")[-1]
 
 
 def send(connection: socket.socket, seq: int, command: str, arguments: dict[str, Any]) -> None:
