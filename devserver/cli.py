@@ -14,6 +14,7 @@ import threading
 import time
 import tomllib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import yaml
 
 from devserver.aws import LocalAws, MotoServer, secret_values, unset_secrets, update_secret_values
 from devserver.gateway import Gateway
-from devserver.pool import FunctionPool, print_line
+from devserver.pool import INIT_TIMEOUT_SECONDS, FunctionPool, Invocation, debugpy_location, print_line
 from devserver.rotation import RotationError, rotate, rotations_due
 from devserver.runtime import DEFAULT_CACHE, Dependencies, lambda_environment, reserved_in_template
 from devserver.server import HttpServer
@@ -48,6 +49,8 @@ class DevServer:
         )
         self.app = self._load()
         self.warn(self.app)
+        self.eager = getattr(options, "warm_containers", None) == "EAGER"
+        self.debug_function = self._debug_function()
         self.dependencies = Dependencies(Path(options.cache_dir).resolve(), log)
         self.moto: MotoServer | None = None
         if options.aws_endpoint:
@@ -100,9 +103,52 @@ class DevServer:
         pools = {}
         for name, function in self.app.functions.items():
             environment = lambda_environment(function, self.app.region, self.endpoint)
-            pools[name] = FunctionPool(function, environment, self.dependencies, log)
+            debug_port = self.options.debug_port if name == self.debug_function else None
+            pools[name] = FunctionPool(function, environment, self.dependencies, log, debug_port)
             say_if_broken(pools[name])
         return pools
+
+    def _debug_function(self) -> str | None:
+        """The logical id --debug-port applies to: --debug-function's, or the template's only function."""
+        port, name = self.options.debug_port, self.options.debug_function
+        if port is None:
+            if name:
+                log("warning: --debug-function does nothing without --debug-port")
+            return None
+        if name:
+            function = resolve_function_name(self.app, name)
+        elif len(self.app.functions) == 1:
+            function = next(iter(self.app.functions))
+        else:  # sam (with warm containers) warns and debugs nothing; this stops and names the choices
+            choices = ", ".join(sorted(self.app.functions))
+            raise ValueError(f"--debug-port debugs one function: add --debug-function with one of {choices}")
+        if debugpy_location() is None:
+            raise ValueError("--debug-port needs debugpy, which requirements-dev.txt pins: run `make install`")
+        log(f"Debugging {function}: its worker (one at most, no timeouts) waits for a debugger on 127.0.0.1:{port}")
+        return function
+
+    def warm(self, pools: dict[str, FunctionPool]) -> None:
+        """--warm-containers EAGER: one worker per function, started side by side (as many at once as there are
+        CPUs, so each init time is its own and not the contention's) and idle when this returns."""
+        started = time.perf_counter()
+        if self.debug_function in pools:
+            log(f"Not warming {self.debug_function}: its worker waits for the debugger, from its first request on")
+        targets = {name: pool for name, pool in pools.items() if name != self.debug_function}
+        warmed = 0
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 4, thread_name_prefix="warm") as executor:
+            futures = {executor.submit(pool.warm): name for name, pool in sorted(targets.items())}
+            for future in as_completed(futures):
+                name = futures[future]
+                try:
+                    invocation = future.result()
+                except Exception as error:  # one function that cannot start never stops the others
+                    log(f"error: {name} was not warmed: {error}")
+                    continue
+                if invocation is not None:
+                    warmed += invocation.outcome == "ready"
+                    log(warm_line(name, invocation))
+        if len(targets) > 1:
+            log(f"Warmed {warmed} functions in {time.perf_counter() - started:.2f} s")
 
     def rotate_created(self, app: App, created: set[str]) -> None:
         """Rotate the secrets just created whose RotationSchedule AWS would run at once (devserver.rotation), then
@@ -128,6 +174,8 @@ class DevServer:
             self.pools[name].restart()
             say_if_broken(self.pools[name])
         log(f"Reloaded {', '.join(sorted(names))}")
+        if self.eager:  # as sam's EAGER containers are started again after a change
+            self.warm({name: self.pools[name] for name in names})
 
     def reload_template(self) -> None:
         try:
@@ -151,6 +199,8 @@ class DevServer:
             pool.close()
         log(f"Reloaded {self.template_path.name}: {len(app.routes)} routes")
         self.print_routes()
+        if self.eager:
+            self.warm(self.pools)
         try:
             self.rotate_created(app, created)
         except RotationError as error:
@@ -204,8 +254,24 @@ class DevServer:
             self.moto.stop()
 
 
+def warm_line(name: str, invocation: Invocation) -> str:
+    """What EAGER says of one function: its init time, or why it failed (its requests then get a 500)."""
+    if invocation.outcome == "ready":
+        return f"Warmed {name} in {invocation.init_ms or 0:.0f} ms"
+    if invocation.outcome == "init_error" and invocation.payload:
+        error = json.loads(invocation.payload)
+        reason = f"{error['errorType']}: {error['errorMessage']}"
+    elif invocation.outcome == "timeout":
+        reason = f"its init took over {INIT_TIMEOUT_SECONDS} s, Lambda's limit"
+    else:
+        reason = f"its worker exited during its init ({invocation.outcome})"
+    return f"error: {name} failed to warm: {reason}"
+
+
 def invoke(options: argparse.Namespace) -> int:
     options.port, options.host, options.no_reload = 0, "127.0.0.1", True
+    if options.debug_port is not None:  # debugs the function invoked, unless --debug-function names another
+        options.debug_function = options.debug_function or options.function
     server = DevServer(options)
     try:
         function = resolve_function_name(server.app, options.function)
@@ -281,6 +347,8 @@ def add_options(target: argparse.ArgumentParser, serve: bool, defaults: dict[str
     add("--persist", metavar="DIR", help="keep tables and buckets in DIR across restarts")
     add("--concurrency", type=int, default=4, help="warm workers per function at most (default 4)")
     add("--cache-dir", default=str(DEFAULT_CACHE), help="where dependency sets are installed")
+    add("--debug-port", "-d", type=int, help="the debugged function's worker waits for a debugger (debugpy) here")
+    add("--debug-function", help="the function --debug-port applies to (needed when the template has several)")
     if serve:
         add("--host", default="127.0.0.1")
         add("--port", "-p", type=int, default=3000)
@@ -291,8 +359,21 @@ def add_options(target: argparse.ArgumentParser, serve: bool, defaults: dict[str
             default=DEFAULT_STATIC_DIR,
             help=f"serve this directory's files at / (default: {DEFAULT_STATIC_DIR}, if it exists), as sam does",
         )
+        add(
+            "--warm-containers",
+            type=warm_containers,
+            metavar="{EAGER,LAZY}",
+            help="EAGER: start one worker per function at start; LAZY (the default): on its first request",
+        )
     if defaults:
         target.set_defaults(**defaults)
+
+
+def warm_containers(value: str) -> str:
+    """EAGER or LAZY, in any case, as sam accepts them (samconfig.toml's warm_containers too)."""
+    if value.upper() not in ("EAGER", "LAZY"):
+        raise argparse.ArgumentTypeError(f"{value!r} is not EAGER or LAZY")
+    return value.upper()
 
 
 def parser(defaults: dict[str, Any] | None = None) -> argparse.ArgumentParser:
@@ -319,6 +400,7 @@ SAMCONFIG_KEYS = {
     "region": "region",
     "host": "host",
     "port": "port",
+    "warm_containers": "warm_containers",
     "static_dir": "static_dir",
 }
 
@@ -359,5 +441,11 @@ def main(argv: list[str] | None = None) -> int:
     ) as error:  # said plainly, not as a traceback
         log(f"error: {error}")
         return 1
+    if server.eager:
+        try:
+            server.warm(server.pools)
+        except BaseException:
+            server.close()
+            raise
     log(f"Started in {time.perf_counter() - started:.2f} s")
     return server.serve()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import importlib.util
 import shutil
 import socket
 import subprocess
@@ -47,6 +49,8 @@ class WorkerSpec:
     timeout: int
     environment: dict[str, str] = field(default_factory=dict)
     pycache: str = ""
+    debug_port: int | None = None  # --debug-port: wait for a debugger before the handler's import
+    debugpy: str = ""  # where debugpy is installed (the dev server's venv), for that worker only
 
 
 class Worker:
@@ -60,6 +64,8 @@ class Worker:
             environment.update({"DEVSERVER_COVERAGE_PATH": coverage, **coverage_environment()})
         # Bytecode goes to the cache, not to __pycache__ folders in the function's code (read-only on Lambda).
         interpreter = [sys.executable, "-I", "-S", "-X", f"pycache_prefix={spec.pycache}"]
+        if spec.debug_port is not None:  # frozen standard modules would make the debugger miss breakpoints in them
+            interpreter += ["-X", "frozen_modules=off"]
         try:
             self.process = subprocess.Popen(
                 [*interpreter, WORKER_SCRIPT, str(theirs.fileno()), spec.function_name],
@@ -70,8 +76,15 @@ class Worker:
         finally:
             theirs.close()
         self.connection = Connection(ours.detach())
+        debug = (spec.function_name, spec.debug_port, spec.debugpy) if spec.debug_port is not None else None
         self.connection.send(
-            {"code_dir": spec.code_dir, "path": list(spec.path), "handler": spec.handler, "timeout": spec.timeout}
+            {
+                "code_dir": spec.code_dir,
+                "path": list(spec.path),
+                "handler": spec.handler,
+                "timeout": spec.timeout,
+                "debug": debug,
+            }
         )
         self.ready = False
 
@@ -131,6 +144,12 @@ class Worker:
         return self.process.poll() is None and not self.connection.closed
 
 
+def debugpy_location() -> str | None:
+    """The directory debugpy is installed in (requirements-dev.txt), for a worker started with a debug port."""
+    found = importlib.util.find_spec("debugpy")
+    return str(Path(found.origin).resolve().parents[1]) if found and found.origin else None
+
+
 def _running_loop() -> asyncio.AbstractEventLoop | None:
     try:
         return asyncio.get_running_loop()
@@ -178,7 +197,12 @@ class FunctionPool:
         environment: dict[str, str],
         dependencies: Dependencies,
         log: Callable[[str], None] = print_line,
+        debug_port: int | None = None,
     ) -> None:
+        # Debugged (--debug-port): one worker at most, as one process can listen on the port, and no time limit.
+        self.debug_port = debug_port
+        if debug_port is not None:
+            function = dataclasses.replace(function, concurrency=min(function.concurrency, 1))
         self.function = function
         self.log = log
         self.environment = environment
@@ -188,6 +212,7 @@ class FunctionPool:
         self.generation = 0
         self.condition = threading.Condition()
         self.waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = deque()  # invoke_async's
+        self.closed = False
         self.spec, self.broken = self._spec()
 
     def _spec(self) -> tuple[WorkerSpec | None, str | None]:
@@ -205,6 +230,8 @@ class FunctionPool:
             timeout=self.function.timeout,
             environment=self.environment,
             pycache=str(self.dependencies.pycache),
+            debug_port=self.debug_port,
+            debugpy=(debugpy_location() or "") if self.debug_port is not None else "",
         )
         return spec, None
 
@@ -230,13 +257,13 @@ class FunctionPool:
         init_ms, keep_worker = None, False
         try:
             if not worker.ready:
-                init_ms, failed = self._initialized(worker, worker.receive(INIT_TIMEOUT_SECONDS), request_id)
+                init_ms, failed = self._initialized(worker, self._receive(worker, INIT_TIMEOUT_SECONDS), request_id)
                 if failed:
                     return failed
             if not worker.send((event_json, request_id, trace_id)):
                 return Invocation("crash", None, 0.0, 0, init_ms, request_id)
             waited = self._wait_seconds(integration_timeout)
-            invocation, keep_worker = self._answered(worker, worker.receive(waited), waited, init_ms, request_id)
+            invocation, keep_worker = self._answered(worker, self._receive(worker, waited), waited, init_ms, request_id)
             return invocation
         finally:
             if not keep_worker:
@@ -258,7 +285,7 @@ class FunctionPool:
         init_ms, invocation, keep_worker = None, None, False
         try:
             if not worker.ready:
-                init = await worker.receive_async(INIT_TIMEOUT_SECONDS)
+                init = await self._receive_async(worker, INIT_TIMEOUT_SECONDS)
                 init_ms, invocation = self._initialized(worker, init, request_id)
             if invocation is not None:
                 pass  # the init failed
@@ -266,7 +293,7 @@ class FunctionPool:
                 invocation = Invocation("crash", None, 0.0, 0, init_ms, request_id)
             else:
                 waited = self._wait_seconds(integration_timeout)
-                answer = await worker.receive_async(waited)
+                answer = await self._receive_async(worker, waited)
                 invocation, keep_worker = self._answered(worker, answer, waited, init_ms, request_id)
         finally:
             if not keep_worker:
@@ -274,6 +301,44 @@ class FunctionPool:
         if invocation.outcome != "unavailable":  # that one is reported when the function finishes
             self.report(invocation)
         return invocation
+
+    def _receive(self, worker: Worker, seconds: float) -> tuple[str, str | None, float, int] | None:
+        """The worker's answer within `seconds`; a debugged worker's whenever it comes, as a debugger may keep it
+        paused as long as it likes (sam local lifts the timeouts when debugging too), until the pool is closed."""
+        if self.debug_port is None:
+            return worker.receive(seconds)
+        while not self.closed:
+            if (answer := worker.receive(0.25)) is not None:
+                return answer
+        worker.kill()  # the dev server is stopping (or reloading its template): no debugger keeps it waiting
+        return "crash", None, 0.0, 0
+
+    async def _receive_async(self, worker: Worker, seconds: float) -> tuple[str, str | None, float, int] | None:
+        """`_receive` on the event loop."""
+        if self.debug_port is None:
+            return await worker.receive_async(seconds)
+        while not self.closed:
+            if (answer := await worker.receive_async(0.25)) is not None:
+                return answer
+        worker.kill()
+        return "crash", None, 0.0, 0
+
+    def warm(self) -> Invocation | None:
+        """--warm-containers EAGER: start one worker now and wait for its init, so the first request finds it idle
+        and warm (no Init Duration). The init's outcome (`ready`, or why not) with its init_ms; None if the pool
+        cannot start a worker (a broken spec, already said) or need not (one is idle, or its limit is reached)."""
+        with self.condition:
+            if self.spec is None or self.idle or self.count >= self.function.concurrency:
+                return None
+            self.count += 1
+            spec = self.spec
+        worker = self._start(spec)
+        try:
+            init = self._receive(worker, INIT_TIMEOUT_SECONDS)
+            init_ms, failed = self._initialized(worker, init, "")
+            return failed or Invocation("ready", None, 0.0, 0, init_ms)
+        finally:
+            self._release(worker)  # idle if ready and still current; otherwise gone
 
     def _initialized(
         self, worker: Worker, init: tuple[str, str | None, float, int] | None, request_id: str
@@ -429,6 +494,8 @@ class FunctionPool:
         with self.condition:
             if new_spec is not None:
                 self.spec, self.broken = new_spec
+            else:
+                self.closed = True  # for good: a debugged worker's request stops waiting (see _receive)
             self.generation += 1
             stale, self.idle = self.idle, []
             self.count -= len(stale)

@@ -17,7 +17,9 @@ import logging
 import os
 import resource
 import signal
+import socket
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -136,6 +138,9 @@ def serve(connection: Connection) -> None:
     sys.path[:0] = setup["path"]
     started = time.perf_counter()
     try:
+        if setup.get("debug"):  # before the handler's import, so that breakpoints at module level work too
+            wait_for_debugger(connection, *setup["debug"])
+            started = time.perf_counter()  # the wait is no part of the init's duration
         handler = import_handler(setup["handler"])
         outcome, payload = "ready", None
     except BaseException as error:  # any exception at import time fails the init, as on Lambda
@@ -240,6 +245,38 @@ def start_coverage() -> None:
         sys.path.remove(location)
         os.environ.pop("COVERAGE_PROCESS_CONFIG", None)
         os.environ.pop("COVERAGE_PROCESS_START", None)
+
+
+def wait_for_debugger(connection: Connection, function: str, port: int, location: str) -> None:
+    """`--debug-port`: listen for a debugger (VS Code's "attach") and wait until one is attached. debugpy comes from
+    the dev server's venv at `location`, which leaves sys.path again, as coverage does (start_coverage). In-process
+    (no adapter process of its own, which would outlive the worker): the port is this worker's, and free again as
+    soon as the worker exits, so the worker that replaces it after a code reload can listen on it at once."""
+    sys.path.insert(0, location)
+    try:
+        debugpy = importlib.import_module("debugpy")
+    finally:
+        sys.path.remove(location)
+    with socket.socket() as probe:  # in-process, listen() waits forever for a port it cannot bind: say so instead
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            raise InitError("DebuggerError", f"cannot listen on 127.0.0.1:{port}: {error.strerror}") from error
+    debugpy.listen(("127.0.0.1", port), in_process_debug_adapter=True)
+    sys.stderr.write(f"{function} is waiting for a debugger to attach on 127.0.0.1:{port}\n")
+    sys.stderr.flush()
+    attached = threading.Event()
+
+    def exit_with_the_pool() -> None:
+        # Nothing arrives on the pipe before this worker reports its init: readable now means the dev server is gone.
+        while not attached.is_set():
+            if connection.poll(0.2) and not attached.is_set():
+                os._exit(0)
+
+    threading.Thread(target=exit_with_the_pool, daemon=True).start()
+    debugpy.wait_for_client()
+    attached.set()
 
 
 if __name__ == "__main__":

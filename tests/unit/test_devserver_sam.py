@@ -361,7 +361,8 @@ def test_samconfig_supplies_local_start_api_settings(tmp_path, overrides):
 
     assert (defaults["region"], defaults["port"], defaults["env_vars"]) == ("eu-west-1", 5000, "env.json")
     assert parse_parameter_overrides(defaults["parameter_overrides"]) == {"LogLevel": "DEBUG", "Stage": "dev"}
-    assert set(defaults) == {"region", "port", "env_vars", "parameter_overrides"}
+    assert defaults["warm_containers"] == "EAGER"
+    assert set(defaults) == {"region", "port", "env_vars", "parameter_overrides", "warm_containers"}
 
 
 def test_a_missing_samconfig_gives_no_defaults(tmp_path):
@@ -376,6 +377,16 @@ def test_the_command_line_wins_over_samconfig(tmp_path):
 
     assert (options.port, options.region, options.env_vars) == (4000, "eu-west-1", "env.json")
     assert parser(samconfig_defaults(path)).parse_args([]).port == 5000
+    assert (options.warm_containers, parser().parse_args([]).warm_containers) == ("EAGER", None)
+    assert parser(samconfig_defaults(path)).parse_args(["--warm-containers", "lazy"]).warm_containers == "LAZY"
+
+
+@pytest.mark.parametrize("argv", [["--warm-containers", "warm"], ["start-api", "--warm-containers", "cold"]])
+def test_warm_containers_is_eager_or_lazy_in_any_case_as_sam_takes_it(argv, capsys):
+    assert parser().parse_args(["--warm-containers", "Eager"]).warm_containers == "EAGER"
+    with pytest.raises(SystemExit):
+        parser().parse_args(argv)
+    assert "is not EAGER or LAZY" in capsys.readouterr().err
 
 
 # Reserved concurrency 0 stops every invocation: https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
@@ -422,6 +433,17 @@ def test_a_template_that_cannot_start_is_one_clear_line_not_a_traceback(tmp_path
     assert error.startswith("error: ")
     assert expected in error
     assert "Traceback" not in error
+
+
+def test_a_debug_port_needs_the_function_when_the_template_has_several(tmp_path, capsys):
+    from devserver.cli import main
+
+    write_template(tmp_path, GLOBALS_TEMPLATE)
+
+    assert main(["--template", str(tmp_path / "template.yaml"), "--debug-port", "5890"]) == 1
+    assert capsys.readouterr().err.endswith(
+        "\nerror: --debug-port debugs one function: add --debug-function with one of FnA, FnB\n"
+    )
 
 
 # Local secret values (secrets.local.json)
