@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import os
+import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -74,25 +78,56 @@ def _in_process_handler(function: str, aws_endpoint: str) -> Any:
     return load_module(spec_function.code_dir / "app.py", f"inproc_{function}").lambda_handler
 
 
-def _client_load(port: int, path: str, threads: int, per_thread: int) -> int:
-    """A load generator as light as ab or wrk: raw sockets, one prebuilt request, read to EOF."""
+def _client_load(port: int, path: str, threads: int, per_thread: int, keep_alive: bool) -> int:
+    """A load generator as light as ab or wrk: raw sockets, one prebuilt request. With keep-alive, each client
+    sends its requests one after another on one connection; without, each request opens a connection and reads to
+    EOF. Returns how many 200s came back."""
     import socket
 
-    payload = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
+    close = "" if keep_alive else "Connection: close\r\n"
+    payload = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{close}\r\n".encode()
     ok = 0
     lock = threading.Lock()
 
-    def run() -> None:
-        nonlocal ok
+    def reused() -> int:
+        """As a keep-alive client does: the connection is reused until the server says `Connection: close`."""
+        answered, connection, buffer = 0, None, b""
+        for _ in range(per_thread):
+            if connection is None:
+                connection = socket.create_connection(("127.0.0.1", port))
+                connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            connection.sendall(payload)
+            while (end := buffer.find(b"\r\n\r\n")) < 0 or len(buffer) < end + 4 + _length(buffer[:end]):
+                chunk = connection.recv(65536)
+                if not chunk:
+                    raise ConnectionError("the server closed the connection mid-response")
+                buffer += chunk
+            head = buffer[:end]
+            answered += head.startswith(b"HTTP/1.1 200")
+            buffer = buffer[end + 4 + _length(head) :]
+            if re.search(rb"(?im)^connection:\s*close", head):
+                connection.close()
+                connection, buffer = None, b""
+        if connection is not None:
+            connection.close()
+        return answered
+
+    def fresh() -> int:
+        answered = 0
         for _ in range(per_thread):
             with socket.create_connection(("127.0.0.1", port)) as connection:
                 connection.sendall(payload)
                 chunks = []
                 while chunk := connection.recv(65536):
                     chunks.append(chunk)
-            if b"".join(chunks).startswith(b"HTTP/1.1 200"):
-                with lock:
-                    ok += 1
+            answered += b"".join(chunks).startswith(b"HTTP/1.1 200")
+        return answered
+
+    def run() -> None:
+        nonlocal ok
+        answered = reused() if keep_alive else fresh()
+        with lock:
+            ok += answered
 
     workers = [threading.Thread(target=run) for _ in range(threads)]
     for worker in workers:
@@ -102,7 +137,94 @@ def _client_load(port: int, path: str, threads: int, per_thread: int) -> int:
     return ok
 
 
-def latency_and_throughput(count: int, clients: int) -> dict[str, Any]:
+def _length(head: bytes) -> int:
+    found = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+    return int(found.group(1)) if found else 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process, all its threads (not its children: the workers, moto)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def throughput(port: int, pid: int, keep_alive: bool, clients: int, total: int) -> dict[str, float]:
+    """GET /api/health from `clients` concurrent clients in 2 processes: req/s, and the dev server's own CPU
+    per request (the gateway process; the function's worker is Lambda's share, measured in section 2)."""
+    per_process = max(1, clients // 2)
+    cpu_before, started = cpu_seconds(pid), time.perf_counter()
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        done = sum(
+            pool.map(
+                _client_load,
+                [port] * 2,
+                ["/api/health"] * 2,
+                [per_process] * 2,
+                [total // (per_process * 2)] * 2,
+                [keep_alive] * 2,
+            )
+        )
+    elapsed, cpu = time.perf_counter() - started, cpu_seconds(pid) - cpu_before
+    return {"requests": done, "rps": done / elapsed, "cpu_ms": cpu * 1000 / max(done, 1)}
+
+
+def sequential_p50(port: int, path: str, count: int) -> dict[str, float]:
+    """One client, one request at a time: p50 latency on a reused connection and on a new one per request."""
+    reused = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def again() -> None:
+        reused.request("GET", path)
+        reused.getresponse().read()
+
+    for _ in range(20):
+        again()
+    kept = percentiles(_timed(again, count))[0]
+    reused.close()
+    fresh = percentiles(_timed(lambda: request(port, "GET", path), count))[0]
+    return {"keep_alive_p50": kept, "new_connection_p50": fresh}
+
+
+@contextmanager
+def baseline_server(revision: str, args: tuple[str, ...]) -> Iterator[tuple[int, int] | None]:
+    """The dev server as it was at `revision` (Werkzeug's threaded WSGI server), run from an extracted copy of its
+    devserver/ package against this checkout's template: today's figures, measured in the same run. None when
+    the revision is not in this clone (a shallow one)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        git = shutil.which("git") or "/usr/bin/git"
+        archive = subprocess.run([git, "archive", revision, "devserver"], cwd=ROOT, capture_output=True)
+        if archive.returncode != 0:
+            yield None
+            return
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as files:
+            files.extractall(scratch, filter="data")
+        from devserver.aws import free_port
+
+        port = free_port()
+        log = Path(scratch) / "devserver.log"
+        with log.open("w") as output:
+            process = subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "devserver", "--template", str(ROOT / "template.yaml")),
+                    *("--port", str(port), "--cache-dir", str(ROOT / ".devserver-cache"), *args),
+                ],
+                cwd=scratch,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            try:
+                deadline = time.monotonic() + 300
+                while "Running on" not in log.read_text():
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"the baseline dev server did not start:\n{log.read_text()}")
+                    time.sleep(0.05)
+                yield port, process.pid
+            finally:
+                os.killpg(process.pid, signal.SIGINT)
+                process.wait(timeout=30)
+
+
+def latency_and_throughput(count: int, clients: int, total: int) -> dict[str, Any]:
     overrides = f"LogLevel=WARNING RateLimit={HIGH_RATE_LIMIT}"
     with running(ROOT / "template.yaml", "--no-reload", "--parameter-overrides", overrides) as server:
         bearer = subprocess.run(
@@ -148,27 +270,28 @@ def latency_and_throughput(count: int, clients: int) -> dict[str, Any]:
                     "added_p50": server_p50 - local_p50,
                 }
             )
-        per_process = max(1, clients // 2)
-        total_each = 1000
-        started = time.perf_counter()
-        with ProcessPoolExecutor(max_workers=2) as pool:
-            done = sum(
-                pool.map(
-                    _client_load,
-                    [server.port] * 2,
-                    ["/api/health"] * 2,
-                    [per_process] * 2,
-                    [total_each // per_process] * 2,
-                )
-            )
-        elapsed = time.perf_counter() - started
-        results["throughput"] = {
-            "clients": per_process * 2,
-            "requests": done,
-            "seconds": elapsed,
-            "rps": done / elapsed,
-        }
+        results["throughput"] = load_figures(server.port, server.process.pid, clients, total)
         return results
+
+
+def load_figures(port: int, pid: int, clients: int, total: int) -> dict[str, Any]:
+    for _ in range(3):  # the function's concurrency: every worker warm before the clock starts
+        throughput(port, pid, True, clients, clients * 10)
+    return {
+        "clients": clients,
+        "keep_alive": throughput(port, pid, True, clients, total),
+        "new_connection": throughput(port, pid, False, clients, total),
+        **sequential_p50(port, "/api/health", 300),
+    }
+
+
+def baseline(revision: str, clients: int, total: int) -> dict[str, Any]:
+    """The same load against the dev server at `revision`."""
+    overrides = f"LogLevel=WARNING RateLimit={HIGH_RATE_LIMIT}"
+    with baseline_server(revision, ("--no-reload", "--parameter-overrides", overrides)) as started:
+        if started is None:
+            return {"revision": revision, "missing": True}
+        return {"revision": revision, **load_figures(*started, clients, total)}
 
 
 def reload_time(repeats: int) -> dict[str, float]:
@@ -192,5 +315,8 @@ def reload_time(repeats: int) -> dict[str, float]:
 
 if __name__ == "__main__":
     section, *numbers = sys.argv[1:]
-    values = [int(number) for number in numbers]
-    print(json.dumps(latency_and_throughput(*values) if section == "serve" else reload_time(*values)))
+    if section == "baseline":
+        print(json.dumps(baseline(numbers[0], *map(int, numbers[1:]))))
+    else:
+        values = [int(number) for number in numbers]
+        print(json.dumps(latency_and_throughput(*values) if section == "serve" else reload_time(*values)))
