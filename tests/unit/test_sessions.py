@@ -346,16 +346,26 @@ def test_a_throttled_or_conflicting_rotation_is_503_and_the_session_lives_on(aws
 
 
 @pytest.mark.parametrize(
-    "code", ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"]
+    ("operation", "code"),
+    [
+        ("GetItem", "ProvisionedThroughputExceededException"),
+        ("GetItem", "ThrottlingException"),
+        ("GetItem", "RequestLimitExceeded"),
+        # The rotation's write throttled as a whole, not cancelled item by item: nothing was written either.
+        ("TransactWriteItems", "ThrottlingException"),
+        ("TransactWriteItems", "ProvisionedThroughputExceededException"),
+    ],
 )
-def test_a_throttled_read_is_503(aws, code):
+def test_a_throttled_read_or_write_is_503_and_the_session_lives_on(aws, operation, code):
     first = refresh_cookie(signup())
 
-    with before("GetItem", lambda params: dynamodb_error(code)):
+    with before(operation, lambda params: dynamodb_error(code)):
         busy = refresh(first)
 
     assert_problem(busy, 503)
     assert busy.headers["retry-after"] == "1"
+    assert busy.cookies == []
+    assert families()[0]["revoked"] == {"BOOL": False}
     assert refresh(first).status == 200
 
 
@@ -399,6 +409,7 @@ def test_a_conflict_with_a_request_that_spent_the_token_gets_its_successor(aws):
         ("TransactionCanceledException", ("None", "ItemCollectionSizeLimitExceeded", "None")),
         ("TransactionCanceledException", ()),  # no reasons at all
         ("InternalServerError", ()),
+        ("ValidationException", ()),  # a request DynamoDB refuses outright, not a cancelled transaction
     ],
 )
 def test_any_other_dynamodb_failure_logs_nobody_out(aws, error, reasons):
