@@ -200,6 +200,32 @@ def test_refresh_without_or_with_a_bad_cookie_is_401(aws):
     assert 'error="invalid_token"' in garbage.headers["www-authenticate"]
 
 
+# Cookies other sites' scripts or older versions may have set on the same path, named around refresh_token.
+NEAR_NAMES = ["analytics", "refresh", "Refresh_Token", "refresh_toke", "refresh_token_old", "xrefresh_token"]
+
+
+def test_the_refresh_cookie_is_picked_by_its_exact_name_among_others(aws):
+    token = refresh_cookie(signup())
+    cookies = [f"{name}=not-the-token" for name in NEAR_NAMES] + [f"refresh_token={token}", "theme=dark"]
+
+    result = invoke("auth_refresh", load_event("auth_refresh/post.json", cookies=cookies))
+
+    assert result.status == 200, result.body
+
+
+def test_a_token_under_another_cookie_name_is_no_refresh_cookie(aws):
+    token = refresh_cookie(signup())
+    cookies = [f"{name}={token}" for name in NEAR_NAMES]
+
+    refreshed = invoke("auth_refresh", load_event("auth_refresh/post.json", cookies=cookies))
+    logged_out = invoke("auth_logout", load_event("auth_logout/post.json", cookies=cookies))
+
+    assert refreshed.status == 401
+    assert refreshed.headers["www-authenticate"] == 'Bearer realm="api"'  # no cookie, not a bad one
+    assert logged_out.status == 204
+    assert refresh(token).status == 200  # neither spent nor revoked
+
+
 def test_expired_refresh_token_is_401(aws, monkeypatch):
     token = refresh_cookie(signup())
     from apikit.repositories import sessions
