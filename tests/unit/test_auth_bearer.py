@@ -173,6 +173,10 @@ BAD_AUTHORIZATIONS = {
     "garbage": lambda: "Bearer garbage",
     "Basic scheme": lambda: "Basic YWxpY2U6c2VjcmV0",
     "valid token under Basic": lambda: f"Basic {token()}",
+    # Schemes that sort after "bearer" too, and one that starts with it: only the exact scheme is Bearer.
+    "valid token under Token": lambda: f"Token {token()}",
+    "valid token under DPoP": lambda: f"DPoP {token()}",
+    "valid token under Bearerx": lambda: f"Bearerx {token()}",
     "Bearer without token": lambda: "Bearer",
     "Bearer and spaces": lambda: "Bearer    ",
     "token without scheme": lambda: token(),
