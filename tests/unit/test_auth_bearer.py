@@ -249,6 +249,17 @@ def test_nbf_allows_a_little_clock_skew_and_the_lifetime_may_reach_the_cap_exact
     assert create(f"Bearer {token(iat=now, exp=now + 900)}").status == 201  # ACCESS_TOKEN_TTL_SECONDS exactly
 
 
+def test_a_token_works_until_just_before_its_exp_and_not_at_it(aws, monkeypatch):
+    """No leeway on exp: at exactly `exp` the token is expired, even when this container has it verified and cached."""
+    now = int(time.time())
+    authorization = f"Bearer {token(iat=now, nbf=now, exp=now + 900)}"
+
+    monkeypatch.setattr(time, "time", lambda: now + 899.999)
+    assert create(authorization).status == 201
+    monkeypatch.setattr(time, "time", lambda: float(now + 900))
+    assert_invalid_token(create(authorization))
+
+
 def publish(*jwks: dict[str, Any]) -> None:
     _client("secretsmanager").put_secret_value(SecretId="JwtPublicKeys", SecretString=json.dumps({"keys": list(jwks)}))
 
