@@ -13,6 +13,9 @@ import pytest
 from tests.conftest import PUBLIC_KEYS, bearer, invoke, load_event
 
 PASSWORD = "correct horse battery staple"
+# The longest address there is: 254 characters (a 64-character local part, labels of at most 63).
+LONGEST_EMAIL = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 57 + ".com"
+TOO_LONG_EMAIL = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 58 + ".com"
 COOKIE = re.compile(
     r"refresh_token=([A-Za-z0-9_-]{43}); Path=/api/auth; Max-Age=2592000; HttpOnly; Secure; SameSite=Strict"
 )
@@ -82,6 +85,8 @@ def test_signup_creates_the_account_and_starts_a_session(aws):
         ({"password": "x" * 11}, ["body", "password"]),
         ({"password": "x" * 129}, ["body", "password"]),
         ({"name": ""}, ["body", "name"]),
+        ({"name": "n" * 101}, ["body", "name"]),
+        ({"email": TOO_LONG_EMAIL}, ["body", "email"]),
         ({"role": "admin"}, ["body", "role"]),
         ({"password": 123456789012}, ["body", "password"]),
     ],
@@ -90,6 +95,35 @@ def test_signup_rejects_invalid_input_with_422(aws, changes, location):
     result = signup(**changes)
 
     assert result.status == 422
+    assert result.headers["content-type"] == "application/problem+json"
+    assert location in [error["loc"] for error in result.json()["errors"]]
+
+
+def test_the_longest_email_password_and_name_sign_up_and_the_same_log_in(aws):
+    assert len(LONGEST_EMAIL) == 254
+    assert len(TOO_LONG_EMAIL) == 255
+
+    created = signup(email=LONGEST_EMAIL, password="p" * 128, name="n" * 100)
+
+    assert created.status == 201, created.body
+    assert created.json()["user"]["email"] == LONGEST_EMAIL
+    assert created.json()["user"]["name"] == "n" * 100
+    assert login(email=LONGEST_EMAIL, password="p" * 128).status == 200
+    assert login(email=LONGEST_EMAIL, password="p").status == 401  # one character is a wrong password, not a 422
+
+
+@pytest.mark.parametrize(
+    ("changes", "location"),
+    [
+        ({"password": ""}, ["body", "password"]),
+        ({"password": "p" * 129}, ["body", "password"]),  # as signup: what it never stored is never hashed
+        ({"email": TOO_LONG_EMAIL}, ["body", "email"]),
+    ],
+)
+def test_login_rejects_what_signup_never_accepts_with_422(aws, changes, location):
+    result = login(**changes)
+
+    assert result.status == 422, result.body
     assert result.headers["content-type"] == "application/problem+json"
     assert location in [error["loc"] for error in result.json()["errors"]]
 
