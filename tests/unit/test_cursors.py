@@ -242,7 +242,7 @@ def test_a_cursor_signed_with_another_key_is_400(posts):
     assert list_posts(limit="2", cursor=next_cursor(list_posts(limit="2"))).status == 200
 
 
-# --- a cursor signed right holds a key, and nothing but a key ---------------------------------------------------
+# --- a cursor signed right holds a key of any length, and nothing but a key -------------------------------------
 
 POSTS = ("dynamodb", "PostsTable", "ByCreatedAt", "entity", "post")  # the context of GET /api/posts's cursors
 FILES_OF_ALICE = ("s3", BUCKET, "uploads/alice/")
@@ -312,6 +312,43 @@ def test_a_signed_cursor_whose_payload_is_no_key_of_its_list_is_400_not_500(post
     assert [payload for payload, answer in answers if answer.status != 400] == []
     for _, answer in answers:
         assert_invalid_cursor(answer)
+
+
+def test_a_posts_cursor_round_trips_for_every_length_of_its_values(aws):
+    """Every length from 1 to DynamoDB's 1,024 bytes, in 1- to 4-byte characters: each padding base64 can need, and
+    lengths that need both bytes of a value's length; one byte more is refused."""
+    from apikit.errors import BadRequest
+    from apikit.repositories.pages import decode_cursor, encode_cursor
+
+    posts = ("PostsTable", "ByCreatedAt", {"id", "entity", "created_at"}, ("entity", "post"))
+    lengths = set()
+    for size in range(1, 1025):
+        for character in ("x", "\u00e9", "\u732b", "\U0001f600"):
+            value = character * (size // len(character.encode())) + "x" * (size % len(character.encode()))
+            key = {"entity": {"S": "post"}, "id": {"S": value}, "created_at": {"S": CREATED_AT.decode()}}
+            cursor = encode_cursor(key, *posts)
+            assert re.fullmatch(r"[A-Za-z0-9_-]+", cursor), cursor
+            assert decode_cursor(cursor, *posts) == key
+            lengths.add(len(cursor) % 4)
+    assert lengths == {0, 2, 3}  # unpadded, and what needed "=" and "==" (no base64 is 1 mod 4)
+
+    longer = {"entity": {"S": "post"}, "id": {"S": "x" * 1025}, "created_at": {"S": CREATED_AT.decode()}}
+    with pytest.raises(BadRequest):
+        decode_cursor(encode_cursor(longer, *posts), *posts)
+
+
+def test_an_uploads_cursor_round_trips_for_every_length_of_a_name(aws):
+    from apikit.repositories.uploads import decode_cursor, encode_cursor
+
+    prefix = "uploads/alice/"
+    lengths = set()
+    for size in range(1, 201):  # a stored name's 200 bytes at most (apikit.files.NAME_MAX_BYTES)
+        key = f"{prefix}{UPLOAD_ID.decode()}/{'n' * size}"
+        cursor = encode_cursor(key, BUCKET, prefix)
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", cursor), cursor
+        assert decode_cursor(cursor, BUCKET, prefix) == key
+        lengths.add(len(cursor) % 4)
+    assert lengths == {0, 2, 3}
 
 
 # --- size ---------------------------------------------------------------------------------------------------------
