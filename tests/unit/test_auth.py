@@ -13,6 +13,9 @@ import pytest
 from tests.conftest import PUBLIC_KEYS, bearer, invoke, load_event
 
 PASSWORD = "correct horse battery staple"
+# The longest address there is: 254 characters (a 64-character local part, labels of at most 63).
+LONGEST_EMAIL = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 57 + ".com"
+TOO_LONG_EMAIL = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 58 + ".com"
 COOKIE = re.compile(
     r"refresh_token=([A-Za-z0-9_-]{43}); Path=/api/auth; Max-Age=2592000; HttpOnly; Secure; SameSite=Strict"
 )
@@ -82,6 +85,8 @@ def test_signup_creates_the_account_and_starts_a_session(aws):
         ({"password": "x" * 11}, ["body", "password"]),
         ({"password": "x" * 129}, ["body", "password"]),
         ({"name": ""}, ["body", "name"]),
+        ({"name": "n" * 101}, ["body", "name"]),
+        ({"email": TOO_LONG_EMAIL}, ["body", "email"]),
         ({"role": "admin"}, ["body", "role"]),
         ({"password": 123456789012}, ["body", "password"]),
     ],
@@ -90,6 +95,35 @@ def test_signup_rejects_invalid_input_with_422(aws, changes, location):
     result = signup(**changes)
 
     assert result.status == 422
+    assert result.headers["content-type"] == "application/problem+json"
+    assert location in [error["loc"] for error in result.json()["errors"]]
+
+
+def test_the_longest_email_password_and_name_sign_up_and_the_same_log_in(aws):
+    assert len(LONGEST_EMAIL) == 254
+    assert len(TOO_LONG_EMAIL) == 255
+
+    created = signup(email=LONGEST_EMAIL, password="p" * 128, name="n" * 100)
+
+    assert created.status == 201, created.body
+    assert created.json()["user"]["email"] == LONGEST_EMAIL
+    assert created.json()["user"]["name"] == "n" * 100
+    assert login(email=LONGEST_EMAIL, password="p" * 128).status == 200
+    assert login(email=LONGEST_EMAIL, password="p").status == 401  # one character is a wrong password, not a 422
+
+
+@pytest.mark.parametrize(
+    ("changes", "location"),
+    [
+        ({"password": ""}, ["body", "password"]),
+        ({"password": "p" * 129}, ["body", "password"]),  # as signup: what it never stored is never hashed
+        ({"email": TOO_LONG_EMAIL}, ["body", "email"]),
+    ],
+)
+def test_login_rejects_what_signup_never_accepts_with_422(aws, changes, location):
+    result = login(**changes)
+
+    assert result.status == 422, result.body
     assert result.headers["content-type"] == "application/problem+json"
     assert location in [error["loc"] for error in result.json()["errors"]]
 
@@ -198,6 +232,32 @@ def test_refresh_without_or_with_a_bad_cookie_is_401(aws):
     assert missing.status == garbage.status == 401
     assert missing.headers["www-authenticate"] == 'Bearer realm="api"'
     assert 'error="invalid_token"' in garbage.headers["www-authenticate"]
+
+
+# Cookies other sites' scripts or older versions may have set on the same path, named around refresh_token.
+NEAR_NAMES = ["analytics", "refresh", "Refresh_Token", "refresh_toke", "refresh_token_old", "xrefresh_token"]
+
+
+def test_the_refresh_cookie_is_picked_by_its_exact_name_among_others(aws):
+    token = refresh_cookie(signup())
+    cookies = [f"{name}=not-the-token" for name in NEAR_NAMES] + [f"refresh_token={token}", "theme=dark"]
+
+    result = invoke("auth_refresh", load_event("auth_refresh/post.json", cookies=cookies))
+
+    assert result.status == 200, result.body
+
+
+def test_a_token_under_another_cookie_name_is_no_refresh_cookie(aws):
+    token = refresh_cookie(signup())
+    cookies = [f"{name}={token}" for name in NEAR_NAMES]
+
+    refreshed = invoke("auth_refresh", load_event("auth_refresh/post.json", cookies=cookies))
+    logged_out = invoke("auth_logout", load_event("auth_logout/post.json", cookies=cookies))
+
+    assert refreshed.status == 401
+    assert refreshed.headers["www-authenticate"] == 'Bearer realm="api"'  # no cookie, not a bad one
+    assert logged_out.status == 204
+    assert refresh(token).status == 200  # neither spent nor revoked
 
 
 def test_expired_refresh_token_is_401(aws, monkeypatch):

@@ -173,6 +173,10 @@ BAD_AUTHORIZATIONS = {
     "garbage": lambda: "Bearer garbage",
     "Basic scheme": lambda: "Basic YWxpY2U6c2VjcmV0",
     "valid token under Basic": lambda: f"Basic {token()}",
+    # Schemes that sort after "bearer" too, and one that starts with it: only the exact scheme is Bearer.
+    "valid token under Token": lambda: f"Token {token()}",
+    "valid token under DPoP": lambda: f"DPoP {token()}",
+    "valid token under Bearerx": lambda: f"Bearerx {token()}",
     "Bearer without token": lambda: "Bearer",
     "Bearer and spaces": lambda: "Bearer    ",
     "token without scheme": lambda: token(),
@@ -243,6 +247,17 @@ def test_nbf_allows_a_little_clock_skew_and_the_lifetime_may_reach_the_cap_exact
 
     assert create(f"Bearer {token(nbf=now + 20)}").status == 201  # within NOT_BEFORE_LEEWAY_SECONDS
     assert create(f"Bearer {token(iat=now, exp=now + 900)}").status == 201  # ACCESS_TOKEN_TTL_SECONDS exactly
+
+
+def test_a_token_works_until_just_before_its_exp_and_not_at_it(aws, monkeypatch):
+    """No leeway on exp: at exactly `exp` the token is expired, even when this container has it verified and cached."""
+    now = int(time.time())
+    authorization = f"Bearer {token(iat=now, nbf=now, exp=now + 900)}"
+
+    monkeypatch.setattr(time, "time", lambda: now + 899.999)
+    assert create(authorization).status == 201
+    monkeypatch.setattr(time, "time", lambda: float(now + 900))
+    assert_invalid_token(create(authorization))
 
 
 def publish(*jwks: dict[str, Any]) -> None:

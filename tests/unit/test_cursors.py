@@ -9,6 +9,8 @@ and one signed with a key the stack no longer has are all the same 400 problem+j
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import re
 from collections.abc import Iterator
@@ -18,7 +20,7 @@ from typing import Any
 import pytest
 
 from devserver.template import bucket_name, load_template, resources_of_type
-from tests.conftest import ROOT, Result, _client, assert_problem, bearer, invoke, load_event
+from tests.conftest import CURSOR_KEY, ROOT, Result, _client, assert_problem, bearer, invoke, load_event
 
 BUCKET = bucket_name("UploadsBucket")
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"  # base64url
@@ -238,6 +240,115 @@ def test_a_cursor_signed_with_another_key_is_400(posts):
 
     assert_invalid_cursor(list_posts(limit="2", cursor=cursor))
     assert list_posts(limit="2", cursor=next_cursor(list_posts(limit="2"))).status == 200
+
+
+# --- a cursor signed right holds a key of any length, and nothing but a key -------------------------------------
+
+POSTS = ("dynamodb", "PostsTable", "ByCreatedAt", "entity", "post")  # the context of GET /api/posts's cursors
+FILES_OF_ALICE = ("s3", BUCKET, "uploads/alice/")
+CREATED_AT = b"2026-11-27T10:00:00.000000Z"
+POST_ID = b"3f1c2a9e-8b7d-4e21-9a6f-0c5d2e7b1a44"
+UPLOAD_ID = b"7e5b2d8c-1f00-8a3b-9c4d-5e6f708192a3"
+
+
+def signed(payload: bytes, context: tuple[str, ...]) -> str:
+    """`payload` signed with the stack's CursorKey for `context`, as apikit.repositories.pages signs: a cursor only a
+    bug in the API, or its key leaking, would hand out."""
+    bound = json.dumps(["cursor/1", *context], separators=(",", ":")).encode() + b"\n"
+    tag = hmac.digest(CURSOR_KEY.encode(), bound + payload, hashlib.sha256)[:16]
+    return base64.urlsafe_b64encode(payload + tag).decode().rstrip("=")
+
+
+def field(value: bytes) -> bytes:
+    """One value of a key in a cursor's payload: its length in 2 bytes, then its UTF-8."""
+    return len(value).to_bytes(2, "big") + value
+
+
+NO_POST_KEYS = [
+    b"{}",
+    json.dumps({"created_at": {"S": CREATED_AT.decode()}, "id": {"S": POST_ID.decode()}}).encode(),  # a key as JSON
+    json.dumps({"created_at": {"N": "1"}, "id": {"BOOL": True}, "entity": {"S": "post"}, "x": {}}).encode(),
+    field(CREATED_AT),  # the id missing
+    field(CREATED_AT) + field(POST_ID) + field(b"post"),  # a value too many
+    field(CREATED_AT) + field(POST_ID) + b"\x00",
+    field(b"") + field(POST_ID),  # an empty value
+    field(CREATED_AT) + field(b"x" * 1025),  # over DynamoDB's 1,024 bytes for a key
+    field(CREATED_AT) + len(POST_ID + b"!").to_bytes(2, "big") + POST_ID,  # a length past the end
+    field(CREATED_AT) + field(b"\xff\xfe" + POST_ID),  # not UTF-8
+]
+NO_UPLOAD_KEYS = [
+    b"{}",
+    b"\xff\xfe",  # not UTF-8
+    UPLOAD_ID,  # no name
+    UPLOAD_ID + b"/",
+    b"not-an-id/y.png",
+    b"../bob/" + UPLOAD_ID + b"/y.png",
+    UPLOAD_ID + b"/a\x00b.png",  # no name this API stores
+    UPLOAD_ID + b"/" + "\u732b".encode() * 400,  # nor this: a name is at most 200 bytes
+]
+
+
+def test_a_signed_cursor_whose_payload_is_no_key_of_its_list_is_400_not_500(posts, files):
+    """Signed as the API signs, so each reaches the payload's decoding (one loop rather than a test per payload: a
+    test's moto set-up costs more than its checks)."""
+    for cursor, context in (
+        (next_cursor(list_posts(limit="2")), POSTS),
+        (next_cursor(list_uploads("alice", limit="2")), FILES_OF_ALICE),
+    ):
+        assert signed(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))[:-16], context) == cursor
+
+    answers = [(payload, list_posts(limit="2", cursor=signed(payload, POSTS))) for payload in NO_POST_KEYS]
+    answers += [
+        (payload, list_uploads("alice", limit="2", cursor=signed(payload, FILES_OF_ALICE)))
+        for payload in NO_UPLOAD_KEYS
+    ]
+    # A stored name's 200 bytes, under a prefix so long (a user id of 66 four-byte characters, percent-encoded: 801
+    # bytes) that the key is over S3's 1,024 bytes.
+    owner = "\U0001f600" * 66
+    prefix = f"uploads/{'%F0%9F%98%80' * 66}/"
+    too_long = UPLOAD_ID + b"/" + b"n" * 200
+    answers.append((too_long, list_uploads(owner, limit="2", cursor=signed(too_long, ("s3", BUCKET, prefix)))))
+
+    assert [payload for payload, answer in answers if answer.status != 400] == []
+    for _, answer in answers:
+        assert_invalid_cursor(answer)
+
+
+def test_a_posts_cursor_round_trips_for_every_length_of_its_values(aws):
+    """Every length from 1 to DynamoDB's 1,024 bytes, in 1- to 4-byte characters: each padding base64 can need, and
+    lengths that need both bytes of a value's length; one byte more is refused."""
+    from apikit.errors import BadRequest
+    from apikit.repositories.pages import decode_cursor, encode_cursor
+
+    posts = ("PostsTable", "ByCreatedAt", {"id", "entity", "created_at"}, ("entity", "post"))
+    lengths = set()
+    for size in range(1, 1025):
+        for character in ("x", "\u00e9", "\u732b", "\U0001f600"):
+            value = character * (size // len(character.encode())) + "x" * (size % len(character.encode()))
+            key = {"entity": {"S": "post"}, "id": {"S": value}, "created_at": {"S": CREATED_AT.decode()}}
+            cursor = encode_cursor(key, *posts)
+            assert re.fullmatch(r"[A-Za-z0-9_-]+", cursor), cursor
+            assert decode_cursor(cursor, *posts) == key
+            lengths.add(len(cursor) % 4)
+    assert lengths == {0, 2, 3}  # unpadded, and what needed "=" and "==" (no base64 is 1 mod 4)
+
+    longer = {"entity": {"S": "post"}, "id": {"S": "x" * 1025}, "created_at": {"S": CREATED_AT.decode()}}
+    with pytest.raises(BadRequest):
+        decode_cursor(encode_cursor(longer, *posts), *posts)
+
+
+def test_an_uploads_cursor_round_trips_for_every_length_of_a_name(aws):
+    from apikit.repositories.uploads import decode_cursor, encode_cursor
+
+    prefix = "uploads/alice/"
+    lengths = set()
+    for size in range(1, 201):  # a stored name's 200 bytes at most (apikit.files.NAME_MAX_BYTES)
+        key = f"{prefix}{UPLOAD_ID.decode()}/{'n' * size}"
+        cursor = encode_cursor(key, BUCKET, prefix)
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", cursor), cursor
+        assert decode_cursor(cursor, BUCKET, prefix) == key
+        lengths.add(len(cursor) % 4)
+    assert lengths == {0, 2, 3}
 
 
 # --- size ---------------------------------------------------------------------------------------------------------

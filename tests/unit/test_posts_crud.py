@@ -172,11 +172,12 @@ def test_an_update_of_an_unknown_id_creates_nothing(aws, method):
     ("method", "body"),
     [("PUT", {"title": "Hijacked", "content": "Hijacked"}), ("PATCH", {"title": "Hijacked"}), ("DELETE", None)],
 )
-def test_only_the_author_may_change_a_post(create_post, method, body):
-    post = create_post(author="alice", title="Mine", content="Mine")
+@pytest.mark.parametrize(("author", "caller"), [("alice", "mallory"), ("mallory", "alice")])  # either id first
+def test_only_the_author_may_change_a_post(create_post, method, body, author, caller):
+    post = create_post(author=author, title="Mine", content="Mine")
     before = fetch_post(post["id"])
 
-    result = write_post(method, post["id"], user="mallory", body=body)
+    result = write_post(method, post["id"], user=caller, body=body)
 
     problem = assert_problem(result, 403, instance=f"/api/posts/{post['id']}")
     assert problem["detail"] == "Only the author may change this post."

@@ -174,6 +174,29 @@ def test_the_absolute_lifetime_is_configurable_and_caps_the_first_token_too(aws,
     assert refresh(token).status == 401
 
 
+def test_a_refresh_token_works_in_its_last_second_and_not_at_its_expiry(aws, clock, settings):
+    """`expires_at` is the first second a token no longer works. A spent token presented then is only expired: no
+    reuse, so its family (and the successor it gave) lives on."""
+    from apikit.accounts import sessions
+
+    settings(REFRESH_TOKEN_TTL_SECONDS="3600")  # under the session's 30 days: the token's own expiry is what ends it
+    user_id = signup().json()["user"]["id"]
+    last_second, idle, spent = (sessions.start(user_id).refresh_token for _ in range(3))  # three logins at once
+    clock.advance(1)
+    [cookie] = refresh(spent).cookies  # Max-Age=3600: not the contract's cookie that refresh_cookie() reads
+    successor = cookie.split(";")[0].removeprefix("refresh_token=")
+
+    clock.advance(3598)
+    assert refresh(last_second).status == 200
+
+    clock.advance(1)  # issued + 3600: every first token's expires_at
+    for token in (idle, spent):
+        expired = refresh(token)
+        assert expired.status == 401
+        assert 'error="invalid_token"' in expired.headers["www-authenticate"]
+    assert refresh(successor).status == 200  # expires at issued + 3601
+
+
 def test_an_expired_session_is_401_even_with_a_fresh_token(aws, clock):
     token = refresh_cookie(signup())
     for _ in range(3):  # each refresh two weeks apart: every token is young, the session is not
@@ -346,16 +369,26 @@ def test_a_throttled_or_conflicting_rotation_is_503_and_the_session_lives_on(aws
 
 
 @pytest.mark.parametrize(
-    "code", ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"]
+    ("operation", "code"),
+    [
+        ("GetItem", "ProvisionedThroughputExceededException"),
+        ("GetItem", "ThrottlingException"),
+        ("GetItem", "RequestLimitExceeded"),
+        # The rotation's write throttled as a whole, not cancelled item by item: nothing was written either.
+        ("TransactWriteItems", "ThrottlingException"),
+        ("TransactWriteItems", "ProvisionedThroughputExceededException"),
+    ],
 )
-def test_a_throttled_read_is_503(aws, code):
+def test_a_throttled_read_or_write_is_503_and_the_session_lives_on(aws, operation, code):
     first = refresh_cookie(signup())
 
-    with before("GetItem", lambda params: dynamodb_error(code)):
+    with before(operation, lambda params: dynamodb_error(code)):
         busy = refresh(first)
 
     assert_problem(busy, 503)
     assert busy.headers["retry-after"] == "1"
+    assert busy.cookies == []
+    assert families()[0]["revoked"] == {"BOOL": False}
     assert refresh(first).status == 200
 
 
@@ -399,6 +432,7 @@ def test_a_conflict_with_a_request_that_spent_the_token_gets_its_successor(aws):
         ("TransactionCanceledException", ("None", "ItemCollectionSizeLimitExceeded", "None")),
         ("TransactionCanceledException", ()),  # no reasons at all
         ("InternalServerError", ()),
+        ("ValidationException", ()),  # a request DynamoDB refuses outright, not a cancelled transaction
     ],
 )
 def test_any_other_dynamodb_failure_logs_nobody_out(aws, error, reasons):
