@@ -73,7 +73,10 @@ def _in_process_handler(function: str, aws_endpoint: str) -> Any:
     app = load_app(ROOT / "template.yaml")
     spec_function = next(f for f in app.functions.values() if f.code_dir.name == function)
     environment = lambda_environment(spec_function, app.region, aws_endpoint)
-    os.environ.update({**environment, "LOG_LEVEL": "WARNING", "RATE_LIMIT": HIGH_RATE_LIMIT})
+    # As the dev server runs it (RateLimit=HIGH_RATE_LIMIT): counted with the high limit, unless the function's own
+    # RATE_LIMIT is "off" (health), which that override does not change either.
+    limit = HIGH_RATE_LIMIT if environment.get("RATE_LIMIT") != "off" else "off"
+    os.environ.update({**environment, "LOG_LEVEL": "WARNING", "RATE_LIMIT": limit})
     sys.path[:0] = [str(path) for path in spec_function.layer_dirs]
     return load_module(spec_function.code_dir / "app.py", f"inproc_{function}").lambda_handler
 
