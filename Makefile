@@ -163,7 +163,22 @@ FUZZ_EXAMPLES ?= 200
 fuzz: $(VENV)/.installed ## schemathesis against a fresh dev server, 200 examples per operation (or FUZZ_EXAMPLES=...)
 	CONTRACT_MAX_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -rP tests/contract $(ARGS)
 
+# Mutation testing of the layer, not part of `make test` (it takes minutes): mutmut 3 mutates layers/shared/apikit
+# into mutants/ and runs, for each mutant, the unit tests that call the mutated function; then the table per module.
+# Fails while a mutant that is not in tests/mutation/equivalent.toml survives. docs/testing.md: how to read it.
+# MUTANTS="apikit.auth.*" retests only those; FRESH=1 starts over; MUTATE_CHILDREN=2 tests two mutants at a time.
+MUTATE_CHILDREN ?= 2
+$(VENV)/.mutate-installed: $(VENV)/.installed requirements-mutate.txt
+	$(PY) -m pip install -q -r requirements-mutate.txt
+	@touch $@
+
+.PHONY: mutate
+mutate: $(VENV)/.mutate-installed ## mutation testing of the layer (mutmut, minutes): killed/survived/equivalent per module
+	$(if $(FRESH),rm -rf mutants)
+	$(PY) scripts/run_mutmut.py run --max-children $(MUTATE_CHILDREN) $(MUTANTS)
+	$(PY) scripts/mutation_report.py $(REPORT_ARGS)
+
 .PHONY: clean
 clean: ## remove virtualenvs, build output and caches
-	rm -rf $(VENV) $(TOOLS) $(CHECKOV) .devserver-cache .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+	rm -rf $(VENV) $(TOOLS) $(CHECKOV) mutants .devserver-cache .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

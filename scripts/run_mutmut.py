@@ -1,0 +1,65 @@
+"""mutmut 3 for a layer that is imported as `apikit`, not as `layers.shared.apikit`.
+
+mutmut names a mutant after its file's path (`layers/shared/apikit/auth.py` gives `layers.shared.apikit.auth.x_...`)
+and its trampolines after the module that runs them (`apikit.auth`, as Lambda's /opt/python and pytest's
+`pythonpath = ["layers/shared"]` import it). The two must agree, or every mutant is "no tests" (mutmut stops with
+"tests recorded trampoline hits but none match any mutant key"). mutmut already drops a `src.` prefix for src layouts;
+this drops `layers.shared.` the same way, then runs mutmut's own command line: `python scripts/run_mutmut.py run`.
+
+mutmut keeps a verdict until the mutated function changes, also a survivor's after a test was added to kill it.
+So before a `run` of every mutant (no names given), this forgets the verdict of each mutant that was not killed
+(survived, no tests, suspicious, ...) and mutmut tests those again against today's tests. `rm -rf mutants`, or
+`make mutate FRESH=1`, starts over (needed after a test that killed mutants was weakened or deleted).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import mutmut
+
+PINNED = "3.8.1"  # requirements-mutate.txt: the functions patched below are this version's
+PREFIX = "layers.shared."
+
+if mutmut.__version__ != PINNED:
+    sys.exit(f"scripts/run_mutmut.py patches mutmut {PINNED}, found {mutmut.__version__}: check get_mutant_name")
+
+import mutmut.__main__ as mutmut_main  # noqa: E402
+from mutmut.mutation import file_mutation  # noqa: E402
+from mutmut.utils import format_utils  # noqa: E402
+
+_get_mutant_name = format_utils.get_mutant_name
+
+
+def get_mutant_name(relative_source_path: Path, mutant_method_name: str) -> str:
+    return _get_mutant_name(relative_source_path, mutant_method_name).removeprefix(PREFIX)
+
+
+for module in (format_utils, mutmut_main, file_mutation):
+    assert module.get_mutant_name is _get_mutant_name, f"{module.__name__} no longer uses get_mutant_name"
+    module.get_mutant_name = get_mutant_name  # type: ignore[attr-defined]
+
+KILLED = {1, 3, 24, -24, 36, 152, 255}  # killed, or timed out (mutmut.stats.status_by_exit_code)
+
+
+def forget_unkilled(mutants: Path = Path("mutants")) -> int:
+    """Set every verdict but killed and timed out back to None ("not checked"), so `mutmut run` tests it again."""
+    forgotten = 0
+    for meta in mutants.rglob("*.py.meta"):
+        data = json.loads(meta.read_text())
+        codes = data["exit_code_by_key"]
+        again = [name for name, code in codes.items() if code is not None and code not in KILLED]
+        if again:
+            codes.update(dict.fromkeys(again, None))
+            meta.write_text(json.dumps(data, indent=4))
+            forgotten += len(again)
+    return forgotten
+
+
+if __name__ == "__main__":
+    names = [arg for arg in sys.argv[2:] if not arg.startswith("-") and not arg.isdigit()]
+    if sys.argv[1:2] == ["run"] and not names and (forgotten := forget_unkilled()):
+        print(f"Testing again {forgotten} mutants that were not killed last time")
+    mutmut_main.cli()
