@@ -194,12 +194,14 @@ class Gateway:
     def static_file(self, method: str, path: str) -> HttpResponse | None:
         """`--static-dir`, as `sam local start-api` serves it: a GET or HEAD for a file in the directory gets the
         file, unless a route other than $default matches the path. A directory's `index.html` answers for it (`/`
-        included), as a front end's build expects and Next.js serves public/."""
+        included), and `name.html` for `/name`, as a front end's build expects (Next.js's static export)."""
         if method not in ("GET", "HEAD") or self.static_dir is None or "\0" in path:
             return None
         candidate = (self.static_dir / path.lstrip("/")).resolve()
         if candidate.is_dir():
             candidate = candidate / "index.html"
+        elif not candidate.exists() and candidate.with_name(candidate.name + ".html").is_file():
+            candidate = candidate.with_name(candidate.name + ".html")  # /about is about.html (Next.js `output: export`)
         if not candidate.is_relative_to(self.static_dir) or not candidate.is_file():
             return None  # outside the directory (../, a symlink out of it), or not there
         content_type = mimetypes.guess_type(candidate.name)[0] or "application/octet-stream"

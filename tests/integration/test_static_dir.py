@@ -21,6 +21,7 @@ def full_stack(project, start_server) -> DevServer:
     (dist / "assets" / "app.js").write_text("fetch('/hello').then((r) => r.text()).then(console.log)")
     (dist / "assets" / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
     (dist / "hello").write_text("a file named like a route")
+    (dist / "about.html").write_text("<h1>About</h1>")  # Next.js's static export writes /about as about.html
     (project / "secret.txt").write_text("outside the static directory")
     (dist / "escape").symlink_to(project / "secret.txt")
     template = project / "template.yaml"
@@ -46,6 +47,7 @@ def test_a_front_ends_files_are_served_at_the_root_next_to_the_api(full_stack):
     page = full_stack.get("/")
     script = full_stack.get("/assets/app.js")
     image = full_stack.get("/assets/logo.png")
+    about = full_stack.get("/about")
     head = requests.head(full_stack.url + "/index.html", timeout=10)
 
     assert page.status_code == 200
@@ -56,6 +58,7 @@ def test_a_front_ends_files_are_served_at_the_root_next_to_the_api(full_stack):
     assert image.headers["Content-Type"] == "image/png"
     assert image.content.endswith(bytes(range(256)))
     assert (head.status_code, head.content) == (200, b"")
+    assert about.text == "<h1>About</h1>"
     assert head.headers["Content-Length"] == str(len(page.content))
     assert "dist" in full_stack.output()
 
