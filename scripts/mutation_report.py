@@ -31,7 +31,9 @@ ALLOW_LIST = Path("tests/mutation/equivalent.toml")
 MARKERS = ("<!-- mutation-table:start -->", "<!-- mutation-table:end -->")
 
 # mutmut's exit codes (mutmut.stats.status_by_exit_code in 3.8.1), folded into the report's columns.
-KILLED = {1: "killed", 3: "killed", 36: "timeout", -24: "timeout", 24: "timeout", 152: "timeout", 255: "timeout"}
+# 255 is not a timeout, whatever mutmut says: the fork server exits -1 when running a mutant's tests raised (pytest
+# found none of the tests named, say), and that kills nothing.
+KILLED = {1: "killed", 3: "killed", 36: "timeout", -24: "timeout", 24: "timeout", 152: "timeout"}
 SURVIVED, NO_TESTS = {0}, {5, 33}
 SKIPPED = {34, 37}  # skipped, or caught by a type check: neither is configured here
 
@@ -60,7 +62,7 @@ class Mutant:
             return "no tests"
         if self.exit_code in SKIPPED:
             return "skipped"
-        other = {None: "not checked", -9: "segfault", -11: "segfault", 2: "interrupted"}
+        other = {None: "not checked", -9: "segfault", -11: "segfault", 2: "interrupted", 255: "error"}
         return other.get(self.exit_code, "suspicious")
 
 

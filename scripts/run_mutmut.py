@@ -41,7 +41,9 @@ for module in (format_utils, mutmut_main, file_mutation):
     assert module.get_mutant_name is _get_mutant_name, f"{module.__name__} no longer uses get_mutant_name"
     module.get_mutant_name = get_mutant_name  # type: ignore[attr-defined]
 
-KILLED = {1, 3, 24, -24, 36, 152, 255}  # killed, or timed out (mutmut.stats.status_by_exit_code)
+# Killed, or timed out (mutmut.stats.status_by_exit_code). Not 255, which mutmut also calls a timeout: it is a mutant
+# whose test run raised (os._exit(-1) in the fork server), e.g. pytest finding none of the tests named.
+KILLED = {1, 3, 24, -24, 36, 152}
 
 
 def forget_unkilled(mutants: Path = Path("mutants")) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import re
 import socket
 import threading
 import time
@@ -238,7 +239,9 @@ def test_a_city_of_100_characters_is_asked_for(upstream):
         {"city": "London", "units": "kelvin"},
         {"city": "London", "units": "METRIC"},
     ],
-    ids=lambda query: repr(query)[:40],
+    # Printable ASCII only: pytest cannot select an id holding an escape (an emoji, a tab) by name a second time in
+    # one process, as make mutate does.
+    ids=lambda query: re.sub(r"[^ -\[\]-~]", "?", repr(query))[:40],
 )
 def test_a_missing_or_invalid_city_or_units_is_a_400_without_asking_upstream(upstream, query):
     result = get_weather(query)
