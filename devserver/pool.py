@@ -295,6 +295,9 @@ class FunctionPool:
                 waited = self._wait_seconds(integration_timeout)
                 answer = await self._receive_async(worker, waited)
                 invocation, keep_worker = self._answered(worker, answer, waited, init_ms, request_id)
+        except asyncio.CancelledError:  # the dev server is stopping: a worker mid-request must not go back idle
+            worker.kill()
+            raise
         finally:
             if not keep_worker:
                 self._release(worker)
