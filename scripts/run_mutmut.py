@@ -14,8 +14,13 @@ So before a `run` of every mutant (no names given), this forgets the verdict of 
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 import json
+import os
+import signal
 import sys
+import time
 from pathlib import Path
 
 import mutmut
@@ -29,6 +34,7 @@ if mutmut.__version__ != PINNED:
 import mutmut.__main__ as mutmut_main  # noqa: E402
 from mutmut.mutation import file_mutation  # noqa: E402
 from mutmut.utils import format_utils  # noqa: E402
+from mutmut.workers import timeout  # noqa: E402
 
 _get_mutant_name = format_utils.get_mutant_name
 
@@ -40,6 +46,30 @@ def get_mutant_name(relative_source_path: Path, mutant_method_name: str) -> str:
 for module in (format_utils, mutmut_main, file_mutation):
     assert module.get_mutant_name is _get_mutant_name, f"{module.__name__} no longer uses get_mutant_name"
     module.get_mutant_name = get_mutant_name  # type: ignore[attr-defined]
+
+
+def _timeout_checker_thread() -> None:
+    """mutmut's own, but a deadline signals a process only while it is still one of ours (our process group).
+
+    mutmut leaves the deadline of a finished worker in its heap and sends SIGXCPU to that pid when it is reached;
+    on a busy machine (pid_max 32768) the pid may by then be someone else's process.
+    """
+    with timeout._heap_lock:
+        while True:
+            while not timeout._timeout_heap:
+                timeout._heap_lock.wait()
+            now = time.time()
+            while timeout._timeout_heap and timeout._timeout_heap[0][0] <= now:
+                _, pid = heapq.heappop(timeout._timeout_heap)
+                with contextlib.suppress(ProcessLookupError):
+                    if os.getpgid(pid) == os.getpgrp():
+                        os.kill(pid, signal.SIGXCPU)
+            if timeout._timeout_heap:
+                timeout._heap_lock.wait(timeout=max(0, timeout._timeout_heap[0][0] - now))
+
+
+assert not timeout._checker_started
+timeout._timeout_checker_thread = _timeout_checker_thread
 
 # Killed, or timed out (mutmut.stats.status_by_exit_code). Not 255, which mutmut also calls a timeout: it is a mutant
 # whose test run raised (os._exit(-1) in the fork server), e.g. pytest finding none of the tests named.
