@@ -33,10 +33,13 @@ class Watcher:
         self.on_functions = on_functions
         self.on_template = on_template
         self.stop_event = threading.Event()
+        self.armed = threading.Event()  # set once the first watch is in place
         self.thread = threading.Thread(target=self._run, name="watcher", daemon=True)
 
     def start(self) -> None:
+        """Returns once files are watched, so that an edit made right after "Running on" is never missed."""
         self.thread.start()
+        self.armed.wait(timeout=10)
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -58,7 +61,11 @@ class Watcher:
                 self.stop_event.wait(1)
 
     def _watch(self) -> None:
-        for changes in watch(*self._paths(), stop_event=self.stop_event, debounce=200, step=20, yield_on_timeout=False):
+        # yield_on_timeout: an empty set every rust_timeout ms with no change; the first one says the watch is armed.
+        for changes in watch(
+            *self._paths(), stop_event=self.stop_event, debounce=200, step=20, rust_timeout=100, yield_on_timeout=True
+        ):
+            self.armed.set()
             # Deletions count too (a removed requirements.txt), but not an editor's swap and backup files.
             changed = {Path(path) for _, path in changes if not is_scratch(Path(path))}
             if not changed:
