@@ -19,11 +19,10 @@ import os
 from functools import cache
 from typing import Any
 
-import boto3
 import jwt
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from apikit import keys
+from apikit import aws, keys
 from apikit.auth import issue_access_token
 from apikit.config import get_settings
 from apikit.logging import logger
@@ -33,7 +32,7 @@ CURRENT, PENDING = "AWSCURRENT", "AWSPENDING"
 
 @cache
 def secrets_manager() -> Any:
-    return boto3.client("secretsmanager")  # created on first use: the module imports without any AWS settings
+    return aws.client("secretsmanager")  # created on first use: the module imports without any AWS settings
 
 
 @logger.inject_lambda_context(clear_state=True)

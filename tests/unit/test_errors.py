@@ -79,8 +79,9 @@ def test_an_unexpected_exception_is_a_500_that_leaks_nothing(create_post, broken
     assert result.headers["x-request-id"] == event["requestContext"]["requestId"]
 
 
-@pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "ValidationException", "AccessDenied"])
-def test_a_dynamodb_error_other_than_a_failed_condition_is_a_500(create_post, broken_dynamodb, code):
+# A throttle is no error of ours but "not now": a 503 with Retry-After (tests/unit/test_aws_faults.py).
+@pytest.mark.parametrize("code", ["ValidationException", "AccessDenied", "ResourceNotFoundException"])
+def test_a_dynamodb_error_other_than_a_failed_condition_or_a_throttle_is_a_500(create_post, broken_dynamodb, code):
     post = create_post(author="alice")
     error = ClientError({"Error": {"Code": code, "Message": SECRET}}, "UpdateItem")
     broken_dynamodb("update_item", error)

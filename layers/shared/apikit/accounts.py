@@ -15,7 +15,6 @@ from apikit.auth import invalid_access_token, issue_access_token
 from apikit.config import get_settings
 from apikit.cookies import session_cookie
 from apikit.errors import Unauthorized
-from apikit.repositories import busy_is_unavailable
 from apikit.repositories.sessions import SessionsRepository, invalid_refresh_token
 from apikit.repositories.users import User, UsersRepository
 from apikit.responses import json_response
@@ -178,9 +177,9 @@ def login(request: LoginRequest) -> tuple[TokenResponse, str]:
 def refresh(refresh_token: str | None) -> tuple[TokenResponse, str]:
     if not refresh_token:
         raise Unauthorized("A refresh token cookie is required.")
-    with busy_is_unavailable():  # a throttle is a 503 to retry (inside the grace window), never a logout
-        session = sessions.rotate(refresh_token)
-        user = users.get(session.user_id, consistent=True)
+    # A throttle is a 503 to retry (inside the grace window), never a logout: apikit.aws.unavailable.
+    session = sessions.rotate(refresh_token)
+    user = users.get(session.user_id, consistent=True)
     if user is None:
         raise invalid_refresh_token()
     return _response(user), session.refresh_token

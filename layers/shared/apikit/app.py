@@ -11,10 +11,10 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from apikit import ratelimit
+from apikit import aws, ratelimit
 from apikit.errors import ApiError
 from apikit.logging import logger
-from apikit.metrics import MetricUnit, metrics
+from apikit.metrics import MetricUnit, metrics, unhandled_error
 from apikit.responses import problem_response
 
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
@@ -45,7 +45,13 @@ def create_app() -> APIGatewayHttpResolver:
 
     def handle_unexpected(error: Exception) -> Response[str]:
         # The stack trace goes to the logs, never to the client.
+        refusal = aws.unavailable(error)
+        if refusal is not None:  # a throttle, an AWS fault or timeout: "not now", for the client to retry
+            logger.warning("AWS unavailable", exc_info=error)
+            return handle_api_error(refusal)
         logger.exception("unhandled error")
+        # The invocation itself succeeds (it answers 500), so Lambda's Errors metric never sees this one.
+        unhandled_error(app.lambda_context.function_name, type(error).__name__)
         return problem_response(HTTPStatus.INTERNAL_SERVER_ERROR, "An unexpected error occurred.", instance())
 
     # Registered by call, not decorator: Powertools leaves exception_handler untyped.
@@ -68,7 +74,11 @@ def make_handler(
         ratelimit.decisions.clear()
         for register in on_context:
             register(context)
-        response = app.resolve(event, context)
+        aws.set_deadline(context.get_remaining_time_in_millis())
+        try:
+            response = app.resolve(event, context)
+        finally:
+            aws.set_deadline(None)  # between invocations (init, tests), no deadline applies
         http = event.get("requestContext", {}).get("http", {})
         request_id = event.get("requestContext", {}).get("requestId", "")
         headers = response.setdefault("headers", {})

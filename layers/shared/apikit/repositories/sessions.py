@@ -18,7 +18,7 @@ the HMAC keyed with it. Each key wraps one value only (a token is spent once, co
 one-time pad. No server key is needed, and none can leak or need rotating.
 
 Only a failed condition on the token itself is a reuse. A rotation DynamoDB cancels for a throttle or a
-conflicting transaction decided nothing (the token is unspent; `busy_is_unavailable` makes it a 503 with
+conflicting transaction decided nothing (the token is unspent; `apikit.aws.unavailable` makes it a 503 with
 Retry-After), a failed condition on the family means it was revoked or ended meanwhile (401, nothing more to
 revoke), and any other failure is an error, never a reason to log the user out everywhere.
 
@@ -191,7 +191,7 @@ class SessionsRepository:
                 again = self._token_item(token)
                 if again is not None and again["used"]["BOOL"]:
                     return self._spent_again(token, again, now)
-            raise  # a throttle (503, see busy_is_unavailable) or an error (500): the token stays unspent
+            raise  # a throttle (503, see apikit.aws.unavailable) or an error (500): the token stays unspent
         return Session(user_id=user_id, refresh_token=new_token)
 
     def _spent_again(self, token: str, item: dict[str, Any], now: int) -> Session:

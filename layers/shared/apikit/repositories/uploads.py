@@ -22,11 +22,11 @@ from functools import cache
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
+from apikit import aws
 from apikit.config import get_settings
 from apikit.errors import BadRequest, NotFound
 from apikit.files import SNIFF_BYTES, attachment, detect_type, matching_name, safe_filename
@@ -47,7 +47,7 @@ _EXAMPLE_ID = "7e5b2d8c-1f00-8a3b-9c4d-5e6f708192a3"
 def s3() -> Any:
     # SigV4 for every presigned URL and POST (required in regions opened since 2014). Addressing stays automatic:
     # virtual-hosted on AWS, path-style against the dev server's http://127.0.0.1:<port>.
-    return boto3.client("s3", config=Config(signature_version="s3v4"))
+    return aws.client("s3", Config(signature_version="s3v4"))
 
 
 def new_id(now_ms: int | None = None) -> str:

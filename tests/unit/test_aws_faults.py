@@ -1,0 +1,196 @@
+"""AWS failing underneath a handler: throttled, broken, silent or unreachable. Each is a problem+json 503 or 504
+before the function's own timeout (never a bare 500 or a Lambda timeout), and a real bug stays a 500 that is
+counted (the UnhandledErrors metric, alarmed on in template.yaml).
+
+The faults come through the seams a user has: botocore's Stubber on the layer's clients, and a fake endpoint on
+127.0.0.1 (tests/fakes/aws_endpoint.py) given as AWS_ENDPOINT_URL_DYNAMODB, as the dev server's --aws-endpoint does.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from devserver.template import load_app
+from devserver.worker import LambdaContext
+from tests.conftest import (
+    PUBLIC_KEYS,
+    ROOT,
+    Result,
+    assert_problem,
+    bearer,
+    invoke,
+    load_event,
+    load_function,
+    post_event,
+)
+from tests.fakes.aws_endpoint import FaultyAwsEndpoint
+
+POST_ID = "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+
+def get_post(seconds_left: float = 10) -> Result:
+    """GET /api/posts/<id> with `seconds_left` in the invocation, as Lambda's context would say."""
+    event = post_event("posts_get/get.json", POST_ID, headers={"if-none-match": None})
+    response = load_function("posts_get").lambda_handler(event, LambdaContext("PostsGetFunction", 512, seconds_left))
+    return Result(
+        status=response["statusCode"],
+        headers={key.lower(): value for key, value in response.get("headers", {}).items()},
+        body=response.get("body", ""),
+        cookies=response.get("cookies", []),
+        raw=response,
+    )
+
+
+def emf_lines(text: str) -> list[dict[str, Any]]:
+    """The CloudWatch embedded-metric-format documents printed (one JSON object per line)."""
+    documents = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    return [document for document in documents if "_aws" in document]
+
+
+@pytest.fixture
+def dynamodb_at(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Point the layer's DynamoDB client at an endpoint (a new client, as in a new container)."""
+    from apikit import aws
+
+    def point(endpoint: FaultyAwsEndpoint) -> None:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint.origin)
+        aws.dynamodb.cache_clear()
+
+    yield point
+    aws.dynamodb.cache_clear()  # the next test's client talks to moto again
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "InternalServerError"],
+)
+def test_a_throttled_or_failing_dynamodb_is_a_503_with_retry_after(aws, code, capsys):
+    from apikit.repositories import dynamodb
+
+    with Stubber(dynamodb()) as stubber:
+        stubber.add_client_error("get_item", service_error_code=code, http_status_code=400)
+        result = get_post()
+
+    body = assert_problem(result, 503, f"/api/posts/{POST_ID}")
+    assert result.headers["retry-after"] == "1"
+    assert code not in result.body  # AWS's words stay in the logs
+    assert "UnhandledErrors" not in capsys.readouterr().out  # "not now" is not a bug
+    assert "retry" in body["detail"]
+
+
+def test_dynamodb_failing_after_three_attempts_is_a_503(dynamodb_at):
+    with FaultyAwsEndpoint("fault") as endpoint:
+        dynamodb_at(endpoint)
+        result = get_post()
+
+    assert_problem(result, 503)
+    assert result.headers["retry-after"] == "1"
+    # Standard retry mode: three attempts in all, not botocore's legacy ten for DynamoDB.
+    assert endpoint.targets == ["DynamoDB_20120810.GetItem"] * 3
+
+
+def test_a_dynamodb_that_never_answers_is_a_504_before_the_function_times_out(dynamodb_at):
+    from apikit import aws
+
+    seconds_left = aws.CONNECT_TIMEOUT_SECONDS + aws.READ_TIMEOUT_SECONDS + aws.ANSWER_MARGIN_SECONDS + 0.3
+    with FaultyAwsEndpoint("silent") as endpoint:
+        dynamodb_at(endpoint)
+        started = time.monotonic()
+        result = get_post(seconds_left)
+        elapsed = time.monotonic() - started
+
+    assert_problem(result, 504)
+    assert elapsed >= aws.READ_TIMEOUT_SECONDS  # it did wait for an answer, as long as one attempt may
+    assert elapsed < seconds_left - aws.ANSWER_MARGIN_SECONDS / 2  # and answered while Lambda still let it
+    assert endpoint.targets == ["DynamoDB_20120810.GetItem"]  # no retry that could not have finished in time
+
+
+def test_with_too_little_time_left_no_aws_call_is_sent(dynamodb_at):
+    from apikit import aws
+
+    with FaultyAwsEndpoint("silent") as endpoint:
+        dynamodb_at(endpoint)
+        result = get_post(aws.CONNECT_TIMEOUT_SECONDS + aws.READ_TIMEOUT_SECONDS)
+
+    assert_problem(result, 504)
+    assert endpoint.targets == []
+
+
+def test_outside_an_invocation_no_deadline_applies(aws):
+    """The deadline is the invocation's: a call made after it (a test, the next cold start) is not refused."""
+    from apikit.repositories import dynamodb
+
+    assert get_post(seconds_left=5).status == 404
+    time.sleep(0.1)  # the finished invocation's deadline (5 s) would now leave too little for another call
+    assert "Item" not in dynamodb().get_item(TableName="PostsTable", Key={"id": {"S": POST_ID}})
+
+
+def test_secrets_manager_unavailable_at_cold_start_is_a_503_and_the_next_call_asks_again(aws):
+    from aws_lambda_powertools.utilities import parameters
+
+    from apikit.secrets import secrets_manager
+
+    body = {"email": "ada@example.com", "password": "correct horse battery staple", "name": "Ada"}
+    signed_up = invoke("auth_signup", load_event("auth_signup/post.json", body=body))
+    token = signed_up.json()["access_token"]  # verifying it needs the public keys, from Secrets Manager
+    me = load_event("auth_me/get.json", headers={"authorization": f"Bearer {token}"})
+    parameters.clear_caches()  # a new container: nothing cached yet
+    with Stubber(secrets_manager()) as stubber:
+        stubber.add_client_error("get_secret_value", "InternalServiceError", http_status_code=500)
+        unavailable = invoke("auth_me", me)
+        secret = {"ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:JwtPublicKeys", "Name": "JwtPublicKeys"}
+        stubber.add_response("get_secret_value", {**secret, "SecretString": PUBLIC_KEYS})
+        available = invoke("auth_me", me)
+
+    assert_problem(unavailable, 503)
+    assert unavailable.headers["retry-after"] == "1"
+    assert available.status == 200  # not a cached failure: Secrets Manager was asked again
+    assert available.json()["email"] == "ada@example.com"
+
+
+def test_a_missing_secret_is_a_500_not_a_503(aws, monkeypatch):
+    """A misconfiguration does not get better with a retry: it is an error, counted and alarmed on."""
+    monkeypatch.setenv("JWT_PUBLIC_KEYS_ARN", "NoSuchSecret")
+    from apikit.config import get_settings
+
+    get_settings.cache_clear()
+    result = invoke("auth_me", load_event("auth_me/get.json", headers={"authorization": bearer("alice")}))
+
+    assert_problem(result, 500)
+
+
+def test_an_unhandled_error_is_counted_per_function(aws, monkeypatch, capsys):
+    from apikit.repositories import dynamodb
+
+    def broken(**_: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(dynamodb(), "get_item", broken)
+    result = get_post()
+
+    assert_problem(result, 500)
+    [metric] = [line for line in emf_lines(capsys.readouterr().out) if "UnhandledErrors" in line]
+    [directive] = metric["_aws"]["CloudWatchMetrics"]
+    assert directive["Metrics"] == [{"Name": "UnhandledErrors", "Unit": "Count"}]
+    # The alarm's query sums it over exactly this dimension set: template.yaml's UnhandledErrorsAlarm.
+    assert directive["Dimensions"] == [["function", "service"]]
+    assert metric["function"] == "PostsGetFunction"
+    assert metric["UnhandledErrors"] == [1.0]
+    assert metric["error"] == "RuntimeError"
+
+
+def test_the_functions_timeouts_leave_room_for_an_aws_call():
+    """An AWS call is sent only with CONNECT + READ + MARGIN seconds left: a function with less could make none."""
+    from apikit import aws as aws_settings
+
+    needed = aws_settings.CONNECT_TIMEOUT_SECONDS + aws_settings.READ_TIMEOUT_SECONDS
+    needed += aws_settings.ANSWER_MARGIN_SECONDS
+    functions = load_app(ROOT / "template.yaml").functions
+    too_short = {name: spec.timeout for name, spec in functions.items() if spec.timeout < needed + 1}
+    assert not too_short, f"template.yaml: Timeout of {too_short} leaves no time for an AWS call (needs {needed} s)"
