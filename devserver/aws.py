@@ -76,7 +76,9 @@ class LocalAws:
             aws_session_token=DUMMY_CREDENTIALS["AWS_SESSION_TOKEN"],
             region_name=region,
         )
-        config = Config(retries={"max_attempts": 2})
+        # Bounded, so an endpoint that never answers (a fault being tried out with --aws-endpoint) delays the start
+        # by seconds, not botocore's default of minutes.
+        config = Config(retries={"total_max_attempts": 2}, connect_timeout=2, read_timeout=5)
         self.dynamodb = session.client("dynamodb", endpoint_url=endpoint, config=config)
         self.s3 = session.client("s3", endpoint_url=endpoint, config=config)
         self.secretsmanager = session.client("secretsmanager", endpoint_url=endpoint, config=config)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from botocore.exceptions import BotoCoreError, ClientError
 
 from devserver.aws import LocalAws, MotoServer, secret_values, unset_secrets, update_secret_values
 from devserver.gateway import Gateway
@@ -60,7 +61,15 @@ class DevServer:
             self.endpoint = self.moto.endpoint
         self.aws = LocalAws(self.endpoint, self.app.region)
         created = unset_secrets(self.app, self.root)
-        self.aws.create_resources(self.app, secret_values(self.app, self.root))
+        try:
+            self.aws.create_resources(self.app, secret_values(self.app, self.root))
+        except (BotoCoreError, ClientError) as error:
+            if self.moto is not None:
+                raise
+            # A failing --aws-endpoint is worth serving: it shows how the API answers when AWS fails.
+            log(f"warning: {self.endpoint} failed while creating the template's tables, buckets and secrets: {error}")
+            log("warning: serving anyway; the functions use the same endpoint and will meet the same failure")
+            created = set()  # nothing to rotate: no secret was created
         self.persist = Path(options.persist).resolve() if options.persist else None
         if self.persist:
             log(f"Restored {self.aws.restore(self.app, self.persist)} items from {self.persist}")
