@@ -21,6 +21,7 @@ from moto import mock_aws
 from apikit import keys
 from devserver.template import create_tables, load_template
 from devserver.worker import LambdaContext, load_module
+from tests import dynamodb_limits
 
 ROOT = Path(__file__).resolve().parent.parent
 # One ES256 key pair for the session, as the rotation function would write them (apikit.keys).
@@ -70,6 +71,11 @@ def _template() -> dict[str, Any]:
 
 
 @functools.cache
+def _key_schemas() -> dict[str, dict[str, str]]:
+    return dynamodb_limits.key_schemas(_template())
+
+
+@functools.cache
 def _client(service: str) -> Any:
     # Clients outlive a mock_aws block: moto answers every client's calls while a mock is active, so one
     # client per service (as in a warm Lambda container) saves ~40 ms of botocore set-up per test.
@@ -82,9 +88,12 @@ def aws() -> Iterator[None]:
     from aws_lambda_powertools.utilities import parameters
 
     from apikit.config import get_settings
+    from apikit.repositories import dynamodb
 
     get_settings.cache_clear()
     parameters.clear_caches()
+    # What DynamoDB would refuse and moto accepts (an IN of 101 operands, a 2 KB sort key) fails the test.
+    dynamodb_limits.enforce_on(dynamodb(), _key_schemas())
     with mock_aws():
         create_tables(_client("dynamodb"), _template())
         _client("secretsmanager").create_secret(Name="JwtSigningKey", SecretString=SIGNING_KEY)

@@ -24,7 +24,8 @@ posts = PostsRepository()
     path_model=PostPath,
     status=HTTPStatus.NO_CONTENT,
     request_headers=IF_MATCH,
-    errors=(HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND, HTTPStatus.PRECONDITION_FAILED),
+    # 400: an If-Match naming more versions than the write's condition can hold (apikit.conditional).
+    errors=(HTTPStatus.BAD_REQUEST, HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND, HTTPStatus.PRECONDITION_FAILED),
 )
 def delete_post(user: Principal, path: PostPath) -> Response[str]:
     posts.delete(path.id, user.user_id, if_match_versions(app.current_event))

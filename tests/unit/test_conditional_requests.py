@@ -160,6 +160,31 @@ def test_a_non_matching_if_match_is_412_and_changes_nothing(create_post, method,
     assert stored.headers["etag"] == '"v1"'
 
 
+# DynamoDB takes at most 100 values in an IN list (tests/dynamodb_limits.py): more is a ValidationException on AWS,
+# and moto says nothing.
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+def test_if_match_with_more_than_100_versions_is_a_400_and_changes_nothing(create_post, method):
+    post = create_post(title="Untouched")
+    if_match = ", ".join(f'"v{version}"' for version in range(101, 0, -1))  # the current one last
+
+    result = write_post(method, post["id"], headers={"if-match": if_match}, body=WRITE_BODIES.get(method))
+
+    body = assert_problem(result, 400)
+    assert "100" in body["detail"]
+    assert fetch_post(post["id"]).json()["title"] == "Untouched"
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+def test_if_match_with_100_versions_or_one_repeated_is_a_write(create_post, method):
+    first, second = create_post(), create_post()
+    hundred = ", ".join(f'"v{version}"' for version in range(100, 0, -1))
+    repeated = ", ".join(['"v1"'] * 300)
+
+    for post, if_match in ((first, hundred), (second, repeated)):
+        result = write_post(method, post["id"], headers={"if-match": if_match}, body=WRITE_BODIES.get(method))
+        assert result.status in (200, 204), result.body
+
+
 @pytest.mark.parametrize("method", ["PUT", "PATCH"])
 def test_a_stale_if_match_is_412_after_someone_else_wrote(create_post, method):
     post = create_post()

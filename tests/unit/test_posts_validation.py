@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests import dynamodb_limits
 from tests.conftest import Result, assert_problem, bearer, fetch_post, invoke, load_event, write_post
 
 METHODS = ["POST", "PUT", "PATCH"]
@@ -121,6 +122,20 @@ def test_the_longest_title_and_content_are_accepted(send, method):
     assert succeeded(method, result), result.body
     assert result.json()["title"] == body["title"]
     assert len(result.json()["content"]) == 20_000
+
+
+def test_the_largest_post_fits_in_a_dynamodb_item(send):
+    """Four-byte characters at both limits: 80 KB, under DynamoDB's 400 KB an item (tests/dynamodb_limits.py
+    checks every item written, as DynamoDB would and moto does not)."""
+    from apikit.repositories import dynamodb
+
+    body = {"title": "\N{GRINNING FACE}" * 200, "content": "\N{GRINNING FACE}" * 20_000}
+
+    result = send("POST", body)
+
+    assert result.status == 201, result.body
+    item = dynamodb().get_item(TableName="PostsTable", Key={"id": {"S": result.json()["id"]}})["Item"]
+    assert dynamodb_limits.item_bytes(item) < dynamodb_limits.MAX_ITEM_BYTES / 4
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -7,10 +7,15 @@ import re
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
+from apikit.errors import BadRequest
+
 # Documents the header on every conditional write (see apikit.routes).
 IF_MATCH = {"If-Match": 'The ETag you last read (e.g. "v3"): the write fails with 412 if the post changed since.'}
 
 _ENTITY_TAG = re.compile(r'\s*(W/)?"([^"]*)"\s*')
+# The versions go into the write's condition, `version IN (...)`, and DynamoDB takes at most 100 values there:
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.OperatorsAndFunctions.html
+MAX_IF_MATCH_VERSIONS = 100
 # Only the exact form etag() writes: strong comparison is character by character, so "v01" is not "v1".
 _OUR_TAG = re.compile(r'"v([1-9]\d{0,17})"')
 
@@ -57,18 +62,21 @@ def _entity_tags(header: str) -> list[tuple[bool, str]] | None:
 def if_match_versions(event: APIGatewayProxyEventV2) -> list[int] | None:
     """Versions the caller's If-Match accepts, compared strongly; None when any existing version will do.
 
-    An If-Match that names no version of ours gives an empty list: the write must then fail with 412.
+    An If-Match that names no version of ours gives an empty list: the write must then fail with 412. More than
+    MAX_IF_MATCH_VERSIONS different versions is a 400: the write's condition could not hold them.
     """
     header = event.headers.get("if-match")
     tags = None if header is None else _entity_tags(header)
     if tags is None:
         return None
-    versions = []
+    versions: dict[int, None] = {}  # in the header's order, each once
     for weak, tag in tags:
         match = _OUR_TAG.fullmatch(tag)
         if match and not weak:
-            versions.append(int(match.group(1)))
-    return versions
+            versions[int(match.group(1))] = None
+    if len(versions) > MAX_IF_MATCH_VERSIONS:
+        raise BadRequest(f"If-Match names more than {MAX_IF_MATCH_VERSIONS} versions; send the ETag you last read.")
+    return list(versions)
 
 
 def not_modified(event: APIGatewayProxyEventV2, current: str) -> bool:

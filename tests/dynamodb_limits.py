@@ -1,0 +1,128 @@
+"""DynamoDB's documented request limits that moto does not enforce, checked on every request the layer sends in the
+unit tests: a handler that would send DynamoDB a request it rejects (a 500 on AWS, a pass on moto) fails here.
+
+https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html
+https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.OperatorsAndFunctions.html
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+MAX_IN_OPERANDS = 100  # "a IN (b, c, d)": up to 100 values in the list
+MAX_PARTITION_KEY_BYTES = 2048
+MAX_SORT_KEY_BYTES = 1024
+MAX_ITEM_BYTES = 400 * 1024
+MAX_TRANSACTION_ITEMS = 100
+MAX_EXPRESSION_BYTES = 4096
+
+_TRANSACTION_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheck",
+}
+_IN_LIST = re.compile(r"\bIN\s*\(([^)]*)\)", re.IGNORECASE)
+
+
+class DynamoDBWouldRefuse(AssertionError):
+    """The request breaks a DynamoDB limit: AWS would answer ValidationException, whatever moto says."""
+
+
+def key_schemas(template: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """{table or index name: {attribute: HASH|RANGE}} from template.yaml (tables are named by logical id here)."""
+    schemas: dict[str, dict[str, str]] = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::DynamoDB::Table":
+            continue
+        properties = resource.get("Properties", {})
+        schemas[logical_id] = {key["AttributeName"]: key["KeyType"] for key in properties.get("KeySchema", [])}
+        for index in properties.get("GlobalSecondaryIndexes", []):
+            schemas[f"{logical_id}/{index['IndexName']}"] = {
+                key["AttributeName"]: key["KeyType"] for key in index["KeySchema"]
+            }
+    return schemas
+
+
+def _value_bytes(value: dict[str, Any]) -> int:
+    """A value's size as DynamoDB counts it (an upper bound for numbers: 21 bytes at most)."""
+    [(kind, content)] = value.items()
+    if kind == "S":
+        return len(content.encode())
+    if kind == "B":
+        return len(content)
+    if kind == "N":
+        return min(21, len(str(Decimal(content))))
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind in ("SS", "NS", "BS"):
+        return sum(_value_bytes({kind[0]: member}) for member in content)
+    if kind == "L":
+        return 3 + sum(1 + _value_bytes(member) for member in content)
+    if kind == "M":
+        return 3 + sum(len(name.encode()) + 1 + _value_bytes(member) for name, member in content.items())
+    raise DynamoDBWouldRefuse(f"unknown attribute value type {kind}")
+
+
+def item_bytes(item: dict[str, Any]) -> int:
+    return sum(len(name.encode()) + _value_bytes(value) for name, value in item.items())
+
+
+def _check_keys(key: dict[str, Any], schema: dict[str, str], where: str) -> None:
+    for name, value in key.items():
+        kind = schema.get(name)
+        if kind is None:
+            continue
+        limit = MAX_PARTITION_KEY_BYTES if kind == "HASH" else MAX_SORT_KEY_BYTES
+        size = _value_bytes(value)
+        if size > limit:
+            raise DynamoDBWouldRefuse(f"{where}: key attribute {name} is {size} bytes, over DynamoDB's {limit}")
+
+
+def _check_expressions(params: dict[str, Any], where: str) -> None:
+    for field in ("ConditionExpression", "FilterExpression", "KeyConditionExpression", "UpdateExpression"):
+        expression = params.get(field)
+        if expression is None:
+            continue
+        if len(expression.encode()) > MAX_EXPRESSION_BYTES:
+            raise DynamoDBWouldRefuse(f"{where}: {field} is over {MAX_EXPRESSION_BYTES} bytes")
+        for operands in _IN_LIST.findall(expression):
+            count = len([operand for operand in operands.split(",") if operand.strip()])
+            if count > MAX_IN_OPERANDS:
+                raise DynamoDBWouldRefuse(f"{where}: IN with {count} operands, over DynamoDB's {MAX_IN_OPERANDS}")
+
+
+def check(operation: str, params: dict[str, Any], schemas: dict[str, dict[str, str]]) -> None:
+    """Raise DynamoDBWouldRefuse if DynamoDB would refuse this request (`params` as the client was called)."""
+    if operation == "TransactWriteItems":
+        items = params.get("TransactItems", [])
+        if len(items) > MAX_TRANSACTION_ITEMS:
+            raise DynamoDBWouldRefuse(f"TransactWriteItems with {len(items)} items, over {MAX_TRANSACTION_ITEMS}")
+        for item in items:
+            [(kind, action)] = item.items()
+            check(_TRANSACTION_ACTIONS[kind], action, schemas)
+        return
+    table = params.get("TableName", "")
+    schema = schemas.get(f"{table}/{params['IndexName']}" if "IndexName" in params else table, {})
+    where = f"{operation} on {table}"
+    _check_expressions(params, where)
+    for field in ("Key", "ExclusiveStartKey"):
+        if field in params:
+            # ExclusiveStartKey holds the table's key and, on an index, the index's key too.
+            _check_keys(params[field], {**schemas.get(table, {}), **schema}, f"{where} {field}")
+    if "Item" in params:
+        _check_keys(params["Item"], schema, f"{where} Item")
+        size = item_bytes(params["Item"])
+        if size > MAX_ITEM_BYTES:
+            raise DynamoDBWouldRefuse(f"{where}: an item of {size} bytes, over DynamoDB's {MAX_ITEM_BYTES}")
+
+
+def enforce_on(client: Any, schemas: dict[str, dict[str, str]]) -> None:
+    """Check every request of this boto3 DynamoDB client before it is sent (once per client)."""
+
+    def before_call(params: dict[str, Any], model: Any, **_: Any) -> None:
+        check(model.name, params, schemas)
+
+    client.meta.events.register("provide-client-params.dynamodb", before_call, unique_id="dynamodb-limits")
