@@ -131,6 +131,13 @@ validate: $(TOOLS)/.installed $(CHECKOV)/.installed ## cfn-lint, SAM transform, 
 	  --file template.yaml $(addprefix --file ,$(WORKFLOWS))
 	TOOLS=$(TOOLS) scripts/lint_workflows.sh
 
+# What a template change changes once deployed: BASE's template.yaml (a git revision) and this one, both through
+# Fn::ForEach and SAM's transform, compared resource by resource. Exits 1 on any difference (a refactor: none).
+BASE ?= main
+.PHONY: template-diff
+template-diff: $(TOOLS)/.installed ## compare the deployed resources of template.yaml with BASE's (make template-diff BASE=main)
+	$(TOOLS)/bin/python scripts/template_diff.py --base $(BASE) template.yaml
+
 # `sam build` runs pip with the `python3.13` it finds on PATH, sometimes from a directory where pyenv's shim
 # cannot see .python-version: put the real interpreter's directory first. Evaluated only by the targets using it.
 PY313 = $(shell python3.13 -c 'import os, sys; print(os.path.realpath(sys.executable))' 2>/dev/null)
