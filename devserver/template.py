@@ -35,14 +35,19 @@ def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dic
 _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 
+def read_template(path: str | Path = "template.yaml") -> dict[str, Any]:
+    """The template as written: short tags in their long form, Fn::ForEach loops not expanded."""
+    with open(path, encoding="utf-8") as handle:
+        template: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    return template
+
+
 def load_template(
     path: str | Path = "template.yaml", parameter_overrides: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """The template as CloudFormation hands it to the SAM transform: Fn::ForEach loops expanded (a collection that
     is a Ref to a CommaDelimitedList parameter takes its value from `parameter_overrides`, else the Default)."""
-    with open(path, encoding="utf-8") as handle:
-        template: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
-    return expand_foreach(template, parameter_overrides)
+    return expand_foreach(read_template(path), parameter_overrides)
 
 
 class TemplateError(ValueError):
@@ -69,7 +74,8 @@ def expand_foreach(template: dict[str, Any], parameter_overrides: dict[str, str]
     if not any(_has_foreach(template.get(section)) for section in _FOREACH_SECTIONS):
         return template
     parameters = template.get("Parameters") or {}
-    expander = _ForEach(parameters, parameter_overrides or {}, set((template.get("Resources") or {}).keys()))
+    logical_ids = set((template.get("Resources") or {}).keys())
+    expander = _ForEach(parameters, parameter_overrides or {}, logical_ids, template.get("Mappings") or {})
     expanded = dict(template)
     for section in _FOREACH_SECTIONS:
         if section in template:
@@ -86,10 +92,13 @@ def _has_foreach(value: Any) -> bool:
 
 
 class _ForEach:
-    def __init__(self, parameters: dict[str, Any], overrides: dict[str, str], logical_ids: set[str]) -> None:
+    def __init__(
+        self, parameters: dict[str, Any], overrides: dict[str, str], logical_ids: set[str], mappings: dict[str, Any]
+    ) -> None:
         self.parameters = parameters
         self.overrides = overrides
         self.logical_ids = logical_ids
+        self.mappings = mappings
 
     def walk(self, value: Any, identifiers: list[str]) -> Any:
         """Expand the loops in value (whose enclosing loops bind `identifiers`, already substituted)."""
@@ -131,7 +140,7 @@ class _ForEach:
                 )
         result: dict[str, Any] = {}
         for item in self.collection(key, collection):
-            produced = _collapse(self.walk(_substitute(body, identifier, item), [*identifiers, identifier]))
+            produced = self.collapse(self.walk(_substitute(body, identifier, item), [*identifiers, identifier]))
             for produced_key, value in produced.items():
                 if produced_key in result:
                     raise TemplateError(f"{key}: produces {produced_key!r} twice (two items of its collection?)")
@@ -160,6 +169,39 @@ class _ForEach:
             f"{key}: a collection given by {form} is not supported (only a list, or a Ref to a CommaDelimitedList)"
         )
 
+    def collapse(self, value: Any) -> Any:
+        """What the transform resolves once a loop's identifiers are substituted: a logical id built with Fn::Sub
+        inside Ref or Fn::GetAtt (`Ref: !Sub "${Name}Function"`) becomes the plain logical id, and Fn::FindInMap with
+        literal keys its value, or its DefaultValue when the map has none (a language extension).
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-findinmap-enhancements.html"""
+        if isinstance(value, list):
+            return [self.collapse(entry) for entry in value]
+        if not isinstance(value, dict):
+            return value
+        value = {key: self.collapse(entry) for key, entry in value.items()}
+        if list(value) == ["Ref"] and (name := _literal_sub(value["Ref"])) is not None:
+            return {"Ref": name}
+        if list(value) == ["Fn::GetAtt"] and isinstance(value["Fn::GetAtt"], list) and value["Fn::GetAtt"]:
+            name = _literal_sub(value["Fn::GetAtt"][0])
+            if name is not None:
+                return {"Fn::GetAtt": [name, *value["Fn::GetAtt"][1:]]}
+        if list(value) == ["Fn::FindInMap"]:
+            return self.find_in_map(value)
+        return value
+
+    def find_in_map(self, value: dict[str, Any]) -> Any:
+        arguments = value["Fn::FindInMap"]
+        keys = arguments[:3] if isinstance(arguments, list) else []
+        if len(keys) != 3 or not all(isinstance(key, (str, int)) for key in keys):
+            return value  # a key CloudFormation knows only at deploy time (a parameter's value): left to it
+        options = arguments[3] if len(arguments) > 3 and isinstance(arguments[3], dict) else {}
+        top = self.mappings.get(str(keys[0]), {}).get(str(keys[1]), {})
+        if str(keys[2]) in top:
+            return top[str(keys[2])]
+        if "DefaultValue" in options:
+            return options["DefaultValue"]
+        raise TemplateError(f"Fn::FindInMap {keys}: no such entry in Mappings, and no DefaultValue")
+
 
 def _substitute(value: Any, identifier: str, item: str) -> Any:
     """${identifier} becomes the item and &{identifier} the item without its non-alphanumeric characters, in keys
@@ -173,23 +215,6 @@ def _substitute(value: Any, identifier: str, item: str) -> Any:
         if list(value) == ["Ref"] and value["Ref"] == identifier:
             return item
         return {_substitute(k, identifier, item): _substitute(entry, identifier, item) for k, entry in value.items()}
-    return value
-
-
-def _collapse(value: Any) -> Any:
-    """A logical id built with Fn::Sub inside Ref or Fn::GetAtt (`Ref: !Sub "${Name}Function"`), now that the loop's
-    identifiers are substituted, is the plain logical id, as the transform leaves it for the next one."""
-    if isinstance(value, list):
-        return [_collapse(entry) for entry in value]
-    if not isinstance(value, dict):
-        return value
-    value = {key: _collapse(entry) for key, entry in value.items()}
-    if list(value) == ["Ref"] and (name := _literal_sub(value["Ref"])) is not None:
-        return {"Ref": name}
-    if list(value) == ["Fn::GetAtt"] and isinstance(value["Fn::GetAtt"], list) and value["Fn::GetAtt"]:
-        name = _literal_sub(value["Fn::GetAtt"][0])
-        if name is not None:
-            return {"Fn::GetAtt": [name, *value["Fn::GetAtt"][1:]]}
     return value
 
 

@@ -1,0 +1,88 @@
+"""template.yaml's per-function operations, made by one Fn::ForEach: after expansion every function has its log
+group and its two alarms under the logical ids the stack has always had (renaming one would replace it, and a log
+group's replacement loses its logs), and a new function costs its own block and nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from devserver.template import load_template, read_template, resources_of_type
+from tests.conftest import ROOT
+
+FUNCTION = "AWS::Serverless::Function"
+MAX_LINES_PER_NEW_FUNCTION = 20  # issue 20: the block of a typical endpoint, plus nothing per function elsewhere
+
+
+@pytest.fixture(scope="module")
+def expanded() -> dict[str, Any]:
+    resources: dict[str, Any] = load_template(ROOT / "template.yaml")["Resources"]
+    return resources
+
+
+def test_every_function_has_its_log_group_and_alarms_with_the_logical_ids_it_always_had(expanded):
+    functions = resources_of_type({"Resources": expanded}, FUNCTION)
+    assert len(functions) >= 25
+
+    for function, resource in functions.items():
+        name = function.removesuffix("Function")
+        group, errors, throttles = (
+            expanded[f"{name}{suffix}"] for suffix in ("LogGroup", "ErrorsAlarm", "ThrottlesAlarm")
+        )
+        assert resource["Properties"]["LoggingConfig"] == {"LogGroup": {"Ref": f"{name}LogGroup"}}
+        assert group["Type"] == "AWS::Logs::LogGroup"
+        assert group["Properties"] == {
+            "LogGroupName": {"Fn::Sub": f"/aws/lambda/${{AWS::StackName}}/{function}"},
+            "RetentionInDays": {"Ref": "LogRetentionDays"},
+        }
+        for alarm, metric in ((errors, "Errors"), (throttles, "Throttles")):
+            properties = alarm["Properties"]
+            assert (alarm["Type"], properties["Namespace"], properties["MetricName"]) == (
+                "AWS::CloudWatch::Alarm",
+                "AWS/Lambda",
+                metric,
+            )
+            assert properties["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function}}]
+            assert properties["AlarmName"] == {"Fn::Sub": f"${{AWS::StackName}} {function} {metric.lower()}"}
+            assert isinstance(properties["AlarmDescription"], str)
+
+
+def test_the_alarms_say_what_each_function_means_where_the_default_would_not(expanded):
+    described = {
+        name: expanded[name]["Properties"]["AlarmDescription"]
+        for name in (
+            "HealthErrorsAlarm",
+            "StripeWebhookErrorsAlarm",
+            "JwtRotationErrorsAlarm",
+            "JwtRotationThrottlesAlarm",
+        )
+    }
+
+    assert described["HealthErrorsAlarm"].startswith("Unhandled errors")
+    assert "Stripe retries" in described["StripeWebhookErrorsAlarm"]
+    assert "Secrets Manager retries" in described["JwtRotationErrorsAlarm"]
+    assert "Secrets Manager retries" in described["JwtRotationThrottlesAlarm"]
+
+
+def test_the_template_as_written_has_no_log_group_alarm_or_checkov_skip_of_its_own_per_function():
+    written = read_template(ROOT / "template.yaml")["Resources"]
+    functions = [
+        key.removesuffix("Function") for key in resources_of_type(load_template(ROOT / "template.yaml"), FUNCTION)
+    ]
+    assert "Fn::ForEach::FunctionOperations" in written
+
+    for name in functions:
+        assert {f"{name}LogGroup", f"{name}ErrorsAlarm", f"{name}ThrottlesAlarm"}.isdisjoint(written)
+    assert not re.search(r"#checkov:skip=CKV_AWS_(115|116|117|173|158):", (ROOT / "template.yaml").read_text())
+
+
+def test_a_new_function_costs_its_block_and_at_most_one_more_line():
+    """The block of a new endpoint like POST /api/posts, and its name in the loop's list (an existing line)."""
+    lines = (ROOT / "template.yaml").read_text().splitlines()
+    start = lines.index("  PostsCreateFunction:")
+    end = next(index for index in range(start + 1, len(lines)) if not lines[index].startswith("   "))
+
+    assert end - start + 1 <= MAX_LINES_PER_NEW_FUNCTION  # the block and the blank line after it
