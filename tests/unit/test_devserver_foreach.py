@@ -189,3 +189,27 @@ def test_functions_made_by_a_loop_are_served(tmp_path):
     assert app.functions["Fnhello"].code_dir == tmp_path / "functions/hello"
     assert [(route.method, route.path, route.function) for route in app.routes] == [("GET", "/hello", "Fnhello")]
     assert set(load_template(tmp_path / "template.yaml")["Resources"]) == {"Fnhello", "Fnbye"}
+
+
+def test_find_in_map_in_a_loop_takes_the_entry_or_its_default_value():
+    """The DefaultValue enhancement, which AWS::LanguageExtensions resolves:
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-findinmap-enhancements.html
+    """
+    lookup = {"Fn::FindInMap": ["Descriptions", "${Name}", "Errors", {"DefaultValue": "usual"}]}
+    keyed_by_parameter = {"Fn::FindInMap": ["Descriptions", {"Ref": "Stage"}, "Errors"]}
+    loaded = template(
+        {"Fn::ForEach::A": ["Name", ["Health", "Stripe"], {"${Name}A": {"D": lookup, "P": keyed_by_parameter}}]},
+        Mappings={"Descriptions": {"Stripe": {"Errors": "Stripe retries"}}},
+    )
+
+    resources = expand_foreach(loaded)["Resources"]
+
+    assert (resources["HealthA"]["D"], resources["StripeA"]["D"]) == ("usual", "Stripe retries")
+    assert resources["HealthA"]["P"] == keyed_by_parameter  # known only at deploy time: left to CloudFormation
+
+
+def test_find_in_map_without_an_entry_or_a_default_is_an_error():
+    loop = ["Name", ["Health"], {"${Name}A": {"D": {"Fn::FindInMap": ["M", "${Name}", "Errors"]}}}]
+
+    with pytest.raises(TemplateError, match=r"Fn::FindInMap \['M', 'Health', 'Errors'\]: no such entry"):
+        expand_foreach(template({"Fn::ForEach::A": loop}, Mappings={"M": {}}))

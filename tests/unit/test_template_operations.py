@@ -6,6 +6,7 @@ group's replacement loses its logs), and a new function costs its own block and 
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
 import pytest
@@ -86,3 +87,16 @@ def test_a_new_function_costs_its_block_and_at_most_one_more_line():
     end = next(index for index in range(start + 1, len(lines)) if not lines[index].startswith("   "))
 
     assert end - start + 1 <= MAX_LINES_PER_NEW_FUNCTION  # the block and the blank line after it
+
+
+def test_checkov_reads_the_loops_written_out_with_everything_else_as_it_was(tmp_path):
+    """scripts/expanded_template.py, what `make validate` runs checkov on: checkov skips a Fn::ForEach."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import expanded_template  # a script: found once its directory is on the path
+
+    text = expanded_template.expanded_text(ROOT / "template.yaml")
+    (tmp_path / "template.yaml").write_text(text)
+
+    assert not re.search(r"^ +Fn::ForEach::\w+:", text, re.MULTILINE)
+    assert "#checkov:skip=CKV_AWS_28:" in text  # a skip beside one resource still applies
+    assert read_template(tmp_path / "template.yaml")["Resources"] == load_template(ROOT / "template.yaml")["Resources"]
