@@ -3,7 +3,7 @@
 Every function logs to its own log group with the LogRetentionDays retention and has an errors and a throttles
 alarm (Fn::ForEach::FunctionOperations makes them: a function missing from its list has neither); every function is
 invoked synchronously, as .checkov.yaml's reason for skipping the dead-letter-queue check says; every table has a
-throttles alarm and is retained in prod only; every alarm notifies the alarm topic.
+throttles alarm, is retained and protected from deletion in prod only; every alarm notifies the alarm topic.
 Run with the tools venv. It reads the template as CloudFormation expands it (devserver/template.py).
 """
 
@@ -87,6 +87,8 @@ def check(template: dict[str, Any]) -> list[str]:
         for policy in ("DeletionPolicy", "UpdateReplacePolicy"):
             if resource.get(policy) != {"Fn::If": ["IsProd", "Retain", "Delete"]}:
                 problems.append(f"{table}: {policy} is not !If [IsProd, Retain, Delete]")
+        if resource.get("Properties", {}).get("DeletionProtectionEnabled") != {"Fn::If": ["IsProd", True, False]}:
+            problems.append(f"{table}: DeletionProtectionEnabled is not !If [IsProd, true, false]")
     return problems
 
 
@@ -101,7 +103,9 @@ def main(path: str) -> int:
         print(f"{path}: {problem}", file=sys.stderr)
     if not problems:
         functions = len([r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"])
-        print(f"{path}: {functions} functions with log groups and alarms, tables alarmed and retained in prod")
+        print(
+            f"{path}: {functions} functions with log groups and alarms, tables alarmed, retained and protected in prod"
+        )
     return 1 if problems else 0
 
 
