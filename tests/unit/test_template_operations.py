@@ -9,6 +9,7 @@ import re
 import sys
 from typing import Any
 
+import boto3
 import pytest
 
 from devserver.template import load_template, read_template, resources_of_type
@@ -100,3 +101,26 @@ def test_checkov_reads_the_loops_written_out_with_everything_else_as_it_was(tmp_
     assert not re.search(r"^ +Fn::ForEach::\w+:", text, re.MULTILINE)
     assert "#checkov:skip=CKV_AWS_28:" in text  # a skip beside one resource still applies
     assert read_template(tmp_path / "template.yaml")["Resources"] == load_template(ROOT / "template.yaml")["Resources"]
+
+
+def test_the_indexes_project_all_because_listing_returns_every_attribute_an_item_has(create_post):
+    """ALL is what listing needs while lists show whole items: an INCLUDE projection would copy the same bytes.
+    Write an attribute a list does not return and this fails: then project the index INCLUDE, under a new name
+    (DynamoDB cannot change an existing index's projection; one index added or removed per deploy)."""
+    from apikit.repositories.orders import CheckoutSession, Order, OrdersRepository
+    from apikit.repositories.posts import Post
+
+    post = create_post()
+    OrdersRepository().record(
+        CheckoutSession(id="cs_1", client_reference_id="alice", customer_email="a@example.com", created=1796035800)
+    )
+    dynamodb = boto3.client("dynamodb")
+    post_item = dynamodb.get_item(TableName="PostsTable", Key={"id": {"S": post["id"]}})["Item"]
+    order_item = dynamodb.get_item(TableName="OrdersTable", Key={"id": {"S": "cs_1"}})["Item"]
+    tables = load_template(ROOT / "template.yaml")["Resources"]
+
+    assert set(post_item) == set(Post.model_fields) | {"entity"}  # ByCreatedAt's key; ByAuthor: ~10 bytes a post
+    assert set(order_item) == set(Order.model_fields) | {"user_id"}  # user_id: ByUser's key
+    for table in ("PostsTable", "OrdersTable"):
+        for index in tables[table]["Properties"]["GlobalSecondaryIndexes"]:
+            assert index["Projection"] == {"ProjectionType": "ALL"}, index["IndexName"]
