@@ -74,7 +74,10 @@ def check(template: dict[str, Any]) -> list[str]:
         log_group = refs(resource.get("Properties", {}).get("LoggingConfig", {}).get("LogGroup"))
         group = resources.get(next(iter(log_group), ""), {})
         if group.get("Type") != "AWS::Logs::LogGroup":
-            problems.append(f"{function}: LoggingConfig.LogGroup is not a !Ref to a log group of this template")
+            problems.append(
+                f"{function}: LoggingConfig.LogGroup is not a !Ref to a log group of this template"
+                f" (is {function.removesuffix('Function')} in the list of Fn::ForEach::FunctionOperations?)"
+            )
         elif refs(group.get("Properties", {}).get("RetentionInDays")) != {"LogRetentionDays"}:
             problems.append(f"{function}: its log group's RetentionInDays is not !Ref LogRetentionDays")
         for metric in ("Errors", "Throttles"):

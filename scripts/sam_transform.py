@@ -16,7 +16,7 @@ from cfnlint.decode import decode
 from samtranslator.translator.transform import transform
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from devserver.template import load_template
+from devserver.template import load_template, read_template
 
 
 class OfflinePolicyLoader:
@@ -41,13 +41,31 @@ def transformed(path: str | Path) -> dict[str, Any]:
     return result
 
 
+def sam_cli_agrees(path: str) -> list[str]:
+    """The logical ids SAM CLI's own expansion (what `sam build` and `sam local` run) makes of the template, against
+    the dev server's: a loop the two read differently would serve locally what is not deployed. Only the ids: SAM
+    CLI also resolves other intrinsics locally (it drops the Fn::Sub around ${AWS::StackName}), CloudFormation not."""
+    from samcli.lib.cfn_language_extensions.sam_integration import expand_language_extensions
+
+    raw = read_template(path)
+    theirs = expand_language_extensions(raw, {}, enabled=True).expanded_template.get("Resources", {})
+    ours = load_template(path).get("Resources", {})
+    return [f"only SAM CLI makes {key}" for key in sorted(set(theirs) - set(ours))] + [
+        f"only the dev server makes {key}" for key in sorted(set(ours) - set(theirs))
+    ]
+
+
 def main(path: str) -> int:
     _, matches = decode(path)  # cfn-lint's reader: says where a YAML error is
     if matches:
         print(*matches, sep="\n")
         return 1
+    disagreements = sam_cli_agrees(path)
+    if disagreements:
+        print(f"{path}: Fn::ForEach expanded differently:", *disagreements, sep="\n  ")
+        return 1
     resources = transformed(path)["Resources"]
-    print(f"{path}: SAM transform OK, {len(resources)} CloudFormation resources")
+    print(f"{path}: loops expanded as SAM CLI does; SAM transform OK, {len(resources)} CloudFormation resources")
     return 0
 
 
