@@ -35,10 +35,194 @@ def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dic
 _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 
-def load_template(path: str | Path = "template.yaml") -> dict[str, Any]:
+def read_template(path: str | Path = "template.yaml") -> dict[str, Any]:
+    """The template as written: short tags in their long form, Fn::ForEach loops not expanded."""
     with open(path, encoding="utf-8") as handle:
         template: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
     return template
+
+
+def load_template(
+    path: str | Path = "template.yaml", parameter_overrides: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The template as CloudFormation hands it to the SAM transform: Fn::ForEach loops expanded (a collection that
+    is a Ref to a CommaDelimitedList parameter takes its value from `parameter_overrides`, else the Default)."""
+    return expand_foreach(read_template(path), parameter_overrides)
+
+
+class TemplateError(ValueError):
+    """Something in template.yaml the dev server cannot run the way AWS would: said plainly, never ignored."""
+
+
+# --- Fn::ForEach, as the AWS::LanguageExtensions transform expands it before SAM's transform runs ---------------
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-foreach.html
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/transform-aws-languageextensions.html
+
+FOREACH_PREFIX = "Fn::ForEach::"
+_FOREACH_SECTIONS = ("Conditions", "Resources", "Outputs")  # the only sections a loop may be in
+
+
+def expand_foreach(template: dict[str, Any], parameter_overrides: dict[str, str] | None = None) -> dict[str, Any]:
+    """A copy of the template with every Fn::ForEach expanded: in Conditions, Resources (and inside a resource) and
+    Outputs, nested loops too. What CloudFormation would refuse, or what this does not know how to expand, is a
+    TemplateError that names the loop; nothing is left half expanded."""
+    if not isinstance(template, dict):
+        return template
+    for section, body in template.items():
+        if section not in _FOREACH_SECTIONS and _has_foreach(body):
+            raise TemplateError(f"Fn::ForEach is not allowed in {section}: only in {', '.join(_FOREACH_SECTIONS)}")
+    if not any(_has_foreach(template.get(section)) for section in _FOREACH_SECTIONS):
+        return template
+    parameters = template.get("Parameters") or {}
+    logical_ids = set((template.get("Resources") or {}).keys())
+    expander = _ForEach(parameters, parameter_overrides or {}, logical_ids, template.get("Mappings") or {})
+    expanded = dict(template)
+    for section in _FOREACH_SECTIONS:
+        if section in template:
+            expanded[section] = expander.walk(template[section], [])
+    return expanded
+
+
+def _has_foreach(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(str(key).startswith(FOREACH_PREFIX) or _has_foreach(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_foreach(item) for item in value)
+    return False
+
+
+class _ForEach:
+    def __init__(
+        self, parameters: dict[str, Any], overrides: dict[str, str], logical_ids: set[str], mappings: dict[str, Any]
+    ) -> None:
+        self.parameters = parameters
+        self.overrides = overrides
+        self.logical_ids = logical_ids
+        self.mappings = mappings
+
+    def walk(self, value: Any, identifiers: list[str]) -> Any:
+        """Expand the loops in value (whose enclosing loops bind `identifiers`, already substituted)."""
+        if isinstance(value, list):
+            return [self.walk(item, identifiers) for item in value]
+        if not isinstance(value, dict):
+            return value
+        result: dict[str, Any] = {}
+        for key, item in value.items():
+            if isinstance(key, str) and key.startswith(FOREACH_PREFIX):
+                for produced_key, produced in self.expand(key, item, identifiers).items():
+                    if produced_key in result or produced_key in value:
+                        raise TemplateError(f"{key} produces {produced_key!r}, which is already in the template")
+                    result[produced_key] = produced
+            else:
+                if key in result:
+                    raise TemplateError(f"{key!r} is produced by a Fn::ForEach and is also in the template")
+                result[key] = self.walk(item, identifiers)
+        return result
+
+    def expand(self, key: str, loop: Any, identifiers: list[str]) -> dict[str, Any]:
+        name = key[len(FOREACH_PREFIX) :]
+        if not isinstance(loop, list) or len(loop) != 3:
+            raise TemplateError(f"{key}: takes a list of three, [identifier, collection, {{output key: value}}]")
+        identifier, collection, body = loop
+        if not isinstance(identifier, str) or not re.fullmatch(r"[A-Za-z0-9]+", identifier):
+            raise TemplateError(f"{key}: the identifier must be an alphanumeric string, not {identifier!r}")
+        if identifier in self.parameters or identifier in identifiers:
+            raise TemplateError(f"{key}: the identifier {identifier!r} is already a parameter or an outer loop's")
+        if name in self.parameters or name in self.logical_ids:
+            raise TemplateError(f"{key}: the loop's name {name!r} is already a parameter or a logical id")
+        if not isinstance(body, dict) or not body:
+            raise TemplateError(f"{key}: the third item must be a mapping of output keys to values")
+        for output_key in body:
+            placeholders = (f"${{{identifier}}}", f"&{{{identifier}}}")
+            if not str(output_key).startswith(FOREACH_PREFIX) and not any(p in str(output_key) for p in placeholders):
+                raise TemplateError(
+                    f"{key}: the output key {output_key!r} must contain ${{{identifier}}} or &{{{identifier}}}"
+                )
+        result: dict[str, Any] = {}
+        for item in self.collection(key, collection):
+            produced = self.collapse(self.walk(_substitute(body, identifier, item), [*identifiers, identifier]))
+            for produced_key, value in produced.items():
+                if produced_key in result:
+                    raise TemplateError(f"{key}: produces {produced_key!r} twice (two items of its collection?)")
+                result[produced_key] = value
+        return result
+
+    def collection(self, key: str, collection: Any) -> list[str]:
+        """A list, or a Ref to a CommaDelimitedList (or List<...>) parameter: the forms the docs allow."""
+        if isinstance(collection, dict) and list(collection) == ["Ref"] and isinstance(collection["Ref"], str):
+            parameter = self.parameters.get(collection["Ref"])
+            kind = str((parameter or {}).get("Type", ""))
+            if parameter is None or not (kind == "CommaDelimitedList" or kind.startswith("List<")):
+                raise TemplateError(
+                    f"{key}: the collection must Ref a CommaDelimitedList parameter, not {collection['Ref']!r}"
+                )
+            value = self.overrides.get(collection["Ref"], parameter.get("Default", ""))
+            items = value if isinstance(value, list) else str(value).split(",")
+            return [cfn_string(item).strip() for item in items if cfn_string(item).strip()]
+        if isinstance(collection, list):
+            for item in collection:
+                if isinstance(item, (dict, list)) or item is None:
+                    raise TemplateError(f"{key}: the collection's items must be strings, not {item!r}")
+            return [cfn_string(item) for item in collection]
+        form = next(iter(collection)) if isinstance(collection, dict) and collection else type(collection).__name__
+        raise TemplateError(
+            f"{key}: a collection given by {form} is not supported (only a list, or a Ref to a CommaDelimitedList)"
+        )
+
+    def collapse(self, value: Any) -> Any:
+        """What the transform resolves once a loop's identifiers are substituted: a logical id built with Fn::Sub
+        inside Ref or Fn::GetAtt (`Ref: !Sub "${Name}Function"`) becomes the plain logical id, and Fn::FindInMap with
+        literal keys its value, or its DefaultValue when the map has none (a language extension).
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-findinmap-enhancements.html"""
+        if isinstance(value, list):
+            return [self.collapse(entry) for entry in value]
+        if not isinstance(value, dict):
+            return value
+        value = {key: self.collapse(entry) for key, entry in value.items()}
+        if list(value) == ["Ref"] and (name := _literal_sub(value["Ref"])) is not None:
+            return {"Ref": name}
+        if list(value) == ["Fn::GetAtt"] and isinstance(value["Fn::GetAtt"], list) and value["Fn::GetAtt"]:
+            name = _literal_sub(value["Fn::GetAtt"][0])
+            if name is not None:
+                return {"Fn::GetAtt": [name, *value["Fn::GetAtt"][1:]]}
+        if list(value) == ["Fn::FindInMap"]:
+            return self.find_in_map(value)
+        return value
+
+    def find_in_map(self, value: dict[str, Any]) -> Any:
+        arguments = value["Fn::FindInMap"]
+        keys = arguments[:3] if isinstance(arguments, list) else []
+        if len(keys) != 3 or not all(isinstance(key, (str, int)) for key in keys):
+            return value  # a key CloudFormation knows only at deploy time (a parameter's value): left to it
+        options = arguments[3] if len(arguments) > 3 and isinstance(arguments[3], dict) else {}
+        top = self.mappings.get(str(keys[0]), {}).get(str(keys[1]), {})
+        if str(keys[2]) in top:
+            return top[str(keys[2])]
+        if "DefaultValue" in options:
+            return options["DefaultValue"]
+        raise TemplateError(f"Fn::FindInMap {keys}: no such entry in Mappings, and no DefaultValue")
+
+
+def _substitute(value: Any, identifier: str, item: str) -> Any:
+    """${identifier} becomes the item and &{identifier} the item without its non-alphanumeric characters, in keys
+    and strings alike; `Ref: identifier` becomes the item."""
+    if isinstance(value, str):
+        alphanumeric = re.sub(r"[^A-Za-z0-9]", "", item)
+        return value.replace(f"${{{identifier}}}", item).replace(f"&{{{identifier}}}", alphanumeric)
+    if isinstance(value, list):
+        return [_substitute(entry, identifier, item) for entry in value]
+    if isinstance(value, dict):
+        if list(value) == ["Ref"] and value["Ref"] == identifier:
+            return item
+        return {_substitute(k, identifier, item): _substitute(entry, identifier, item) for k, entry in value.items()}
+    return value
+
+
+def _literal_sub(value: Any) -> str | None:
+    """The text of `{"Fn::Sub": text}` when it has nothing left to substitute."""
+    if isinstance(value, dict) and list(value) == ["Fn::Sub"] and isinstance(value["Fn::Sub"], str):
+        return value["Fn::Sub"] if "${" not in value["Fn::Sub"] else None
+    return None
 
 
 def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
@@ -80,10 +264,6 @@ DEFAULT_ROUTE = "$default"
 # API Gateway's longest wait for an integration (and TimeoutInMillis's default):
 # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html
 MAX_INTEGRATION_TIMEOUT_MS = 30_000
-
-
-class TemplateError(ValueError):
-    """Something in template.yaml the dev server cannot run the way AWS would: said plainly, never ignored."""
 
 
 @dataclass(frozen=True)
@@ -315,7 +495,7 @@ def load_app(
     """Read template.yaml into functions and routes; `env_vars` is SAM's env.json (logical id keys, `Parameters`)."""
     path = Path(path).resolve()
     root = path.parent
-    template = load_template(path)
+    template = load_template(path, parameter_overrides)
     resolver = Resolver(template, parameter_overrides or {}, region)
     globals_section = resolver.resolve(template.get("Globals", {}))
     warnings: list[str] = []

@@ -1,7 +1,9 @@
 """Check samconfig.toml against template.yaml offline, as `sam deploy` would read it.
 
 Each environment must name a stack and a region, and every parameter override must be a template parameter with
-an allowed value: CloudFormation would only refuse a typo once the deploy has started. Run with the tools venv.
+an allowed value: CloudFormation would only refuse a typo once the deploy has started. A template with Fn::ForEach
+needs `language_extensions = true` for the commands that read it (sam build, deploy, local...), which otherwise fail
+on the loop. Run with the tools venv.
 """
 
 from __future__ import annotations
@@ -24,7 +26,11 @@ def main(config_dir: Path, template_path: Path) -> int:
     parameters = template.get("Parameters", {})
     config = SamConfig(str(config_dir))
     problems = []
+    loops = any(str(key).startswith("Fn::ForEach::") for key in template.get("Resources", {}))
     for env in ENVIRONMENTS:
+        for command in (["build"], ["deploy"], ["local", "start-api"]):
+            if loops and config.get_all(command, "parameters", env).get("language_extensions") is not True:
+                problems.append(f"[{env}] sam {' '.join(command)}: no language_extensions = true for the Fn::ForEach")
         settings = {**config.get_all(["global"], "parameters", env), **config.get_all(["deploy"], "parameters", env)}
         for key in ("stack_name", "region", "capabilities", "parameter_overrides"):
             if not settings.get(key):
