@@ -148,6 +148,14 @@ validate: $(TOOLS)/.installed $(CHECKOV)/.installed ## locks, cfn-lint, SAM tran
 	  --file template.yaml $(addprefix --file ,$(WORKFLOWS))
 	TOOLS=$(TOOLS) scripts/lint_workflows.sh
 
+# detect-secrets over the tracked files (offline, against .secrets.baseline), then pip-audit over every requirements
+# file and lock. pip-audit needs PyPI's advisory API: where it is unreachable (these machines) it is skipped with a
+# message saying what was not checked, the only case that exits 0 without it; REQUIRE_AUDIT=1 (CI on GitHub) fails
+# then. Not part of `make test`, which needs no network.
+.PHONY: audit
+audit: $(TOOLS)/.installed ## secret scan of the tracked files, pip-audit of every requirements file (PyPI's advisories)
+	TOOLS=$(TOOLS) scripts/audit.sh
+
 # `sam build` runs pip with the `python3.13` it finds on PATH, sometimes from a directory where pyenv's shim
 # cannot see .python-version: put the real interpreter's directory first. Evaluated only by the targets using it.
 PY313 = $(shell python3.13 -c 'import os, sys; print(os.path.realpath(sys.executable))' 2>/dev/null)
