@@ -28,7 +28,7 @@ help: ## list the targets
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.in
 	@python=$$($(find_python)) || exit 1; [ -x $(PY) ] || $$python -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-dev.txt -r layers/shared/requirements.in
 	@touch $@
 
 $(TOOLS)/.installed: requirements-tools.txt
