@@ -80,7 +80,7 @@ def check(template: dict[str, Any]) -> list[str]:
             )
         elif refs(group.get("Properties", {}).get("RetentionInDays")) != {"LogRetentionDays"}:
             problems.append(f"{function}: its log group's RetentionInDays is not !Ref LogRetentionDays")
-        for metric in ("Errors", "Throttles"):
+        for metric in ("Errors", "Throttles", "Duration"):
             if not any(name == metric and function in targets for name, targets in watched):
                 problems.append(f"{function}: no alarm on its {metric} metric")
 

@@ -1,5 +1,5 @@
 """template.yaml's per-function operations, made by one Fn::ForEach: after expansion every function has its log
-group and its two alarms under the logical ids the stack has always had (renaming one would replace it, and a log
+group and its alarms (errors, throttles, duration) under the logical ids the stack has always had (renaming one would replace it, and a log
 group's replacement loses its logs), and a new function costs its own block and nothing else.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
-from devserver.template import load_template, read_template, resources_of_type
+from devserver.template import load_app, load_template, read_template, resources_of_type
 from tests.conftest import ROOT
 
 FUNCTION = "AWS::Serverless::Function"
@@ -124,3 +124,24 @@ def test_the_indexes_project_all_because_listing_returns_every_attribute_an_item
     for table in ("PostsTable", "OrdersTable"):
         for index in tables[table]["Properties"]["GlobalSecondaryIndexes"]:
             assert index["Projection"] == {"ProjectionType": "ALL"}, index["IndexName"]
+
+
+def test_each_functions_duration_alarm_fires_at_80_percent_of_its_own_timeout(expanded):
+    functions = load_app(ROOT / "template.yaml").functions
+
+    for function in functions.values():
+        alarm = expanded[f"{function.logical_id.removesuffix('Function')}DurationAlarm"]["Properties"]
+        assert (alarm["MetricName"], alarm["Statistic"]) == ("Duration", "Maximum")
+        assert alarm["Threshold"] == 800 * function.timeout, function.logical_id  # milliseconds
+
+
+def test_the_unhandled_errors_alarm_sums_the_metric_over_its_exact_dimensions(expanded):
+    """apikit.metrics.unhandled_error's dimensions (tests/unit/test_aws_faults.py), in the alarm's query."""
+    alarm = expanded["UnhandledErrorsAlarm"]["Properties"]
+    [query] = alarm["Metrics"]
+
+    assert query["Expression"] == {
+        "Fn::Sub": 'SELECT SUM(UnhandledErrors) FROM SCHEMA("${AWS::StackName}", function, service)'
+    }
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    assert "requests" not in str(alarm)  # no minimum of traffic
