@@ -9,15 +9,16 @@ any change to what they write shows up as a difference from docs/openapi.json.
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import sys
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, ConfigDict
 
 from apikit import routes
 from apikit.openapi import describe
+from apikit.repositories.posts import _absent_not_null
 from devserver.template import Function, load_app
 from devserver.worker import load_module
 from tests.conftest import ROOT
@@ -60,3 +61,74 @@ def test_the_document_built_in_this_process_is_the_committed_one(monkeypatch):
             )
         )
         assert text == committed, f"{path.relative_to(ROOT)} differs from the declarations (`make openapi`):\n{diff}"
+
+
+class Note(BaseModel):
+    text: str
+
+
+def test_a_model_read_and_answered_with_different_schemas_is_refused_as_one_name_must_mean_one_shape():
+    """A request string refuses control characters (a pattern) and a response's does not: two shapes, one name."""
+    echo = routes.Route(("POST",), "/api/notes", "Echo", "echo_note", body=Note, response=Note)
+
+    with pytest.raises(ValueError, match=r"^Note: two different models have this name") as refused:
+        describe([echo])
+
+    assert str(refused.value) == (
+        "Note: two different models have this name, or one model has different request and response schemas; "
+        "rename one, or split it in two"
+    )
+
+
+class Filters(BaseModel):
+    after: int | None  # required, though typed optional: a query string cannot say null
+    flag: int | bool | None = None
+
+
+def test_a_query_parameter_is_documented_without_null_and_keeps_its_other_types():
+    described = describe([routes.Route(("GET",), "/api/things", "Things", "list_things", query=Filters)])
+
+    parameters = described["paths"]["/api/things"]["get"]["parameters"]
+    assert parameters == [
+        {"name": "after", "in": "query", "required": True, "schema": {"type": "integer"}},
+        {
+            "name": "flag",
+            "in": "query",
+            "required": False,
+            "schema": {"anyOf": [{"type": "integer"}, {"type": "boolean"}]},
+        },
+    ]
+
+
+class Mapped(BaseModel):
+    """Examples as OpenAPI 3.0's named mapping, which a JSON schema's `examples` (a list) is not."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": {"one": {"count": 1}}})
+    count: int
+
+
+def test_a_models_examples_that_are_not_a_list_give_no_example_rather_than_a_wrong_one():
+    described = describe([routes.Route(("GET",), "/api/counts", "Counts", "get_count", response=Mapped)])
+
+    answer = described["paths"]["/api/counts"]["get"]["responses"]["200"]
+    assert answer["content"] == {"application/json": {"schema": {"$ref": "#/components/schemas/Mapped"}}}
+
+
+def test_a_patch_field_is_documented_as_its_type_alone_whichever_order_pydantic_lists_null_in():
+    """PostPatch's hook: a field may be left out, never null (`None | X` lists null first; no default is fine)."""
+    schema = {
+        "properties": {
+            "title": {"anyOf": [{"type": "null"}, {"type": "string", "maxLength": 200}], "default": None},
+            "content": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Content"},
+        }
+    }
+
+    _absent_not_null(schema)
+
+    assert schema == {
+        "properties": {
+            "title": {"type": "string", "maxLength": 200},
+            "content": {"type": "string", "title": "Content"},
+        },
+        "examples": [{"title": "A new title"}],
+    }
