@@ -83,9 +83,10 @@ def test_a_model_read_and_answered_with_different_schemas_is_refused_as_one_name
 class Filters(BaseModel):
     after: int | None  # required, though typed optional: a query string cannot say null
     flag: int | bool | None = None
+    size: int | None = 10  # a default of its own is the server's, and documented
 
 
-def test_a_query_parameter_is_documented_without_null_and_keeps_its_other_types():
+def test_a_query_parameter_is_documented_without_null_and_keeps_its_other_types_and_its_default():
     described = describe([routes.Route(("GET",), "/api/things", "Things", "list_things", query=Filters)])
 
     parameters = described["paths"]["/api/things"]["get"]["parameters"]
@@ -97,6 +98,7 @@ def test_a_query_parameter_is_documented_without_null_and_keeps_its_other_types(
             "required": False,
             "schema": {"anyOf": [{"type": "integer"}, {"type": "boolean"}]},
         },
+        {"name": "size", "in": "query", "required": False, "schema": {"type": "integer", "default": 10}},
     ]
 
 

@@ -178,8 +178,8 @@ def _field(schema: dict[str, Any]) -> dict[str, Any]:
     if options is not None:
         non_null = [option for option in options if option != {"type": "null"}]
         field = {**field, **non_null[0]} if len(non_null) == 1 else {**field, "anyOf": non_null}
-        if field.get("default", "") is None:
-            del field["default"]
+        if field.get("default") is None:
+            field.pop("default", None)
     return field
 
 
