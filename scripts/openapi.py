@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from devserver.runtime import Dependencies  # noqa: E402
-from devserver.template import Function, load_app  # noqa: E402
+from devserver.template import App, Function, load_app  # noqa: E402
 
 DOCUMENT = ROOT / "docs" / "openapi.json"
 SERVED = ROOT / "functions" / "docs" / "openapi.json"  # what GET /api/openapi.json answers
@@ -100,12 +100,16 @@ def build(template: Path) -> dict[str, Any]:
     functions = sorted(app.functions.values(), key=lambda function: function.logical_id)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         described = list(pool.map(lambda function: describe_function(function, dependencies), functions))
+    return assemble(app, dict(zip((function.logical_id for function in functions), described, strict=True)))
+
+
+def assemble(app: App, described: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The document from each function's own description (`describe_function`), by the function's logical id."""
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {}
     security: dict[str, Any] = {}
     owners: dict[str, str] = {}  # what -> the function that declared it first, for the error messages
-    for function, part in zip(functions, described, strict=True):
-        name = function.logical_id
+    for name, part in sorted(described.items()):
         routes = {(r.method, r.path) for r in app.routes if r.function == name and r.method != "ANY"}
         declared = {(method.upper(), path) for path, operations in part["paths"].items() for method in operations}
         check_against_template(name, declared, routes)

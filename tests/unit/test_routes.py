@@ -1,4 +1,4 @@
-"""apikit.routes: what a declaration does at run time (the document it yields is tested in test_openapi.py)."""
+"""apikit.routes: what a declaration does at run time (test_openapi*.py test the document it yields)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
+from apikit import routes
 from apikit.app import create_app, make_handler
 from apikit.auth import Principal
 from apikit.routes import BEARER_AUTH, DECLARED, REFRESH_COOKIE_AUTH, route
@@ -163,3 +164,96 @@ def test_make_handler_gives_each_invocations_context_to_on_context_before_the_ro
 
     assert response["statusCode"] == 200
     assert seen == [("context", context), ("route", None)]
+
+
+# The tests below declare their routes inside the test: what runs at import (the module's own routes above) runs once,
+# when the tests are collected, so only a declaration made in a test shows what `route` does today.
+
+
+def send(app: Any, method: str, path: str, token: str | None = None, body: str = "", **headers: str | None) -> Result:
+    """`method path` through `make_handler(app)`; `content_type` and `source_ip` as keywords, for instance."""
+    event = load_event(
+        "health/get.json",
+        method=method,
+        path=path,
+        headers={"authorization": token, "content-type": headers.pop("content_type", "application/json")},
+        body=body,
+    )
+    event["requestContext"]["http"]["sourceIp"] = headers.pop("source_ip", None) or "198.51.100.7"
+    response = make_handler(app)(event, LambdaContext("test-function", 512, 10))
+    return Result(
+        response["statusCode"], {k.lower(): v for k, v in response["headers"].items()}, response["body"], [], response
+    )
+
+
+def test_a_body_declared_as_a_json_schema_reaches_the_handler_as_bytes_in_its_media_type_only(aws):
+    app = create_app()
+    seen: list[Any] = []
+
+    @route(app, "POST", "/api/raw", summary="Raw", body={"type": "string"}, body_media_types=("text/plain",))
+    def take_raw(body: bytes) -> dict[str, int]:
+        seen.append(body)
+        return {"size": len(body)}
+
+    taken = send(app, "POST", "/api/raw", body="line one", content_type="text/plain")
+    refused = send(app, "POST", "/api/raw", body="line one", content_type="application/json")
+
+    assert (taken.status, seen) == (200, [b"line one"])
+    assert assert_problem(refused, 415)["detail"] == "Content-Type must be text/plain."
+
+
+def test_a_model_body_is_read_in_every_media_type_its_declaration_names(aws):
+    app = create_app()
+
+    @route(app, "PATCH", "/api/named", summary="Name", body=Body, body_media_types=("application/merge-patch+json",))
+    def rename(body: Body) -> dict[str, str]:
+        return {"name": body.name}
+
+    named = send(app, "PATCH", "/api/named", body='{"name":"kettle"}', content_type="application/merge-patch+json")
+
+    assert (named.status, named.body) == (200, '{"name":"kettle"}')
+    assert send(app, "PATCH", "/api/named", body='{"name":"kettle"}').status == 415
+
+
+def test_every_route_is_counted_by_user_when_signed_in_else_by_address(aws, monkeypatch):
+    monkeypatch.setenv("RATE_LIMIT", "1/hour")
+    app = create_app()
+
+    @route(app, "GET", "/api/mine", summary="Mine", security=BEARER_AUTH)
+    def mine(user: Principal) -> dict[str, str]:
+        return {"user": user.user_id}
+
+    @route(app, "GET", "/api/open", summary="Open")
+    def open_to_all() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    def status(path: str, user: str | None, address: str) -> int:
+        return send(app, "GET", path, bearer(user) if user else None, source_ip=address).status
+
+    assert status("/api/mine", "alice", "198.51.100.1") == 200
+    assert status("/api/mine", "alice", "198.51.100.2") == 429  # another address, the same user
+    assert status("/api/mine", "bob", "198.51.100.1") == 200  # the same address, another user
+    assert status("/api/open", None, "198.51.100.3") == 200
+    assert status("/api/open", None, "198.51.100.3") == 429
+    assert status("/api/open", None, "198.51.100.4") == 200
+
+
+def test_a_refused_token_is_counted_against_the_address_so_guessing_tokens_is_limited_too(aws, monkeypatch):
+    monkeypatch.setenv("RATE_LIMIT", "1/hour")
+    app = create_app()
+
+    @route(app, "GET", "/api/mine", summary="Mine", security=BEARER_AUTH)
+    def mine(user: Principal) -> dict[str, str]:
+        return {"user": user.user_id}
+
+    assert send(app, "GET", "/api/mine", "Bearer forged").status == 401
+    assert send(app, "GET", "/api/mine", "Bearer forged").status == 429
+    assert send(app, "GET", "/api/mine", "Bearer forged", source_ip="198.51.100.9").status == 401
+
+
+def test_a_declarations_methods_are_kept_in_one_order_whatever_order_they_are_given_in(monkeypatch):
+    monkeypatch.setattr(routes, "DECLARED", [])
+
+    route(None, ("DELETE", "PATCH", "PUT", "POST", "GET"), "/api/things/{id}", summary="Things")(make_thing)
+
+    assert [declared.methods for declared in routes.DECLARED] == [("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")]

@@ -123,7 +123,7 @@ class _Schemas:
 
     def components(self) -> dict[str, Any]:
         keys, top = models_json_schema(self.models, ref_template=REF, schema_generator=_RequestStrings)
-        schemas: dict[str, Any] = dict(top.get("$defs", {}))
+        schemas: dict[str, Any] = top["$defs"]  # never empty: Problem is always one of the models
         for (model, _mode), schema in keys.items():
             if schema.get("$ref") != REF.format(model=model.__name__):
                 # pydantic renames a model when two models share its name, or when its request and response
@@ -142,15 +142,15 @@ def _examples(model: type[BaseModel]) -> list[Any]:
 
 
 def _parameters(route: Route) -> list[dict[str, Any]]:
-    parameters: list[dict[str, Any]] = []
+    parameters: list[dict[str, Any]]
     if route.path_model is not None:
         schema = route.path_model.model_json_schema(schema_generator=_RequestStrings)
-        for name in route.path_parameters:
-            parameters.append(
-                {"name": name, "in": "path", "required": True, "schema": _field(schema["properties"][name])}
-            )
+        parameters = [
+            {"name": name, "in": "path", "required": True, "schema": _field(schema["properties"][name])}
+            for name in route.path_parameters
+        ]
     else:
-        parameters += [
+        parameters = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in route.path_parameters
         ]
@@ -178,8 +178,8 @@ def _field(schema: dict[str, Any]) -> dict[str, Any]:
     if options is not None:
         non_null = [option for option in options if option != {"type": "null"}]
         field = {**field, **non_null[0]} if len(non_null) == 1 else {**field, "anyOf": non_null}
-        if field.get("default", "") is None:
-            del field["default"]
+        if field.get("default") is None:
+            field.pop("default", None)
     return field
 
 
