@@ -181,6 +181,16 @@ def test_unknown_email_and_wrong_password_get_the_same_401(aws, monkeypatch):
     assert len(verified) == 2
 
 
+def test_an_unknown_email_is_refused_even_with_the_password_of_the_dummy_hash(aws, monkeypatch):
+    """The dummy hash only spends time: its password (random, here a known one) logs nobody in."""
+    from apikit import passwords
+
+    monkeypatch.setattr(passwords, "DUMMY_HASH", passwords.hash_password(PASSWORD))
+
+    assert passwords.verify_password(None, PASSWORD) is False
+    assert login(email="nobody@example.com", password=PASSWORD).status == 401
+
+
 def test_dummy_hash_uses_the_current_parameters():
     from apikit.passwords import DUMMY_HASH, needs_rehash
 
@@ -232,6 +242,16 @@ def test_refresh_without_or_with_a_bad_cookie_is_401(aws):
     assert missing.status == garbage.status == 401
     assert missing.headers["www-authenticate"] == 'Bearer realm="api"'
     assert 'error="invalid_token"' in garbage.headers["www-authenticate"]
+
+
+def test_a_refresh_cookie_whose_value_has_an_equals_sign_is_a_bad_token_not_a_missing_one(aws):
+    token = refresh_cookie(signup())
+
+    result = refresh(f"{token}=")
+
+    assert result.status == 401
+    assert 'error="invalid_token"' in result.headers["www-authenticate"]
+    assert refresh(token).status == 200  # neither spent nor revoked
 
 
 # Cookies other sites' scripts or older versions may have set on the same path, named around refresh_token.

@@ -195,6 +195,13 @@ def test_a_bad_token_is_401_invalid_token_and_creates_nothing(aws, case):
     assert no_posts_exist()
 
 
+@pytest.mark.parametrize("case", ["Basic scheme", "valid token under Bearerx", "Bearer and spaces"])
+def test_an_authorization_header_that_is_not_bearer_and_a_token_says_so(aws, case):
+    body = assert_invalid_token(create(BAD_AUTHORIZATIONS[case]()))
+
+    assert body["detail"] == "The Authorization header must be 'Bearer <token>'."
+
+
 def test_the_answer_does_not_say_which_check_failed(aws):
     details = {
         assert_invalid_token(create(BAD_AUTHORIZATIONS[case]()))["detail"]
@@ -372,3 +379,14 @@ def test_entries_of_the_key_set_that_are_not_keys_with_a_kid_are_skipped(aws):
     parameters.clear_caches()
 
     assert create(f"Bearer {token()}").status == 201
+
+
+def test_a_token_with_a_published_kid_never_forces_a_refetch_of_the_key_set(aws, monkeypatch):
+    from apikit import auth
+
+    monkeypatch.setattr(auth, "_last_refresh", 0.0)  # a refetch would be allowed
+    lookups: list[dict[str, Any]] = []
+    monkeypatch.setattr(auth, "get_secret", lambda variable, **options: lookups.append(options) or PUBLIC_KEYS)
+
+    assert create(f"Bearer {token()}").status == 201
+    assert lookups == [{}]  # the cached read only
