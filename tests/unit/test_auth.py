@@ -6,6 +6,7 @@ import io
 import json
 import re
 import time
+from datetime import UTC, datetime
 
 import jwt
 import pytest
@@ -58,6 +59,9 @@ def test_signup_creates_the_account_and_starts_a_session(aws):
     assert body["token_type"] == "Bearer"
     assert body["expires_in"] == 900
     assert set(body["user"]) == {"id", "email", "name", "created_at"}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["user"]["created_at"])  # UTC, to the second
+    created_at = datetime.strptime(body["user"]["created_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert abs(created_at.timestamp() - time.time()) < 5
     assert body["user"]["email"] == "ada@example.com"
     assert PASSWORD not in result.body
     assert "argon2" not in result.body
@@ -142,6 +146,7 @@ def test_duplicate_email_is_409_whatever_its_case(aws):
 
     assert again.status == 409
     assert again.json()["title"] == "Conflict"
+    assert again.json()["detail"] == "An account with this email already exists."
     assert again.cookies == []
 
 

@@ -138,6 +138,17 @@ def test_login_reads_the_credentials_and_the_profile_strongly_consistently(aws, 
     assert all(params.get("ConsistentRead") is True for params in reads), reads
 
 
+def test_me_reads_the_profile_eventually_consistently(aws, calls):
+    """Half the read cost: the profile /me reads was written long before, unlike at a login right after sign-up."""
+    body = signup().json()
+
+    assert me(body["access_token"]) == 200
+
+    [read] = [params for params in calls("GetItem") if params["TableName"] == "UsersTable"]
+    assert read["Key"] == {"pk": {"S": f"user#{body['user']['id']}"}}
+    assert read["ConsistentRead"] is False
+
+
 def test_refresh_and_a_replay_read_the_sessions_table_strongly_consistently(aws, calls):
     """A token spent, or a family revoked, a moment ago must be seen as such: no stale read hands out a session."""
     first = refresh_cookie(signup())
