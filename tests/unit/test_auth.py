@@ -179,6 +179,7 @@ def test_unknown_email_and_wrong_password_get_the_same_401(aws, monkeypatch):
 
     assert wrong.status == unknown.status == 401
     assert wrong.body == unknown.body
+    assert wrong.json()["detail"] == "The email or password is incorrect."
     assert wrong.headers["www-authenticate"] == unknown.headers["www-authenticate"] == 'Bearer realm="api"'
     assert wrong.cookies == unknown.cookies == []
     # The unknown email still paid for one argon2 verification, against the dummy hash.
@@ -246,6 +247,7 @@ def test_refresh_without_or_with_a_bad_cookie_is_401(aws):
 
     assert missing.status == garbage.status == 401
     assert missing.headers["www-authenticate"] == 'Bearer realm="api"'
+    assert missing.json()["detail"] == "A refresh token cookie is required."
     assert 'error="invalid_token"' in garbage.headers["www-authenticate"]
 
 

@@ -150,14 +150,15 @@ def test_me_reads_the_profile_eventually_consistently(aws, calls):
 
 
 def test_refresh_and_a_replay_read_the_sessions_table_strongly_consistently(aws, calls):
-    """A token spent, or a family revoked, a moment ago must be seen as such: no stale read hands out a session."""
+    """A token spent, or a family revoked, a moment ago must be seen as such: no stale read hands out a session;
+    and the profile of a user who just signed up is found."""
     first = refresh_cookie(signup())
     assert refresh(first).status == 200
 
     assert refresh(first).status == 200  # inside the grace window: the token and then its family are read
 
-    reads = [params for params in calls("GetItem") if params["TableName"] == "SessionsTable"]
-    assert {params["Key"]["pk"]["S"].split("#")[0] for params in reads} == {"token", "family"}
+    reads = [params for params in calls("GetItem") if params["TableName"] in {"SessionsTable", "UsersTable"}]
+    assert {params["Key"]["pk"]["S"].split("#")[0] for params in reads} == {"token", "family", "user"}
     assert all(params.get("ConsistentRead") is True for params in reads), reads
 
 
