@@ -6,6 +6,7 @@ import io
 import json
 import re
 import time
+from datetime import UTC, datetime
 
 import jwt
 import pytest
@@ -58,6 +59,9 @@ def test_signup_creates_the_account_and_starts_a_session(aws):
     assert body["token_type"] == "Bearer"
     assert body["expires_in"] == 900
     assert set(body["user"]) == {"id", "email", "name", "created_at"}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["user"]["created_at"])  # UTC, to the second
+    created_at = datetime.strptime(body["user"]["created_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert abs(created_at.timestamp() - time.time()) < 5
     assert body["user"]["email"] == "ada@example.com"
     assert PASSWORD not in result.body
     assert "argon2" not in result.body
@@ -142,6 +146,7 @@ def test_duplicate_email_is_409_whatever_its_case(aws):
 
     assert again.status == 409
     assert again.json()["title"] == "Conflict"
+    assert again.json()["detail"] == "An account with this email already exists."
     assert again.cookies == []
 
 
@@ -174,11 +179,22 @@ def test_unknown_email_and_wrong_password_get_the_same_401(aws, monkeypatch):
 
     assert wrong.status == unknown.status == 401
     assert wrong.body == unknown.body
+    assert wrong.json()["detail"] == "The email or password is incorrect."
     assert wrong.headers["www-authenticate"] == unknown.headers["www-authenticate"] == 'Bearer realm="api"'
     assert wrong.cookies == unknown.cookies == []
     # The unknown email still paid for one argon2 verification, against the dummy hash.
     assert verified[-1] == passwords.DUMMY_HASH
     assert len(verified) == 2
+
+
+def test_an_unknown_email_is_refused_even_with_the_password_of_the_dummy_hash(aws, monkeypatch):
+    """The dummy hash only spends time: its password (random, here a known one) logs nobody in."""
+    from apikit import passwords
+
+    monkeypatch.setattr(passwords, "DUMMY_HASH", passwords.hash_password(PASSWORD))
+
+    assert passwords.verify_password(None, PASSWORD) is False
+    assert login(email="nobody@example.com", password=PASSWORD).status == 401
 
 
 def test_dummy_hash_uses_the_current_parameters():
@@ -231,7 +247,18 @@ def test_refresh_without_or_with_a_bad_cookie_is_401(aws):
 
     assert missing.status == garbage.status == 401
     assert missing.headers["www-authenticate"] == 'Bearer realm="api"'
+    assert missing.json()["detail"] == "A refresh token cookie is required."
     assert 'error="invalid_token"' in garbage.headers["www-authenticate"]
+
+
+def test_a_refresh_cookie_whose_value_has_an_equals_sign_is_a_bad_token_not_a_missing_one(aws):
+    token = refresh_cookie(signup())
+
+    result = refresh(f"{token}=")
+
+    assert result.status == 401
+    assert 'error="invalid_token"' in result.headers["www-authenticate"]
+    assert refresh(token).status == 200  # neither spent nor revoked
 
 
 # Cookies other sites' scripts or older versions may have set on the same path, named around refresh_token.

@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
 
 from apikit import keys
-from tests.conftest import SIGNING_KEY, _client, assert_problem, fetch_post, invoke, load_event, write_post
+from tests.conftest import PUBLIC_KEYS, SIGNING_KEY, _client, assert_problem, fetch_post, invoke, load_event, write_post
 
 DROP = object()
 KID = json.loads(SIGNING_KEY)["kid"]
@@ -164,6 +164,10 @@ BAD_AUTHORIZATIONS = {
     "empty sub": lambda: f"Bearer {token(sub='')}",
     "numeric sub": lambda: f"Bearer {token(sub=42)}",
     "no exp": lambda: f"Bearer {token(exp=DROP)}",
+    # PyJWT takes any number (int() of it) for exp and iat; a token we issue has integers only.
+    "fractional exp": lambda: f"Bearer {token(exp=int(time.time()) + 899.5)}",
+    "fractional iat": lambda: f"Bearer {token(iat=int(time.time()) + 0.5)}",
+    "iat as text": lambda: f"Bearer {token(iat=str(int(time.time())))}",
     "no iat": lambda: f"Bearer {token(iat=DROP)}",
     "no iss": lambda: f"Bearer {token(iss=DROP)}",
     "no aud": lambda: f"Bearer {token(aud=DROP)}",
@@ -189,6 +193,13 @@ def test_a_bad_token_is_401_invalid_token_and_creates_nothing(aws, case):
 
     assert_invalid_token(result)
     assert no_posts_exist()
+
+
+@pytest.mark.parametrize("case", ["Basic scheme", "valid token under Bearerx", "Bearer and spaces"])
+def test_an_authorization_header_that_is_not_bearer_and_a_token_says_so(aws, case):
+    body = assert_invalid_token(create(BAD_AUTHORIZATIONS[case]()))
+
+    assert body["detail"] == "The Authorization header must be 'Bearer <token>'."
 
 
 def test_the_answer_does_not_say_which_check_failed(aws):
@@ -302,3 +313,80 @@ def private_pem(key: Any) -> str:
     from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
 
     return key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param({"alg": "HS256"}, id="HS256"),
+        pytest.param({"typ": "JWT"}, id="typ-JWT"),
+        pytest.param({"kid": 7}, id="numeric-kid"),
+    ],
+)
+def test_a_token_whose_header_is_not_ours_is_refused_before_any_key_is_looked_up(aws, monkeypatch, header):
+    """No Secrets Manager call, cached or forced, for a header that cannot be ours: only the claims' part is read."""
+    from apikit import auth
+
+    claims_part = token().split(".")[1]
+    header_part = base64.urlsafe_b64encode(json.dumps({"alg": "ES256", "kid": KID, "typ": "at+jwt", **header}).encode())
+    forged = f"{header_part.decode().rstrip('=')}.{claims_part}.c2lnbmF0dXJl"
+    monkeypatch.setattr(auth, "_last_refresh", 0.0)
+    lookups: list[str] = []
+    monkeypatch.setattr(auth, "get_secret", lambda variable, **_: lookups.append(variable) or PUBLIC_KEYS)
+
+    assert_invalid_token(create(f"Bearer {forged}"))
+    assert lookups == []
+
+
+def test_an_unknown_kid_refetches_the_key_set_once_ten_seconds_have_passed_since_the_last_refetch(aws, monkeypatch):
+    from apikit import auth
+
+    assert create(f"Bearer {token()}").status == 201  # the set is now cached, without the new key
+    new_kid, new_key = other_es256_key()
+    publish({**keys.public_jwk(private_pem(new_key)), "kid": new_kid}, PUBLIC_JWK)
+    now = [1009.999]
+    monkeypatch.setattr(auth.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(auth, "_last_refresh", 1000.0)
+
+    assert_invalid_token(create(f"Bearer {token(new_key, kid=new_kid)}"))  # 9.999 s since the last refetch
+    now[0] = 1010.0
+    assert create(f"Bearer {token(new_key, kid=new_kid)}").status == 201  # 10 s: refetched
+    now[0] = 1019.999
+    assert_invalid_token(create(f"Bearer {token(kid='made-up')}"))  # counted from that refetch: none now
+    assert auth._last_refresh == 1010.0
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        pytest.param({}, id="no-keys-member"),
+        pytest.param({"keys": []}, id="no-keys"),
+    ],
+)
+def test_a_key_set_without_keys_refuses_every_token(aws, document):
+    from aws_lambda_powertools.utilities import parameters
+
+    _client("secretsmanager").put_secret_value(SecretId="JwtPublicKeys", SecretString=json.dumps(document))
+    parameters.clear_caches()
+
+    assert_invalid_token(create(f"Bearer {token()}"))
+
+
+def test_entries_of_the_key_set_that_are_not_keys_with_a_kid_are_skipped(aws):
+    from aws_lambda_powertools.utilities import parameters
+
+    publish("kid", ["kid"], {key: value for key, value in PUBLIC_JWK.items() if key != "kid"}, PUBLIC_JWK)
+    parameters.clear_caches()
+
+    assert create(f"Bearer {token()}").status == 201
+
+
+def test_a_token_with_a_published_kid_never_forces_a_refetch_of_the_key_set(aws, monkeypatch):
+    from apikit import auth
+
+    monkeypatch.setattr(auth, "_last_refresh", 0.0)  # a refetch would be allowed
+    lookups: list[dict[str, Any]] = []
+    monkeypatch.setattr(auth, "get_secret", lambda variable, **options: lookups.append(options) or PUBLIC_KEYS)
+
+    assert create(f"Bearer {token()}").status == 201
+    assert lookups == [{}]  # the cached read only

@@ -138,6 +138,30 @@ def test_login_reads_the_credentials_and_the_profile_strongly_consistently(aws, 
     assert all(params.get("ConsistentRead") is True for params in reads), reads
 
 
+def test_me_reads_the_profile_eventually_consistently(aws, calls):
+    """Half the read cost: the profile /me reads was written long before, unlike at a login right after sign-up."""
+    body = signup().json()
+
+    assert me(body["access_token"]) == 200
+
+    [read] = [params for params in calls("GetItem") if params["TableName"] == "UsersTable"]
+    assert read["Key"] == {"pk": {"S": f"user#{body['user']['id']}"}}
+    assert read["ConsistentRead"] is False
+
+
+def test_refresh_and_a_replay_read_the_sessions_table_strongly_consistently(aws, calls):
+    """A token spent, or a family revoked, a moment ago must be seen as such: no stale read hands out a session;
+    and the profile of a user who just signed up is found."""
+    first = refresh_cookie(signup())
+    assert refresh(first).status == 200
+
+    assert refresh(first).status == 200  # inside the grace window: the token and then its family are read
+
+    reads = [params for params in calls("GetItem") if params["TableName"] in {"SessionsTable", "UsersTable"}]
+    assert {params["Key"]["pk"]["S"].split("#")[0] for params in reads} == {"token", "family", "user"}
+    assert all(params.get("ConsistentRead") is True for params in reads), reads
+
+
 def test_refresh_never_extends_a_session_past_its_absolute_lifetime(aws, clock):
     login_at = int(clock.now)
     first = refresh_cookie(signup())
@@ -265,6 +289,24 @@ def test_a_revoked_family_gives_no_successor_even_inside_the_window(aws, clock):
     assert logout(successor).status == 204
 
     assert refresh(first).status == 401
+
+
+def test_a_replay_inside_the_grace_window_gets_nothing_once_the_family_has_ended(aws, clock, settings):
+    """A deploy shortened the token lifetime: the rotation ends the family in 5 s, while the spent token, issued
+    before, lives on. At the family's last second the replay still gets the successor; at its end, nothing."""
+    first = refresh_cookie(signup())
+    settings(REFRESH_TOKEN_TTL_SECONDS="5")
+    rotated = refresh(first)
+
+    clock.advance(4)
+    again = refresh(first)
+    assert again.status == 200
+    assert again.cookies == rotated.cookies  # the same successor (Max-Age=5: not the contract's cookie)
+    clock.advance(1)  # the family's expires_at; the spent token's own is 30 days away, its window 10 s
+    replay = refresh(first)
+
+    assert replay.status == 401
+    assert 'error="invalid_token"' in replay.headers["www-authenticate"]
 
 
 def test_the_grace_window_is_configurable(aws, clock, settings):

@@ -49,11 +49,11 @@ def _private_key(signing_key: str) -> tuple[str, Any]:
     return document["kid"], load_pem_private_key(document["private_key"].encode(), password=None)
 
 
-def issue_access_token(user_id: str, *, now: int | None = None, signing_key: str | None = None) -> str:
+def issue_access_token(user_id: str, *, signing_key: str | None = None) -> str:
     """A token for `user_id`, signed with the current key (`signing_key`: a `JwtSigningKey` value, for tools)."""
     settings = get_settings()
     kid, key = _private_key(signing_key or get_secret("JWT_SIGNING_KEY_ARN"))
-    issued_at = int(time.time()) if now is None else now
+    issued_at = int(time.time())
     claims = {
         "sub": user_id,
         "iss": settings.jwt_issuer,

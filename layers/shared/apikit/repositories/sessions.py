@@ -222,5 +222,5 @@ class SessionsRepository:
                 ExpressionAttributeValues={":true": {"BOOL": True}},
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":  # botocore always sets both
                 raise

@@ -78,7 +78,7 @@ class UsersRepository:
                 ]
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+            if error.response["Error"]["Code"] == "TransactionCanceledException":  # botocore always sets both
                 raise Conflict("An account with this email already exists.") from error
             raise
         return user
