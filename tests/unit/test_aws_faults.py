@@ -105,7 +105,8 @@ def test_a_dynamodb_that_never_answers_is_a_504_before_the_function_times_out(dy
         result = get_post(seconds_left)
         elapsed = time.monotonic() - started
 
-    assert_problem(result, 504)
+    body = assert_problem(result, 504)
+    assert body["detail"] == "A service the API depends on did not answer in time; retry shortly."
     assert elapsed >= aws.READ_TIMEOUT_SECONDS  # it did wait for an answer, as long as one attempt may
     assert elapsed < seconds_left - aws.ANSWER_MARGIN_SECONDS / 2  # and answered while Lambda still let it
     assert endpoint.targets == ["DynamoDB_20120810.GetItem"]  # no retry that could not have finished in time
@@ -194,3 +195,28 @@ def test_the_functions_timeouts_leave_room_for_an_aws_call():
     functions = load_app(ROOT / "template.yaml").functions
     too_short = {name: spec.timeout for name, spec in functions.items() if spec.timeout < needed + 1}
     assert not too_short, f"template.yaml: Timeout of {too_short} leaves no time for an AWS call (needs {needed} s)"
+
+
+def test_a_clients_own_config_is_merged_with_the_layers():
+    """uploads' S3 client signs with SigV4 (its own setting) and keeps the layer's timeouts and retries."""
+    from botocore.config import Config
+
+    from apikit import aws
+
+    config = aws.client("s3", Config(signature_version="s3v4")).meta.config
+
+    assert config.signature_version == "s3v4"
+    assert (config.connect_timeout, config.read_timeout) == (aws.CONNECT_TIMEOUT_SECONDS, aws.READ_TIMEOUT_SECONDS)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 3}
+
+
+def test_an_aws_error_without_its_error_member_is_neither_busy_nor_a_crash():
+    """botocore builds a ClientError from whatever came back: a response with no Error member is a plain 500."""
+    from botocore.exceptions import ClientError
+
+    from apikit import aws
+
+    error = ClientError({"ResponseMetadata": {"HTTPStatusCode": 500}}, "GetItem")
+
+    assert aws.is_busy(error) is False
+    assert aws.unavailable(error) is None

@@ -1,6 +1,7 @@
 """template.yaml's per-function operations, made by one Fn::ForEach: after expansion every function has its log
-group and its alarms (errors, throttles, duration) under the logical ids the stack has always had (renaming one would replace it, and a log
-group's replacement loses its logs), and a new function costs its own block and nothing else.
+group and its alarms (errors, throttles, duration) under the logical ids the stack has always had (renaming one
+would replace it, and a log group's replacement loses its logs), and a new function costs its own block and
+nothing else.
 """
 
 from __future__ import annotations

@@ -69,14 +69,11 @@ def if_match_versions(event: APIGatewayProxyEventV2) -> list[int] | None:
     tags = None if header is None else _entity_tags(header)
     if tags is None:
         return None
-    versions: dict[int, None] = {}  # in the header's order, each once
-    for weak, tag in tags:
-        match = _OUR_TAG.fullmatch(tag)
-        if match and not weak:
-            versions[int(match.group(1))] = None
+    matches = (_OUR_TAG.fullmatch(tag) for weak, tag in tags if not weak)
+    versions = list(dict.fromkeys(int(match.group(1)) for match in matches if match))  # each once, in order
     if len(versions) > MAX_IF_MATCH_VERSIONS:
         raise BadRequest(f"If-Match names more than {MAX_IF_MATCH_VERSIONS} versions; send the ETag you last read.")
-    return list(versions)
+    return versions
 
 
 def not_modified(event: APIGatewayProxyEventV2, current: str) -> bool:
