@@ -131,7 +131,7 @@ class LocalAws:
                 items: list[dict[str, Any]] = []
                 for page in self.dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
                     items.extend(page.get("Items", []))
-                data["tables"][table] = items
+                data["tables"][table] = [wire_item(item) for item in items]
             for name in app.buckets.values():
                 data["buckets"][name] = self._objects(name)
             directory.mkdir(parents=True, exist_ok=True)
@@ -190,7 +190,7 @@ class LocalAws:
                     )
                     continue
                 for start in range(0, len(items), 25):
-                    batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+                    batch = [{"PutRequest": {"Item": boto_item(item)}} for item in items[start : start + 25]]
                     self.dynamodb.batch_write_item(RequestItems={table: batch})
                 restored += len(items)
             for name, objects in data["buckets"].items():
@@ -209,12 +209,48 @@ class LocalAws:
                         **extra,
                     )
                 restored += len(objects)
-        except (ClientError, ParamValidationError, ValueError, KeyError, TypeError) as error:
+        except (ClientError, ParamValidationError, ValueError, KeyError, TypeError, AttributeError) as error:
             raise PersistError(path, f"its data cannot be put back: {error}") from error
         return restored
 
 
 SNAPSHOT_FORMAT = 1
+
+
+def wire_item(item: dict[str, Any]) -> dict[str, Any]:
+    """An item as boto3's client gives it, in DynamoDB's JSON wire format: binary values (B, BS) as base64 text."""
+    return {name: wire_value(value) for name, value in item.items()}
+
+
+def wire_value(value: dict[str, Any]) -> dict[str, Any]:
+    (kind, inner), *_ = value.items()
+    if kind == "B":
+        return {"B": base64.b64encode(inner).decode()}
+    if kind == "BS":
+        return {"BS": [base64.b64encode(member).decode() for member in inner]}
+    if kind == "M":
+        return {"M": wire_item(inner)}
+    if kind == "L":
+        return {"L": [wire_value(member) for member in inner]}
+    return value
+
+
+def boto_item(item: dict[str, Any]) -> dict[str, Any]:
+    """The reverse of wire_item, for boto3's client, which takes binary values as bytes."""
+    return {name: boto_value(value) for name, value in item.items()}
+
+
+def boto_value(value: dict[str, Any]) -> dict[str, Any]:
+    (kind, inner), *_ = value.items()
+    if kind == "B":
+        return {"B": base64.b64decode(inner, validate=True)}
+    if kind == "BS":
+        return {"BS": [base64.b64decode(member, validate=True) for member in inner]}
+    if kind == "M":
+        return {"M": boto_item(inner)}
+    if kind == "L":
+        return {"L": [boto_value(member) for member in inner]}
+    return value
 
 
 class PersistError(ValueError):

@@ -42,6 +42,10 @@ def test_every_acknowledged_write_survives_kill_9_of_the_process_group(start_ser
     assert patched.status_code == 200, patched.text
     deleted = first.request("DELETE", locations[1], headers=bearer)
     assert deleted.status_code == 204, deleted.text
+    cookie = signup.headers["Set-Cookie"].split(";", 1)[0]
+    refreshed = first.request("POST", "/api/auth/refresh", headers={"Cookie": cookie})
+    assert refreshed.status_code == 200, refreshed.text  # a session rotated: its new refresh token saved too
+    rotated = refreshed.headers["Set-Cookie"].split(";", 1)[0]
 
     os.killpg(first.process.pid, signal.SIGKILL)  # server, moto and workers: no shutdown, no final snapshot
     first.process.wait(timeout=10)
@@ -53,6 +57,7 @@ def test_every_acknowledged_write_survives_kill_9_of_the_process_group(start_ser
     assert second.get(locations[1]).status_code == 404  # an acknowledged delete stays deleted
     for location in locations[2:]:
         assert second.get(location).status_code == 200, location
+    assert second.request("POST", "/api/auth/refresh", headers={"Cookie": rotated}).status_code == 200
     login = second.request("POST", "/api/auth/login", json={"email": email, "password": "pw-" + "x" * 20})
     assert login.status_code == 200, login.text
 

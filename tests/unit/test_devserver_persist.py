@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from devserver.aws import PersistError, read_snapshot
+from devserver.aws import PersistError, boto_item, read_snapshot, wire_item
 from devserver.persist import GroupCommit
 
 
@@ -89,3 +89,16 @@ def test_read_snapshot_names_the_file_and_the_fault(tmp_path: Path, content: byt
         read_snapshot(path)
     assert str(raised.value).startswith(f"{path} is not a usable snapshot: {said}")
     assert f"mv {path} {path}.broken" in str(raised.value)
+
+
+def test_binary_attributes_are_saved_as_base64_text_and_put_back_as_bytes():
+    item = {
+        "id": {"S": "a"},
+        "hash": {"B": b"\x00\xffbytes"},
+        "hashes": {"BS": [b"\x01", b"\x02"]},
+        "nested": {"M": {"inner": {"L": [{"B": b"\x03"}, {"N": "1"}]}}},
+    }
+    saved = wire_item(item)
+    assert json.loads(json.dumps(saved)) == saved  # JSON as it is
+    assert saved["hash"] == {"B": "AP9ieXRlcw=="}  # DynamoDB's own JSON wire format for binary
+    assert boto_item(saved) == item
