@@ -519,6 +519,28 @@ def report(run: Run) -> tuple[str, list[str]]:
     return text, failures
 
 
+def compare(plain: Run, durable: Run) -> str:
+    """The cost of --persist: each operation's req/s, p50 and p99 in the two runs, side by side."""
+    rows = []
+    for operation in [name for name in MIX if name in plain.results.latencies] + ["all"]:
+        figures = []
+        for run in (plain, durable):
+            latencies = run.results.latencies
+            samples = (
+                [sample for values in latencies.values() for sample in values]
+                if operation == "all"
+                else latencies.get(operation, [])
+            )
+            figures.append((len(samples) / run.seconds, percentile(samples, 0.5), percentile(samples, 0.99)))
+        (rate, p50, p99), (rate_d, p50_d, p99_d) = figures
+        rows.append(
+            [operation, f"{rate:.1f}", f"{rate_d:.1f}", f"{p50:.1f}", f"{p50_d:.1f}", f"{p99:.1f}", f"{p99_d:.1f}"]
+        )
+    return table(
+        ["operation", "req/s without", "with --persist", "p50 ms without", "with", "p99 ms without", "with"], rows
+    )
+
+
 def record(markdown: str, document: Path) -> None:
     """Put the run's tables in docs/benchmarks.md's soak section (kept by `make bench`, which writes the rest)."""
     heading = SOAK_HEADING
@@ -536,9 +558,10 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     parser.add_argument("--record", action="store_true", help="write the tables into docs/benchmarks.md's soak section")
     options = parser.parse_args(argv)
-    failed, sections = False, []
+    failed, sections, runs = False, [], []
     for persist in [False, True] if options.both else [options.persist]:
         run = soak(options.seconds, options.clients, persist, log=lambda line: print(line, flush=True))
+        runs.append(run)
         text, failures = report(run)
         stamp = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {options.clients} clients, {os.cpu_count()} CPUs"
         sections.append(f"### {'With' if persist else 'Without'} --persist ({stamp})\n\n{text}\n")
@@ -546,6 +569,9 @@ def main(argv: list[str] | None = None) -> int:
         for failure in failures:
             print(f"FAIL: {failure}", flush=True)
         failed = failed or bool(failures)
+    if len(runs) == 2:
+        sections.append(f"### The cost of --persist\n\n{compare(*runs)}\n")
+        print(f"\n{sections[-1]}", flush=True)
     if options.record:
         record("\n".join(sections), ROOT / "docs" / "benchmarks.md")
     print("soak: FAILED" if failed else "soak: passed", flush=True)

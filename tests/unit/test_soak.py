@@ -128,3 +128,11 @@ def test_record_replaces_only_the_soak_section(tmp_path: Path):
         document.read_text()
         == "# Benchmarks\n\n## 5. Dev server\n\ntable\n\n## 6. Soak run (`make soak`)\n\nnew tables\n"
     )
+
+
+def test_compare_puts_the_two_runs_side_by_side():
+    from benchmarks.soak import compare
+
+    plain = run_with({"create post": Counter({201: 20})}, {})
+    durable = run_with({"create post": Counter({201: 10})}, {})
+    assert "| create post | 2.0 | 1.0 | 5.0 | 5.0 | 5.0 | 5.0 |" in compare(plain, durable)
