@@ -44,6 +44,7 @@ HIGH_LIMITS = {
     "AuthSignupFunction": {"RATE_LIMIT": "1000000/minute", "RATE_LIMIT_PER_EMAIL": "1000000/minute"},
 }
 WARM_UP_SECONDS = 5
+RAMP = 10
 SOAK_HEADING = "## 6. Soak run (`make soak`)"  # docs/benchmarks.md; `make bench` (run.py) keeps this section
 # The first seconds of a process, its cold start (imports, first clients), are left out of its trend: about 2 s on an
 # idle machine, ten times that when other work shares the CPUs.
@@ -340,7 +341,9 @@ def soak(
 
 def errors_in_log(output: str) -> list[str]:
     """The dev server's log lines that say why an answer was a 5xx (as many as 20)."""
-    pattern = re.compile(r"error|Task timed out|Traceback|throttled|over its|exited", re.IGNORECASE)
+    pattern = re.compile(
+        r"error|Task timed out|Traceback|throttled|over its|exited|Init Duration: 10000", re.IGNORECASE
+    )
     return [line for line in output.splitlines() if pattern.search(line)][:20]
 
 
@@ -374,10 +377,13 @@ def load(
                         results.errors[f"{type(error).__name__}: {str(error)[:80]}"] += 1
 
     threads = [threading.Thread(target=work, args=(client,), daemon=True) for client in sessions]
-    for thread in threads:
-        thread.start()
-    log(f"Warming up: at least {warm_up:.0f} s, until no new worker has started for {warm_up:.0f} s")
-    settle(memory, warm_up)
+    # Clients join RAMP at a time, each group once the pools have settled: fifty at once would start some thirty
+    # workers together, and on a busy machine their inits would pass Lambda's 10 s limit (a 500 each, and again).
+    log(f"Warming up: {RAMP} clients more each time the pools settle (for {warm_up:.0f} s)")
+    for start in range(0, len(threads), RAMP):
+        for thread in threads[start : start + RAMP]:
+            thread.start()
+        settle(memory, warm_up)
     with results.lock:  # the measured run starts now: warm-up's cold starts are not in its figures
         results.latencies.clear()
         results.statuses.clear()
