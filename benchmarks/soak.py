@@ -411,14 +411,15 @@ def load(
     return Run(elapsed, snapshot, memory, ledger, persist)
 
 
-def settle(memory: MemorySampler, quiet: float, limit: float = 120) -> None:
+def settle(memory: MemorySampler, quiet: float, limit: float = 60) -> None:
     """Until the pools have grown to what the load makes them and each worker is past its cold start (imports under
-    load take seconds, and would read as growth): no new process in the group, and none whose RSS moved by more
-    than 2 MiB, for `quiet` seconds; or `limit` seconds in all."""
+    load take seconds, and would read as growth): no new process in the group, and no worker whose RSS moved by
+    more than 2 MiB, for `quiet` seconds; or `limit` seconds in all. (moto grows with the data written: by design.)"""
     started = last_change = time.monotonic()
     previous: dict[int, float] = {}
     while time.monotonic() - started < limit:
-        current = {pid: rss for pid, (_, rss, _) in group_processes(memory.group).items()}
+        found = group_processes(memory.group)
+        current = {pid: rss for pid, (name, rss, _) in found.items() if name.startswith("worker")}
         if any(pid not in previous or abs(rss - previous[pid]) > 2 for pid, rss in current.items()):
             last_change = time.monotonic()
             previous = current
