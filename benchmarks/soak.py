@@ -562,7 +562,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=int(os.environ.get("SOAK_CLIENTS", 50)))
     parser.add_argument("--persist", action="store_true", help="run with --persist, then kill -9 and check every write")
     parser.add_argument("--both", action="store_true", help="a run without --persist, then one with it")
-    options = parser.parse_args(argv)
     parser.add_argument("--record", action="store_true", help="write the tables into docs/benchmarks.md's soak section")
     options = parser.parse_args(argv)
     failed, sections, runs = False, [], []
