@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError, ParamValidationError
 
 from devserver.runtime import DUMMY_CREDENTIALS
 from devserver.template import App, create_tables, load_template
@@ -82,6 +85,8 @@ class LocalAws:
         self.dynamodb = session.client("dynamodb", endpoint_url=endpoint, config=config)
         self.s3 = session.client("s3", endpoint_url=endpoint, config=config)
         self.secretsmanager = session.client("secretsmanager", endpoint_url=endpoint, config=config)
+        self._snapshot_lock = threading.Lock()
+        self._object_cache: dict[str, dict[str, tuple[Any, dict[str, Any]]]] = {}
 
     def create_resources(self, app: App, secret_values: dict[str, str]) -> None:
         existing = set(self.dynamodb.list_tables().get("TableNames", []))
@@ -117,59 +122,181 @@ class LocalAws:
     # --- persistence: a JSON snapshot of every table and bucket ---------------------------------------------
 
     def snapshot(self, app: App, directory: Path) -> None:
-        data: dict[str, Any] = {"tables": {}, "buckets": {}}
-        for table in app.tables:
-            items: list[dict[str, Any]] = []
-            for page in self.dynamodb.get_paginator("scan").paginate(TableName=table):
-                items.extend(page.get("Items", []))
-            data["tables"][table] = items
-        for name in app.buckets.values():
-            objects = {}
-            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=name):
-                for entry in page.get("Contents", []):
-                    stored = self.s3.get_object(Bucket=name, Key=entry["Key"])
-                    objects[entry["Key"]] = {
-                        "body": base64.b64encode(stored["Body"].read()).decode(),
-                        "content_type": stored.get("ContentType", "application/octet-stream"),
-                        # What a function set on the object and reads back (uploads: the download's file name).
-                        "content_disposition": stored.get("ContentDisposition"),
-                        "metadata": stored.get("Metadata", {}),
-                    }
-            data["buckets"][name] = objects
-        directory.mkdir(parents=True, exist_ok=True)
-        temporary = directory / "snapshot.json.tmp"
-        temporary.write_text(json.dumps(data))
-        temporary.replace(directory / "snapshot.json")  # atomic: a crash mid-write keeps the old snapshot
+        """Every table and bucket, in DIR/snapshot.json, durably: written to a temporary file, fsynced, renamed over
+        the old one and the directory fsynced, so a crash at any point leaves the old snapshot or the new one, whole.
+        Thread-safe (the group commit and the final save at shutdown may overlap)."""
+        with self._snapshot_lock:
+            data: dict[str, Any] = {"format": SNAPSHOT_FORMAT, "tables": {}, "buckets": {}}
+            for table in app.tables:
+                items: list[dict[str, Any]] = []
+                for page in self.dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+                    items.extend(page.get("Items", []))
+                data["tables"][table] = [wire_item(item) for item in items]
+            for name in app.buckets.values():
+                data["buckets"][name] = self._objects(name)
+            directory.mkdir(parents=True, exist_ok=True)
+            temporary = directory / "snapshot.json.tmp"
+            with temporary.open("w") as file:
+                json.dump(data, file)
+                file.flush()
+                os.fsync(file.fileno())
+            temporary.replace(directory / "snapshot.json")
+            descriptor = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(descriptor)  # the rename itself, on file systems that need it
+            finally:
+                os.close(descriptor)
+
+    def _objects(self, bucket: str) -> dict[str, Any]:
+        """A bucket's objects as saved; one read per object that is new or changed since the previous snapshot (by
+        ETag, modification time and size), so a snapshot after every write does not download every file again."""
+        cache = self._object_cache.setdefault(bucket, {})
+        objects, seen = {}, set()
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for entry in page.get("Contents", []):
+                key, version = entry["Key"], (entry.get("ETag"), str(entry.get("LastModified")), entry.get("Size"))
+                seen.add(key)
+                if key not in cache or cache[key][0] != version:
+                    stored = self.s3.get_object(Bucket=bucket, Key=key)
+                    cache[key] = (
+                        version,
+                        {
+                            "body": base64.b64encode(stored["Body"].read()).decode(),
+                            "content_type": stored.get("ContentType", "application/octet-stream"),
+                            # What a function set on the object and reads back (uploads: the download's file name).
+                            "content_disposition": stored.get("ContentDisposition"),
+                            "metadata": stored.get("Metadata", {}),
+                        },
+                    )
+                objects[key] = cache[key][1]
+        for gone in set(cache) - seen:
+            del cache[gone]
+        return objects
 
     def restore(self, app: App, directory: Path) -> int:
+        """Put DIR/snapshot.json back, if there is one. A file that cannot be read whole is a PersistError: never
+        an empty database in place of the saved one."""
         path = directory / "snapshot.json"
         if not path.exists():
             return 0
-        data = json.loads(path.read_text())
+        data = read_snapshot(path)
         restored = 0
-        for table, items in data.get("tables", {}).items():
-            if table not in app.tables:
-                print(f"warning: {table} is no longer in the template; its saved items stay in {path}", file=sys.stderr)
-                continue
-            for start in range(0, len(items), 25):
-                batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
-                self.dynamodb.batch_write_item(RequestItems={table: batch})
-            restored += len(items)
-        for name, objects in data.get("buckets", {}).items():
-            for key, stored in objects.items():
-                extra = (
-                    {"ContentDisposition": stored["content_disposition"]} if stored.get("content_disposition") else {}
-                )
-                self.s3.put_object(
-                    Bucket=name,
-                    Key=key,
-                    Body=base64.b64decode(stored["body"]),
-                    ContentType=stored["content_type"],
-                    Metadata=stored.get("metadata", {}),
-                    **extra,
-                )
-            restored += len(objects)
+        try:
+            for table, items in data["tables"].items():
+                if table not in app.tables:
+                    print(
+                        f"warning: {table} is no longer in the template; its saved items stay in {path}",
+                        file=sys.stderr,
+                    )
+                    continue
+                for start in range(0, len(items), 25):
+                    batch = [{"PutRequest": {"Item": boto_item(item)}} for item in items[start : start + 25]]
+                    self.dynamodb.batch_write_item(RequestItems={table: batch})
+                restored += len(items)
+            for name, objects in data["buckets"].items():
+                for key, stored in objects.items():
+                    extra = (
+                        {"ContentDisposition": stored["content_disposition"]}
+                        if stored.get("content_disposition")
+                        else {}
+                    )
+                    self.s3.put_object(
+                        Bucket=name,
+                        Key=key,
+                        Body=base64.b64decode(stored["body"], validate=True),
+                        ContentType=stored["content_type"],
+                        Metadata=stored.get("metadata", {}),
+                        **extra,
+                    )
+                restored += len(objects)
+        except (ClientError, ParamValidationError, ValueError, KeyError, TypeError, AttributeError) as error:
+            raise PersistError(path, f"its data cannot be put back: {error}") from error
         return restored
+
+
+SNAPSHOT_FORMAT = 1
+
+
+def wire_item(item: dict[str, Any]) -> dict[str, Any]:
+    """An item as boto3's client gives it, in DynamoDB's JSON wire format: binary values (B, BS) as base64 text."""
+    return {name: wire_value(value) for name, value in item.items()}
+
+
+def wire_value(value: dict[str, Any]) -> dict[str, Any]:
+    (kind, inner), *_ = value.items()
+    if kind == "B":
+        return {"B": base64.b64encode(inner).decode()}
+    if kind == "BS":
+        return {"BS": [base64.b64encode(member).decode() for member in inner]}
+    if kind == "M":
+        return {"M": wire_item(inner)}
+    if kind == "L":
+        return {"L": [wire_value(member) for member in inner]}
+    return value
+
+
+def boto_item(item: dict[str, Any]) -> dict[str, Any]:
+    """The reverse of wire_item, for boto3's client, which takes binary values as bytes."""
+    return {name: boto_value(value) for name, value in item.items()}
+
+
+def boto_value(value: dict[str, Any]) -> dict[str, Any]:
+    (kind, inner), *_ = value.items()
+    if kind == "B":
+        return {"B": base64.b64decode(inner, validate=True)}
+    if kind == "BS":
+        return {"BS": [base64.b64decode(member, validate=True) for member in inner]}
+    if kind == "M":
+        return {"M": boto_item(inner)}
+    if kind == "L":
+        return {"L": [boto_value(member) for member in inner]}
+    return value
+
+
+class PersistError(ValueError):
+    """A --persist snapshot that cannot be read whole: says which file, what is wrong, and how to start over."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(
+            f"{path} is not a usable snapshot: {problem}. Nothing was restored, and the dev server does not start "
+            f"with an empty database in its place. To keep the file for later and start over with empty tables: "
+            f"mv {path} {path}.broken"
+        )
+
+
+def read_snapshot(path: Path) -> dict[str, Any]:
+    """The snapshot's JSON, its shape checked: a truncated or corrupted file is a PersistError naming the fault."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise PersistError(path, f"it is not UTF-8 text (byte {error.start})") from error
+    if not text.strip():
+        raise PersistError(path, "it is empty (a truncated write?)")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        # Cut short: the parser ran out of text, or the text ends inside a string.
+        truncated = error.pos >= len(text.rstrip()) or error.msg.startswith("Unterminated string")
+        where = "it ends before the JSON does (truncated?)" if truncated else "it is not JSON"
+        place = f"at line {error.lineno}, column {error.colno}, of {len(text)} characters"
+        raise PersistError(path, f"{where}: {error.msg.removesuffix(' at')} {place}") from error
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("tables"), dict)
+        or not isinstance(data.get("buckets"), dict)
+    ):
+        raise PersistError(path, 'it is JSON, but not {"tables": {...}, "buckets": {...}}')
+    if data.get("format", SNAPSHOT_FORMAT) != SNAPSHOT_FORMAT:
+        raise PersistError(path, f"its format is {data.get('format')!r}; this dev server reads {SNAPSHOT_FORMAT}")
+    for table, items in data["tables"].items():
+        if not isinstance(items, list) or not all(isinstance(item, dict) and item for item in items):
+            raise PersistError(path, f"table {table} is not a list of items")
+    for bucket, objects in data["buckets"].items():
+        if not isinstance(objects, dict) or not all(
+            isinstance(stored, dict) and isinstance(stored.get("body"), str) for stored in objects.values()
+        ):
+            raise PersistError(path, f"bucket {bucket} is not a map of objects")
+    return data
 
 
 def secret_values(app: App, root: Path) -> dict[str, str]:

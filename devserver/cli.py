@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from devserver.aws import LocalAws, MotoServer, secret_values, unset_secrets, update_secret_values
 from devserver.gateway import Gateway
+from devserver.persist import GroupCommit
 from devserver.pool import INIT_TIMEOUT_SECONDS, FunctionPool, Invocation, debugpy_location, print_line
 from devserver.rotation import RotationError, rotate, rotations_due
 from devserver.runtime import DEFAULT_CACHE, Dependencies, lambda_environment, reserved_in_template
@@ -72,9 +73,17 @@ class DevServer:
             created = set()  # nothing to rotate: no secret was created
         self.persist = Path(options.persist).resolve() if options.persist else None
         if self.persist:
-            log(f"Restored {self.aws.restore(self.app, self.persist)} items from {self.persist}")
+            try:
+                log(f"Restored {self.aws.restore(self.app, self.persist)} items from {self.persist}")
+            except BaseException:
+                if self.moto is not None:
+                    self.moto.stop()
+                raise
         self.pools = self._pools()
         self.gateway = Gateway(self.app, self.pools, log, self.static_dir(options))
+        if self.persist:
+            persist = self.persist
+            self.gateway.commit = GroupCommit(lambda: self.aws.snapshot(self.app, persist)).commit
         self.lock = threading.Lock()
         try:
             self.rotate_created(self.app, created)
@@ -353,7 +362,11 @@ def add_options(target: argparse.ArgumentParser, serve: bool, defaults: dict[str
     add("--parameter-overrides", help="template parameters: 'Key=Value Key2=Value2'")
     add("--region", default=DEFAULT_REGION, help=f"AWS_REGION of the functions (default {DEFAULT_REGION})")
     add("--aws-endpoint", help="use this AWS endpoint (e.g. DynamoDB Local) instead of embedded moto")
-    add("--persist", metavar="DIR", help="keep tables and buckets in DIR across restarts")
+    add(
+        "--persist",
+        metavar="DIR",
+        help="keep tables and buckets in DIR across restarts, each write on disk before its 2xx is sent",
+    )
     add("--concurrency", type=int, default=4, help="warm workers per function at most (default 4)")
     add("--cache-dir", default=str(DEFAULT_CACHE), help="where dependency sets are installed")
     add("--debug-port", "-d", type=int, help="the debugged function's worker waits for a debugger (debugpy) here")

@@ -11,7 +11,7 @@ import re
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from devserver.persist import SAFE_METHODS
 from devserver.pool import FunctionPool, Invocation, print_line
 from devserver.server import HttpRequest, HttpResponse
 from devserver.template import ACCOUNT_ID, DEFAULT_ROUTE, Api, App, Route
@@ -113,6 +114,8 @@ class Gateway:
         self.pools = pools
         self.log = log or print_line
         self.static_dir = static_dir.resolve() if static_dir is not None and static_dir.is_dir() else None
+        # --persist: awaited before a write's 2xx is sent, so that what was acknowledged is on disk (devserver.persist).
+        self.commit: Callable[[], Awaitable[None]] | None = None
         self.load(app)
 
     def load(self, app: App) -> None:
@@ -187,6 +190,12 @@ class Gateway:
             api = self.app.apis.get(route.api)
             event = self.build_event(request, headers, raw_path, query, route, path_parameters, apigw_request_id)
             response = await self.invoke(route, event)
+            if self.commit is not None and method not in SAFE_METHODS and 200 <= response.status < 300:
+                try:
+                    await self.commit()
+                except Exception as error:  # the write happened but is not durable: not acknowledged either
+                    self.log(f"error: {route.function} answered {response.status}, but saving it failed: {error}")
+                    response = api_error(500, "Internal Server Error")
         if api is not None and api.cors:
             self.add_cors_headers(headers, response, api.cors)
         return response

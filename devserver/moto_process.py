@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from moto.core.common_models import BaseModel
 from moto.dynamodb.models import DynamoDBBackend
 from moto.secretsmanager.models import SecretsManagerBackend
 from moto.server import ThreadedMotoServer
@@ -35,6 +36,20 @@ def atomic_dynamodb_writes() -> None:
 
     for name in ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"):
         setattr(DynamoDBBackend, name, locked(getattr(DynamoDBBackend, name)))
+
+
+def untracked_models() -> None:
+    """moto appends every model object it ever creates to a class-wide list (`instances_tracked`), kept for
+    `moto.core.model_instances.reset_model_data` when a mock stops, which this long-running server never calls. So
+    nothing it creates is ever freed: every item a write replaces, the copy of each item UpdateItem makes, and the
+    deep copy of the whole table TransactWriteItems makes before every transaction (the refresh of a session is
+    one). `make soak` measured moto growing by about 40 MiB per thousand requests; a thousand transactions on a
+    50-item table kept 400 MiB. AWS keeps nothing of the sort: objects here are freed when nothing refers to them."""
+
+    def new(cls: type, *args: Any, **kwargs: Any) -> Any:
+        return object.__new__(cls)
+
+    BaseModel.__new__ = staticmethod(new)  # type: ignore[method-assign]
 
 
 def rotation_fixes() -> dict[str, Callable[..., Any]]:
@@ -88,6 +103,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per AWS call costs a ms
     atomic_dynamodb_writes()
+    untracked_models()
     for name, method in rotation_fixes().items():
         setattr(SecretsManagerBackend, name, method)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
