@@ -159,8 +159,10 @@ class Result:
         return json.loads(self.body)
 
 
-def invoke(function: str, event: dict[str, Any]) -> Result:
-    response = load_function(function).lambda_handler(event, LambdaContext("test-function", 512, 10))
+def invoke(function: str, event: dict[str, Any], context: LambdaContext | None = None) -> Result:
+    """Call the function's handler, by default with 10 s left in the invocation (the template's Timeout)."""
+    context = context or LambdaContext("test-function", 512, 10)
+    response = load_function(function).lambda_handler(event, context)
     return Result(
         status=response["statusCode"],
         headers={key.lower(): value for key, value in response.get("headers", {}).items()},

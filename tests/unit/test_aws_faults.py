@@ -26,7 +26,6 @@ from tests.conftest import (
     bearer,
     invoke,
     load_event,
-    load_function,
     post_event,
 )
 from tests.fakes.aws_endpoint import FaultyAwsEndpoint
@@ -37,14 +36,7 @@ POST_ID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 def get_post(seconds_left: float = 10) -> Result:
     """GET /api/posts/<id> with `seconds_left` in the invocation, as Lambda's context would say."""
     event = post_event("posts_get/get.json", POST_ID, headers={"if-none-match": None})
-    response = load_function("posts_get").lambda_handler(event, LambdaContext("PostsGetFunction", 512, seconds_left))
-    return Result(
-        status=response["statusCode"],
-        headers={key.lower(): value for key, value in response.get("headers", {}).items()},
-        body=response.get("body", ""),
-        cookies=response.get("cookies", []),
-        raw=response,
-    )
+    return invoke("posts_get", event, LambdaContext("PostsGetFunction", 512, seconds_left))
 
 
 def emf_lines(text: str) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 import pytest
 
 from devserver.worker import LambdaContext
-from tests.conftest import WEATHER_API_KEY, Result, assert_problem, load_event, load_function
+from tests.conftest import WEATHER_API_KEY, Result, assert_problem, invoke, load_event, load_function
 from tests.fakes.weather_api import FakeWeatherApi
 
 PATH = "/api/weather"
@@ -55,16 +55,7 @@ def weather_event(query: dict[str, str] | None) -> dict[str, Any]:
 
 def get_weather(query: dict[str, str] | None, timeout: float = 10) -> Result:
     """Call the handler with a context that has `timeout` seconds left, as Lambda would."""
-    response = load_function("weather").lambda_handler(
-        weather_event(query), LambdaContext("WeatherFunction", 512, timeout)
-    )
-    return Result(
-        status=response["statusCode"],
-        headers={key.lower(): value for key, value in response.get("headers", {}).items()},
-        body=response.get("body", ""),
-        cookies=response.get("cookies", []),
-        raw=response,
-    )
+    return invoke("weather", weather_event(query), LambdaContext("WeatherFunction", 512, timeout))
 
 
 def assert_error(result: Result, status: int) -> dict[str, Any]:
