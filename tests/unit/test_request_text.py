@@ -369,3 +369,16 @@ def test_every_string_a_request_model_reads_is_checked_unless_its_type_allows_so
         ((field,), "string_control_characters", "String should not contain control characters")
         for field in ("plain", "tabbed", "optional_tabbed", "tags")
     ]
+
+
+def test_validate_request_answers_the_declared_model_as_model_validate_would():
+    class Query(BaseModel, extra="allow"):
+        page: int = 1
+        sort: str = "new"
+
+    answer = validate_request(Query, {"sort": "old", "utm": "x"})
+
+    assert type(answer) is Query
+    assert answer == Query.model_validate({"sort": "old", "utm": "x"})
+    assert answer.model_fields_set == {"sort", "utm"}  # what a merge patch reads: the fields sent
+    assert answer.model_extra == {"utm": "x"}

@@ -272,5 +272,5 @@ class _ConditionFailed(Exception):
     """A conditional write DynamoDB refused, with the item as it was then (None: there was none)."""
 
     def __init__(self, item: dict[str, Any] | None) -> None:
-        super().__init__("conditional check failed")
+        super().__init__()  # no message: update and delete always catch it and read only the item
         self.item = item
