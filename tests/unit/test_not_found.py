@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from typing import ClassVar
 
 import pytest
 
@@ -170,3 +171,26 @@ def test_every_template_route_reaches_its_handler(create_post, function, path, m
     if result.status == 404:
         assert result.json()["detail"] != "No route matches this path."
     assert result.status != 405
+
+
+def test_a_path_parameter_that_does_not_fit_its_model_is_404_with_the_models_detail_or_a_generic_one():
+    """A path that does not fit names no resource, as an id that does not exist (apikit.validation.parse_path)."""
+    from pydantic import BaseModel, Field
+
+    from apikit.errors import NotFound
+    from apikit.validation import parse_path
+
+    class OrderPath(BaseModel):
+        id: str = Field(pattern=r"^o-[0-9]+$")
+
+    class NamedPath(OrderPath):
+        NOT_FOUND: ClassVar[str] = "No order has this id."
+
+    assert parse_path({"id": "o-42"}, OrderPath) == OrderPath(id="o-42")
+    with pytest.raises(NotFound) as generic:
+        parse_path({"id": "42"}, OrderPath)
+    with pytest.raises(NotFound) as named:
+        parse_path({"id": "42"}, NamedPath)
+
+    assert generic.value.detail == "No resource has this path."
+    assert named.value.detail == "No order has this id."

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 
@@ -164,6 +165,28 @@ def test_writing_an_unknown_post_is_404(aws, post_id, method):
     assert body["detail"] == "No post has this id."
 
 
+REPOSITORY_CALLS = {
+    "get": lambda posts, post_id: posts.get(post_id),
+    "update": lambda posts, post_id: posts.update(post_id, "alice", {"title": "T"}),
+    "update-nothing": lambda posts, post_id: posts.update(post_id, "alice", {}),
+    "delete": lambda posts, post_id: posts.delete(post_id, "alice"),
+}
+
+
+@pytest.mark.parametrize("call", REPOSITORY_CALLS)
+def test_the_repository_answers_404_for_what_is_no_post_id_without_asking_dynamodb(dynamodb_calls, call):
+    """The handlers check their path first; the repository does not rely on it, and spends no request on it."""
+    from apikit.errors import NotFound
+    from apikit.repositories.posts import PostsRepository
+
+    for post_id in MISSING_IDS[1:]:
+        with pytest.raises(NotFound) as refused:
+            REPOSITORY_CALLS[call](PostsRepository(), post_id)
+
+        assert refused.value.detail == "No post has this id."
+    assert dynamodb_calls == []
+
+
 @pytest.mark.parametrize("method", ["PUT", "PATCH"])
 def test_an_update_of_an_unknown_id_creates_nothing(aws, method):
     post_id = str(uuid.uuid4())
@@ -194,6 +217,38 @@ def test_only_the_author_may_change_a_post(create_post, method, body, author, ca
     assert after.headers["etag"] == '"v1"'
 
 
+REFUSED_WRITES = {
+    "update": lambda posts, post_id, caller, if_match: posts.update(post_id, caller, {"title": "Changed"}, if_match),
+    "delete": lambda posts, post_id, caller, if_match: posts.delete(post_id, caller, if_match),
+}
+
+
+@pytest.mark.parametrize("write", REFUSED_WRITES)
+@pytest.mark.parametrize(
+    ("refusal", "error"),
+    [("unknown-post", "NotFound"), ("other-author", "Forbidden"), ("stale-version", "PreconditionFailed")],
+)
+def test_a_refused_write_raises_its_reason_from_dynamodbs_refusal(create_post, write, refusal, error):
+    """The repository's error names the reason, and carries DynamoDB's refused condition as its cause (what a traceback
+    shows): the write was refused by DynamoDB itself, not by a read before it."""
+    from botocore.exceptions import ClientError
+
+    from apikit.errors import ApiError
+    from apikit.repositories.posts import PostsRepository
+
+    post_id = str(uuid.uuid4()) if refusal == "unknown-post" else create_post(author="alice")["id"]
+    caller = "mallory" if refusal == "other-author" else "alice"
+    if_match = [7] if refusal == "stale-version" else None
+
+    with pytest.raises(ApiError) as refused:
+        REFUSED_WRITES[write](PostsRepository(), post_id, caller, if_match)
+
+    assert type(refused.value).__name__ == error
+    cause = refused.value.__cause__
+    assert isinstance(cause, ClientError)
+    assert cause.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
 def test_the_author_cannot_be_changed_through_the_body(create_post):
     post = create_post(author="alice")
 
@@ -206,17 +261,30 @@ def test_the_author_cannot_be_changed_through_the_body(create_post):
 # A write that changes nothing is no new version: the ETag a client holds stays valid, and nothing is written.
 
 
+class Calls(list[str]):
+    """Operation names, and `params`: each one's parameters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.params: list[dict[str, Any]] = []
+
+    def clear(self) -> None:
+        super().clear()
+        self.params.clear()
+
+
 @pytest.fixture
 def dynamodb_calls(aws):
     """The operations the handlers send to the posts table, in order, as botocore receives their parameters."""
     from apikit.config import get_settings
     from apikit.repositories import dynamodb
 
-    calls: list[str] = []
+    calls = Calls()
 
     def record(model, params, **_):
         if params.get("TableName") == get_settings().posts_table:
             calls.append(model.name)
+            calls.params.append(params)
 
     events = dynamodb().meta.events
     events.register("provide-client-params.dynamodb.*", record, unique_id="count-calls")
@@ -275,3 +343,5 @@ def test_an_empty_patch_is_one_consistent_read_and_no_write(create_post, dynamod
     write_post("PATCH", post["id"], body={})
 
     assert dynamodb_calls == ["GetItem"]
+    # Strongly consistent: the checks must see the latest write (an eventually consistent read may not).
+    assert dynamodb_calls.params[0]["ConsistentRead"] is True

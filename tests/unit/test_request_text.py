@@ -5,13 +5,16 @@ the OpenAPI document, so a client checking the document's patterns sends what th
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
-from typing import Any
+from typing import Annotated, Any
 
 import jsonschema
 import jsonschema_rs
 import pytest
+from pydantic import BaseModel, ValidationError
 
+from apikit.validation import AllowControl, character_class, validate_request
 from tests.conftest import ROOT, assert_problem, bearer, invoke, load_event
 
 PASSWORD = "correct horse battery staple"
@@ -290,3 +293,92 @@ def test_a_signup_password_of_only_spaces_is_422(aws, document, password):
 
 def test_a_password_with_spaces_and_one_character_is_fine(aws):
     assert signup(password=" " * 11 + "x").status == 201
+
+
+# The rule's building blocks, on request models of the tests' own. Each test declares its model itself: the checks
+# are built once per model, on its first validation, so a model shared by tests would be checked by the first only.
+
+ALL_CONTROL = [*range(0x00, 0x20), *range(0x7F, 0xA0)]
+
+
+@pytest.mark.parametrize(
+    ("codes", "expected"),
+    [
+        pytest.param([], "", id="none"),
+        pytest.param([0x41], "\\u0041", id="one"),
+        pytest.param([0x43, 0x41, 0x42, 0x41], "\\u0041-\\u0043", id="a-run-unsorted-and-repeated"),
+        pytest.param([0x41, 0x43], "\\u0041\\u0043", id="a-gap-of-one"),
+        pytest.param(
+            [0x09, 0x0A, 0x0D, 0x20, 0x2028, 0x2029], "\\u0009-\\u000a\\u000d\\u0020\\u2028-\\u2029", id="mixed"
+        ),
+    ],
+)
+def test_character_class_spells_code_points_as_u_escapes_and_ranges(codes, expected):
+    spelled = character_class(codes)
+
+    assert spelled == expected
+    if codes:  # as a regex class, it matches exactly those code points, in Python's `re` as in ECMA-262
+        matched = [code for code in range(0x2100) if re.fullmatch(f"[{spelled}]", chr(code))]
+        assert matched == sorted(set(codes))
+
+
+def test_allow_control_refuses_every_control_character_but_the_ones_it_names():
+    marker = AllowControl("\t\x85")
+
+    assert marker.refused is not None
+    assert [code for code in ALL_CONTROL if marker.refused.search(chr(code))] == [
+        code for code in ALL_CONTROL if code not in (0x09, 0x85)
+    ]
+    assert not marker.refused.search("tab\there, NEL\x85 there, spaces\u2028\u00a0 and text \u00e9")
+
+
+def test_allow_control_of_every_control_character_refuses_nothing():
+    assert AllowControl("".join(chr(code) for code in ALL_CONTROL)).refused is None
+
+
+def test_every_string_a_request_model_reads_is_checked_unless_its_type_allows_some_control_characters():
+    tabs = AllowControl("\t")
+
+    class Note(BaseModel):
+        plain: str = ""
+        tabbed: Annotated[str, tabs] = ""
+        optional_tabbed: Annotated[str, tabs] | None = None  # the marker inside the union, as PostPatch's content
+        anything: Annotated[str, AllowControl("".join(chr(code) for code in ALL_CONTROL))] = ""
+        tags: list[str] = []
+        count: int = 0
+
+    accepted = validate_request(
+        Note,
+        {"tabbed": "a\tb", "optional_tabbed": "c\td", "anything": "\x00\x1b\x7f", "tags": ["x", "y"], "count": 3},
+    )
+    assert type(accepted) is Note
+    assert accepted == Note(tabbed="a\tb", optional_tabbed="c\td", anything="\x00\x1b\x7f", tags=["x", "y"], count=3)
+
+    with pytest.raises(ValidationError) as refused:
+        validate_request(
+            Note,
+            {
+                "plain": "a\tb",
+                "tabbed": "a\nb",
+                "optional_tabbed": "c\x00d",
+                "anything": "fine",
+                "tags": ["x", "y\x1b"],
+            },
+        )
+    assert [(error["loc"], error["type"], error["msg"]) for error in refused.value.errors()] == [
+        ((field,), "string_control_characters", "String should not contain control characters")
+        for field in ("plain", "tabbed", "optional_tabbed", "tags")
+    ]
+
+
+def test_validate_request_answers_the_declared_model_as_model_validate_would():
+    class Query(BaseModel, extra="allow"):
+        page: int = 1
+        sort: str = "new"
+
+    answer = validate_request(Query, {"sort": "old", "utm": "x"})
+
+    assert type(answer) is Query
+    assert answer == Query.model_validate({"sort": "old", "utm": "x"})
+    assert answer.model_fields_set == {"sort", "utm"}  # what a merge patch reads: the fields sent
+    assert answer.model_extra == {"utm": "x"}

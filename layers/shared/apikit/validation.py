@@ -29,10 +29,10 @@ from apikit.errors import BadRequest, NotFound, PayloadTooLarge, UnprocessableCo
 
 
 def validation_errors(error: ValidationError, prefix: str) -> list[dict[str, Any]]:
-    # msg and type only: pydantic's `input` and `url` would echo the client's data back.
+    # loc, msg and type only: pydantic's `input`, `ctx` and `url` would echo the client's data back.
     return [
         {"loc": [prefix, *error_item["loc"]], "msg": error_item["msg"], "type": error_item["type"]}
-        for error_item in error.errors(include_url=False, include_input=False)
+        for error_item in error.errors()
     ]
 
 
@@ -266,9 +266,7 @@ def checked[Model: BaseModel](model: type[Model]) -> type[Model]:
             for name, pattern in _refused_characters(model).items()
             if pattern is not None
         }
-        _CHECKED[model] = create_model(
-            model.__name__, __base__=model, __module__=model.__module__, __validators__=validators
-        )
+        _CHECKED[model] = create_model(model.__name__, __base__=model, __validators__=validators)
     return typing.cast(type[Model], _CHECKED[model])
 
 

@@ -72,7 +72,8 @@ class PostPatch(BaseModel):
         return value
 
     def changes(self) -> dict[str, str]:
-        return {field: value for field, value in self.model_dump(exclude_unset=True).items() if value is not None}
+        # The fields the patch sets: never None, which _not_null refuses.
+        return self.model_dump(exclude_unset=True)
 
 
 class Post(BaseModel):
@@ -211,8 +212,9 @@ class PostsRepository:
                 ExpressionAttributeValues=values,
             )
         except _ConditionFailed as failed:
-            self._as_it_is(failed.item, caller_id, if_match, failed.__cause__)  # raises the reason: 404, 403, 412
-            raise PreconditionFailed("The post has changed since the given If-Match version.") from failed
+            # DynamoDB refused the item it hands back; the same checks on it raise the reason: 404, 403 or 412.
+            self._as_it_is(failed.item, caller_id, if_match, failed.__cause__)
+            raise  # not reached: both sides check the same conditions on the same item
 
     def _unchanged(self, post_id: str, caller_id: str, if_match: list[int] | None) -> Post:
         """A write of no fields: the post as it is, if the caller could have written it. DynamoDB has no conditional
@@ -270,5 +272,5 @@ class _ConditionFailed(Exception):
     """A conditional write DynamoDB refused, with the item as it was then (None: there was none)."""
 
     def __init__(self, item: dict[str, Any] | None) -> None:
-        super().__init__("conditional check failed")
+        super().__init__()  # no message: update and delete always catch it and read only the item
         self.item = item
