@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from apikit.app import SECURITY_HEADERS
 from apikit.errors import Conflict, NotFound
+from devserver.worker import LambdaContext
 from tests.conftest import Result, assert_problem, bearer, invoke, load_event, post_event
 
 SECRET = "s3cr3t-table-arn:aws:dynamodb:us-east-1:123456789012:table/internal-Posts"
@@ -102,6 +103,28 @@ def test_a_head_that_fails_is_the_gets_500(create_post, broken_dynamodb):
     result = invoke("posts_get", post_event("posts_get/head.json", post["id"]))
 
     assert_generic_500(result)  # as GET answers it; the gateway sends a HEAD no body
+
+
+def test_any_route_that_raises_unexpectedly_answers_the_generic_500_and_logs_the_traceback(log_lines):
+    """create_app's own handler, not a function's: every function built on apikit.app answers so."""
+    from apikit.app import create_app, make_handler
+
+    app = create_app()
+
+    @app.get("/api/broken")
+    def broken() -> dict[str, str]:
+        raise RuntimeError(SECRET)
+
+    event = load_event("health/get.json", path="/api/broken")
+    response = make_handler(app)(event, LambdaContext("test-function", 512, 10))
+    result = Result(
+        response["statusCode"], {k.lower(): v for k, v in response["headers"].items()}, response["body"], [], response
+    )
+
+    assert_generic_500(result)
+    assert result.json()["instance"] == "/api/broken"
+    assert SECRET in log_lines.getvalue()
+    assert "Traceback" in log_lines.getvalue()
 
 
 def test_an_unavailable_secret_is_a_500_that_leaks_nothing(aws, monkeypatch):
