@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from tests.conftest import Result, assert_problem, fetch_post, invoke, load_event, post_event, write_post
@@ -61,7 +63,16 @@ def test_the_list_has_a_content_etag_that_changes_with_the_page_and_answers_304(
     assert [item["title"] for item in changed.json()["items"]][:2] == ["Second", "First"]
 
 
-@pytest.mark.parametrize("if_none_match", ['"v1"', "*", 'W/"v1"', '"v7", "v1"', ' "v0" , W/"v1" '])
+def test_the_lists_etag_is_its_bodys_digest_so_every_container_tags_a_page_alike(create_post):
+    create_post(title="First")
+
+    listed = invoke("posts_list", load_event("posts_list/get.json", headers={"if-none-match": None}))
+
+    assert listed.status == 200
+    assert listed.headers["etag"] == '"' + hashlib.sha256(listed.body.encode()).hexdigest()[:32] + '"'
+
+
+@pytest.mark.parametrize("if_none_match", ['"v1"', "*", 'W/"v1"', '"v7", "v1"', '"v7","v1"', ' "v0" , W/"v1" '])
 def test_a_matching_if_none_match_is_304_without_a_body(create_post, if_none_match):
     post = create_post()
 

@@ -10,6 +10,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from apikit.app import SECURITY_HEADERS
+from apikit.errors import Conflict, NotFound
+from devserver.worker import LambdaContext
 from tests.conftest import Result, assert_problem, bearer, invoke, load_event, post_event
 
 SECRET = "s3cr3t-table-arn:aws:dynamodb:us-east-1:123456789012:table/internal-Posts"
@@ -77,6 +80,7 @@ def test_an_unexpected_exception_is_a_500_that_leaks_nothing(create_post, broken
 
     assert_generic_500(result)
     assert result.headers["x-request-id"] == event["requestContext"]["requestId"]
+    assert result.json()["instance"] == event["rawPath"]
 
 
 # A throttle is no error of ours but "not now": a 503 with Retry-After (tests/unit/test_aws_faults.py).
@@ -102,6 +106,28 @@ def test_a_head_that_fails_is_the_gets_500(create_post, broken_dynamodb):
     assert_generic_500(result)  # as GET answers it; the gateway sends a HEAD no body
 
 
+def test_any_route_that_raises_unexpectedly_answers_the_generic_500_and_logs_the_traceback(log_lines):
+    """create_app's own handler, not a function's: every function built on apikit.app answers so."""
+    from apikit.app import create_app, make_handler
+
+    app = create_app()
+
+    @app.get("/api/broken")
+    def broken() -> dict[str, str]:
+        raise RuntimeError(SECRET)
+
+    event = load_event("health/get.json", path="/api/broken")
+    response = make_handler(app)(event, LambdaContext("test-function", 512, 10))
+    result = Result(
+        response["statusCode"], {k.lower(): v for k, v in response["headers"].items()}, response["body"], [], response
+    )
+
+    assert_generic_500(result)
+    assert result.json()["instance"] == "/api/broken"
+    assert SECRET in log_lines.getvalue()
+    assert "Traceback" in log_lines.getvalue()
+
+
 def test_an_unavailable_secret_is_a_500_that_leaks_nothing(aws, monkeypatch):
     token = bearer("alice")  # well-formed, so that verifying it needs the public keys
     monkeypatch.setenv("JWT_PUBLIC_KEYS_ARN", "NoSuchSecret-" + SECRET)
@@ -114,6 +140,24 @@ def test_an_unavailable_secret_is_a_500_that_leaks_nothing(aws, monkeypatch):
         get_settings.cache_clear()
 
     assert_generic_500(result)
+
+
+def test_an_errors_message_is_its_detail_by_default_its_status_phrase():
+    """What a traceback or a log line shows for an ApiError that is not answered (e.g. outside a handler)."""
+    assert (str(NotFound()), NotFound().detail) == ("Not Found", "Not Found")
+    assert (str(Conflict("The post changed.")), Conflict("The post changed.").detail) == ("The post changed.",) * 2
+
+
+def test_a_problem_body_is_compact_json_with_non_ascii_text_as_is(aws):
+    """RFC 8259 JSON in UTF-8, no insignificant whitespace; the client's field name comes back unescaped."""
+    body = {"title": "t", "content": "c", "café": "x"}
+    event = load_event("posts_create/post.json", headers={"authorization": bearer("alice")}, body=body)
+
+    result = invoke("posts_create", event)
+
+    problem = assert_problem(result, 422)
+    assert ["body", "café"] in [error["loc"] for error in problem["errors"]]
+    assert result.body == json.dumps(problem, separators=(",", ":"), ensure_ascii=False)
 
 
 # X-Request-Id: the API Gateway request id, on success and on every kind of failure.
@@ -183,6 +227,26 @@ def test_every_response_carries_the_request_id(create_post, case):
 
     assert result.status == status, result.body
     assert result.headers["x-request-id"] == f"req-{case.replace(' ', '-')}"
+
+
+# Header names as documented: API Gateway passes the function's spelling on to HTTP/1.1 clients.
+
+HEADER_NAMES = {
+    "create 401": {"WWW-Authenticate", "Cache-Control", "X-Request-Id"},
+    "catch-all 405": {"Allow", "Cache-Control", "X-Request-Id"},
+    "get 200": {"ETag", "Cache-Control", "Vary", "X-Request-Id"},
+}
+
+
+@pytest.mark.parametrize("case", HEADER_NAMES)
+def test_header_names_are_sent_in_their_documented_case(create_post, case):
+    post = create_post(author="alice")
+    function, event, status = CASES[case](post["id"])
+
+    result = invoke(function, event)
+
+    assert result.status == status, result.body
+    assert HEADER_NAMES[case] | set(SECURITY_HEADERS) <= set(result.raw["headers"])
 
 
 def test_two_requests_get_their_own_request_ids(aws):

@@ -7,9 +7,11 @@ and processes; these pin the rules: the window's arithmetic, who counts as a cli
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from apikit import ratelimit
 from apikit.app import SECURITY_HEADERS
@@ -89,6 +91,37 @@ def test_a_counter_expires_by_ttl_soon_after_its_window_and_is_one_item_per_wind
     ]
 
 
+@pytest.mark.parametrize(
+    ("moment", "window_start"),
+    [
+        pytest.param(math.nextafter(1_800_000_000.0, 0), 1_799_999_940, id="a-hair-before-a-boundary"),
+        pytest.param(1_800_000_000.0, 1_800_000_000, id="on-a-boundary"),
+        pytest.param(1_800_000_059.5, 1_800_000_000, id="half-a-second-before-the-next"),
+    ],
+)
+def test_a_request_counts_in_the_window_that_contains_its_moment(aws, moment, window_start):
+    count("g#ip#198.51.100.7", Limit(5, 60), now=moment)
+
+    (item,) = _client("dynamodb").scan(TableName="RateLimitTable")["Items"]
+
+    assert item["pk"] == {"S": f"g#ip#198.51.100.7#60#{window_start}"}
+
+
+def test_the_counters_table_is_rate_limits_unless_the_environment_names_another(aws, monkeypatch):
+    monkeypatch.delenv("RATE_LIMIT_TABLE")
+    _client("dynamodb").create_table(
+        TableName="rate-limits",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    count("g#ip#198.51.100.7", Limit(5, 60), now=1_800_000_000.0)
+
+    assert _client("dynamodb").scan(TableName="rate-limits")["Count"] == 1
+    assert _client("dynamodb").scan(TableName="RateLimitTable")["Count"] == 0
+
+
 def test_the_headers_report_the_tightest_of_the_limits_counted():
     loose = ratelimit.Decision(Limit(100, 60), hits=10, reset_seconds=30)
     tight = ratelimit.Decision(Limit(10, 3600), hits=9, reset_seconds=1200)
@@ -134,11 +167,64 @@ def test_a_forwarded_address_is_ignored_unless_cloudfront_vouches_for_it(monkeyp
     assert client_address(ipv6) == "2001:db8::/64"
 
 
+@pytest.mark.parametrize(
+    ("event", "client"),
+    [
+        pytest.param({"headers": None, "requestContext": {"http": {"sourceIp": ""}}}, "unknown", id="empty-source"),
+        pytest.param({"requestContext": {"http": {}}}, "unknown", id="no-source-ip"),
+        pytest.param({"requestContext": {}}, "unknown", id="no-http"),
+        pytest.param({}, "unknown", id="no-request-context"),
+        pytest.param(event_from("not-an-address"), "not-an-address", id="not-an-ip"),
+    ],
+)
+def test_a_client_without_a_usable_address_is_counted_as_what_was_sent_or_unknown(monkeypatch, event, client):
+    monkeypatch.delenv("CDN_ORIGIN_VERIFY", raising=False)
+
+    assert client_address(event) == client
+
+
 def test_without_the_cdn_no_token_is_trusted_not_even_an_empty_one(monkeypatch):
     monkeypatch.setenv("CDN_ORIGIN_VERIFY", "")
     sent = event_from("198.51.100.7", **{"x-origin-verify": "", "cloudfront-viewer-address": "203.0.113.1:1"})
 
     assert client_address(sent) == "198.51.100.7"
+
+
+def test_without_the_cdn_variable_no_forwarded_address_is_trusted(monkeypatch):
+    monkeypatch.delenv("CDN_ORIGIN_VERIFY", raising=False)
+    sent = event_from("198.51.100.7", **{"x-origin-verify": "", "cloudfront-viewer-address": "203.0.113.1:1"})
+
+    assert client_address(sent) == "198.51.100.7"
+
+
+# --- whose count: the route group -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("group", "function", "prefix"),
+    [
+        pytest.param("posts", "api-routes-PostsListFunction", "posts", id="the-group"),
+        pytest.param(None, "api-routes-PostsListFunction", "api-routes-PostsListFunction", id="else-the-function"),
+        pytest.param("", "api-routes-PostsListFunction", "api-routes-PostsListFunction", id="an-empty-group"),
+        pytest.param(None, None, "api", id="else-api"),
+    ],
+)
+def test_a_client_is_counted_per_route_group_by_default_its_function(aws, monkeypatch, group, function, prefix):
+    monkeypatch.setenv("RATE_LIMIT", "5/minute")
+    for name, value in (("RATE_LIMIT_GROUP", group), ("AWS_LAMBDA_FUNCTION_NAME", function)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+
+    ratelimit.enforce(event_from("198.51.100.7"), None)
+    ratelimit.enforce(event_from("198.51.100.7"), "alice")
+    ratelimit.decisions.clear()
+
+    keys = sorted(
+        item["pk"]["S"].split("#60#")[0] for item in _client("dynamodb").scan(TableName="RateLimitTable")["Items"]
+    )
+    assert keys == [f"{prefix}#ip#198.51.100.7", f"{prefix}#user#alice"]
 
 
 # --- through a function ---------------------------------------------------------------------------------
@@ -161,6 +247,7 @@ def test_a_function_counts_each_address_and_answers_429_with_retry_after(aws, mo
     problem = assert_problem(third, 429)
     assert problem["detail"] == "The limit is 2 requests per 3600 seconds. Try again later."
     assert third.headers["retry-after"] == third.headers["ratelimit-reset"]
+    assert third.raw["headers"]["Retry-After"] == third.headers["retry-after"]  # spelled as documented
     assert 1 <= int(third.headers["retry-after"]) <= 3600
     assert third.headers["cache-control"] == "no-store"
     assert list_posts("198.51.100.8").status == 200
@@ -204,6 +291,18 @@ def test_when_the_counter_fails_a_request_is_served_with_a_warning_and_a_metric(
     assert not any(name.startswith("ratelimit-") for name in results[1].headers)
     assert "fail open" in caplog.text
     assert "RateLimitErrors" in metric_names(capsys.readouterr().out)
+    warnings = [record for record in caplog.records if "fail open" in record.getMessage()]
+    assert warnings
+    assert all(record.exc_info and issubclass(record.exc_info[0], ClientError) for record in warnings)
+
+
+def test_each_request_the_counter_fails_for_counts_one_rate_limit_error(aws, monkeypatch, capsys):
+    monkeypatch.setenv("RATE_LIMIT", "1/hour")
+    monkeypatch.setenv("RATE_LIMIT_TABLE", "NoSuchTable")
+
+    assert list_posts().status == 200
+
+    assert published_metrics(capsys.readouterr().out)["RateLimitErrors"] == ("Count", 1.0)
 
 
 def test_login_fails_closed_when_its_counter_fails(aws, monkeypatch, capsys):
@@ -214,8 +313,10 @@ def test_login_fails_closed_when_its_counter_fails(aws, monkeypatch, capsys):
 
     result = invoke("auth_login", load_event("auth_login/post.json", body=body))
 
-    assert_problem(result, 503)
+    problem = assert_problem(result, 503)
+    assert problem["detail"] == "Too many requests could not be ruled out; try again shortly."
     assert result.headers["retry-after"] == "5"
+    assert result.raw["headers"]["Retry-After"] == "5"  # as API Gateway passes it on, and as documented
     assert "RateLimitErrors" in metric_names(capsys.readouterr().out)
 
 
@@ -248,15 +349,43 @@ def metric_names(stdout: str) -> set[str]:
     return names
 
 
+def published_metrics(stdout: str) -> dict[str, tuple[str, float]]:
+    """Each metric in the EMF lines Powertools printed: its unit and the sum of its values."""
+    published: dict[str, tuple[str, float]] = {}
+    for line in stdout.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            document = json.loads(line)
+            for directive in document["_aws"]["CloudWatchMetrics"]:
+                for metric in directive["Metrics"]:
+                    values = document[metric["Name"]]
+                    total = sum(values) if isinstance(values, list) else values
+                    published[metric["Name"]] = (metric["Unit"], published.get(metric["Name"], ("", 0.0))[1] + total)
+    return published
+
+
 def test_a_401_and_a_429_are_counted_as_metrics(aws, monkeypatch, capsys):
     monkeypatch.setenv("RATE_LIMIT", "1/hour")
     event = load_event("posts_list/get.json", path="/api/auth/me", headers={"authorization": "Bearer nope"})
     event["routeKey"] = "GET /api/auth/me"
 
     assert invoke("auth_me", event).status == 401
-    assert "AuthFailures" in metric_names(capsys.readouterr().out)
+    assert published_metrics(capsys.readouterr().out)["AuthFailures"] == ("Count", 1.0)
     assert invoke("auth_me", event).status == 429
-    assert "RateLimited" in metric_names(capsys.readouterr().out)
+    assert published_metrics(capsys.readouterr().out)["RateLimited"] == ("Count", 1.0)
+
+
+def test_a_containers_first_invocation_publishes_the_cold_start_metric_and_later_ones_do_not(aws, monkeypatch, capsys):
+    from aws_lambda_powertools.metrics.provider import cold_start
+
+    monkeypatch.setattr(cold_start, "is_cold_start", True)  # a new container
+
+    assert invoke("health", load_event("health/get.json")).status == 200
+    first = capsys.readouterr().out
+    assert invoke("health", load_event("health/get.json")).status == 200
+    second = capsys.readouterr().out
+
+    assert published_metrics(first)["ColdStart"] == ("Count", 1.0)
+    assert "ColdStart" not in metric_names(second)
 
 
 def test_security_headers_and_no_store_are_on_every_answer_unless_the_route_opts_in(aws):

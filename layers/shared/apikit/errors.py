@@ -84,7 +84,7 @@ class UnprocessableContent(ApiError):
 class TooManyRequests(ApiError):
     status = HTTPStatus.TOO_MANY_REQUESTS
 
-    def __init__(self, retry_after_seconds: int, detail: str = "Too many requests.") -> None:
+    def __init__(self, retry_after_seconds: int, detail: str) -> None:
         super().__init__(detail)
         self.headers["Retry-After"] = str(retry_after_seconds)
 

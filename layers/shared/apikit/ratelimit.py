@@ -96,7 +96,7 @@ def count(key: str, limit: Limit, now: float | None = None) -> Decision:
     from apikit.repositories import dynamodb  # boto3 loads at cold start only where something is counted
 
     moment = time.time() if now is None else now
-    window_start = int(moment // limit.window_seconds) * limit.window_seconds
+    window_start = math.floor(moment) // limit.window_seconds * limit.window_seconds
     window_end = window_start + limit.window_seconds
     response = dynamodb().update_item(
         TableName=os.environ.get("RATE_LIMIT_TABLE", "rate-limits"),
@@ -137,9 +137,10 @@ def client_address(event: dict[str, Any]) -> str:
     """The caller's address: the viewer's behind our CloudFront, else API Gateway's source IP; IPv6 by /64."""
     headers = event.get("headers") or {}
     address = event.get("requestContext", {}).get("http", {}).get("sourceIp", "")
-    token = os.environ.get("CDN_ORIGIN_VERIFY", "")
-    sent = headers.get("x-origin-verify", "")
-    if token and hmac.compare_digest(sent.encode(), token.encode()) and headers.get("cloudfront-viewer-address"):
+    token = os.environ.get("CDN_ORIGIN_VERIFY")
+    sent = headers.get("x-origin-verify")
+    vouched = bool(token and sent and hmac.compare_digest(sent.encode(), token.encode()))
+    if vouched and headers.get("cloudfront-viewer-address"):
         # "198.51.100.10:46532" or "2001:db8::1:46532": the port is after the last colon, IPv6 has no brackets.
         address = headers["cloudfront-viewer-address"].rsplit(":", 1)[0]
     try:
