@@ -168,6 +168,9 @@ def test_an_order_whose_session_has_no_email_amount_or_currency_lists_them_as_nu
 
     assert_received(deliver(event_for("checkout.session.completed", "evt_no_details", **session)))
 
+    (stored,) = table_items("OrdersTable")
+    null = {"NULL": True}  # DynamoDB's null: refused with any other value
+    assert (stored["customer_email"], stored["amount_total"], stored["currency"]) == (null, null, null)
     (listed,) = orders_of(USER)
     assert (listed["customer_email"], listed["amount_total"], listed["currency"]) == (None, None, None)
     assert (listed["id"], listed["payment_status"]) == (SESSION, "paid")
