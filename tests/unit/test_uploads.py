@@ -613,6 +613,21 @@ def test_a_presigned_posts_expiry_is_10_minutes_of_real_time_whatever_the_clocks
     assert answer["expires_at"] == "2026-11-01T06:05:00.000000Z"
 
 
+def test_a_presigned_name_loses_its_private_use_characters(s3):
+    """They show as nothing anyone agreed on (or as a vendor's icon): as invisible as a control character."""
+    answer = presign({"filename": "a\ue000b\U000f0000.pdf", "content_type": "application/pdf", "size": 10}).json()
+
+    assert answer["key"] == f"incoming/alice/{answer['id']}/ab.pdf"
+
+
+def test_a_safe_name_holds_no_lone_surrogate():
+    """No route passes one (a form's name is decoded with replacement, JSON's \\ud800 is a 422), and no UTF-8 could
+    hold it in an S3 key."""
+    from apikit.files import safe_filename
+
+    assert safe_filename("a\ud800b\udfff.txt") == "ab.txt"
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
