@@ -620,6 +620,38 @@ def test_a_presigned_name_loses_its_private_use_characters(s3):
     assert answer["key"] == f"incoming/alice/{answer['id']}/ab.pdf"
 
 
+@pytest.mark.parametrize(
+    ("name", "safe"),
+    [
+        ("X-ray of X", "X-ray of X"),
+        ("a" * 195 + "..txt", "a" * 195 + "..txt"),  # 200 bytes: not cut
+        ("a.b" + "c" * 300 + ".txt", "a.b" + "c" * 193 + ".txt"),  # the last extension is kept
+        ("a" * 300, "a" * 200),  # no extension
+        ("a" * 200 + "." + "b" * 16, "a" * 183 + "." + "b" * 16),  # 16 characters: an extension
+        ("a" * 190 + "." + "b" * 20, "a" * 190 + "." + "b" * 9),  # 17 and more: part of the name
+        ("a" * 195 + "." + "b" * 10 + ".txt", "a" * 195 + ".txt"),  # no dot left before the extension
+        ("a" * 195 + " " + "b" * 10 + ".txt", "a" * 195 + ".txt"),  # nor a space
+        ("a" * 195 + "X" + "b" * 10 + ".txt", "a" * 195 + "X.txt"),
+    ],
+    ids=[
+        "short",
+        "200-bytes",
+        "dots-in-the-stem",
+        "no-extension",
+        "16-character-extension",
+        "20-character-extension",
+        "cut-before-a-dot",
+        "cut-before-a-space",
+        "cut-before-a-letter",
+    ],
+)
+def test_a_long_name_is_cut_to_200_bytes_keeping_its_extension(name, safe):
+    from apikit.files import safe_filename
+
+    assert safe_filename(name) == safe
+    assert len(safe.encode()) <= 200
+
+
 def test_a_safe_name_holds_no_lone_surrogate():
     """No route passes one (a form's name is decoded with replacement, JSON's \\ud800 is a 422), and no UTF-8 could
     hold it in an S3 key."""
