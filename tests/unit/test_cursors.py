@@ -351,6 +351,53 @@ def test_an_uploads_cursor_round_trips_for_every_length_of_a_name(aws):
     assert lengths == {0, 2, 3}
 
 
+def test_an_uploads_cursor_holds_a_key_of_up_to_s3s_1024_bytes(aws):
+    from apikit.errors import BadRequest
+    from apikit.repositories.uploads import decode_cursor, encode_cursor
+
+    for size in (1024, 1025):
+        prefix = "uploads/" + "u" * (size - len("uploads//") - len(UPLOAD_ID) - len("/") - 200) + "/"
+        key = f"{prefix}{UPLOAD_ID.decode()}/{'n' * 200}"
+        assert len(key.encode()) == size
+        cursor = encode_cursor(key, BUCKET, prefix)
+        if size <= 1024:
+            assert decode_cursor(cursor, BUCKET, prefix) == key
+        else:
+            with pytest.raises(BadRequest, match=r"^The cursor is invalid\.$"):
+                decode_cursor(cursor, BUCKET, prefix)
+
+
+def test_a_cursor_that_is_a_signature_alone_is_400(aws):
+    """Signed for its list, but with no payload: no position at all."""
+    from apikit.errors import BadRequest
+    from apikit.repositories.pages import unopaque
+
+    with pytest.raises(BadRequest, match=r"^The cursor is invalid\.$"):
+        unopaque(signed(b"", POSTS), POSTS)
+    assert unopaque(signed(b"x", POSTS), POSTS) == b"x"
+
+
+@pytest.mark.parametrize("cursor", ["A", "AAAAA", "caf\u00e9"], ids=["one-character", "five-characters", "not-ascii"])
+def test_a_cursor_that_is_not_base64_at_all_is_400(aws, cursor):
+    assert_invalid_cursor(list_posts(limit="2", cursor=cursor))
+
+
+def test_a_last_evaluated_key_of_another_index_or_partition_is_never_signed():
+    """A bug, not a client's mistake: raised before any cursor is made of it."""
+    from apikit.repositories.pages import encode_cursor
+
+    posts = ("PostsTable", "ByCreatedAt", {"id", "entity", "created_at"}, ("entity", "post"))
+    key = {"entity": {"S": "post"}, "id": {"S": POST_ID.decode()}, "created_at": {"S": CREATED_AT.decode()}}
+    for wrong, names in (
+        ({**key, "entity": {"S": "page"}}, "['created_at', 'entity', 'id']"),  # another partition
+        ({name: key[name] for name in ("entity", "created_at")}, "['created_at', 'entity']"),  # an attribute missing
+        ({**key, "author": {"S": "alice"}}, "['author', 'created_at', 'entity', 'id']"),  # another index's key
+    ):
+        message = f"a LastEvaluatedKey of ByCreatedAt with {names}, not ['created_at', 'entity', 'id'] in its partition"
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            encode_cursor(wrong, *posts)
+
+
 # --- size ---------------------------------------------------------------------------------------------------------
 
 

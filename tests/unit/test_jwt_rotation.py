@@ -8,6 +8,8 @@ apikit.auth, as signup and every bearer route do.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import queue
 import threading
@@ -23,7 +25,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto.secretsmanager.models import SecretsManagerBackend
 
-from apikit import auth
+from apikit import auth, keys
 from apikit.errors import Unauthorized
 from apikit.secrets import get_secret
 from devserver.moto_process import rotation_fixes
@@ -227,3 +229,77 @@ def test_a_rotation_while_tokens_are_issued_and_verified_refuses_no_token(rotati
 
     assert refused == []
     assert {old_kid, new_kid} <= set(verified)
+
+
+# --- apikit.keys: the values a rotation writes ----------------------------------------------------------------------
+
+
+def private_pem(signing_key: str) -> str:
+    pem: str = json.loads(signing_key)["private_key"]
+    return pem
+
+
+def test_a_published_key_is_the_public_p256_jwk_named_by_its_rfc_7638_thumbprint():
+    signing_key = keys.new_signing_key()
+
+    (jwk,) = json.loads(keys.with_public_key('{"keys": []}', signing_key))["keys"]
+
+    assert set(jwk) == {"kty", "crv", "x", "y", "kid", "alg", "use"}  # no private part ("d")
+    assert (jwk["kty"], jwk["crv"], jwk["alg"], jwk["use"]) == ("EC", "P-256", "ES256", "sig")
+    required = json.dumps({name: jwk[name] for name in ("crv", "kty", "x", "y")}, separators=(",", ":"))
+    thumbprint = base64.urlsafe_b64encode(hashlib.sha256(required.encode()).digest()).decode().rstrip("=")
+    assert jwk["kid"] == thumbprint == kid_of(signing_key)
+    token = jwt.encode({"sub": "alice"}, private_pem(signing_key), algorithm="ES256")
+    assert jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=["ES256"])["sub"] == "alice"
+
+
+def _pem_of(private: Any) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    return private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+def _p384() -> Any:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return ec.generate_private_key(ec.SECP384R1())
+
+
+def _ed25519() -> Any:
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    return ed25519.Ed25519PrivateKey.generate()
+
+
+@pytest.mark.parametrize("generate", [_p384, _ed25519], ids=["ec-p384", "ed25519"])
+def test_a_signing_key_that_is_not_ec_p256_is_refused(generate):
+    with pytest.raises(ValueError, match=r"^the signing key must be an EC P-256 key$"):
+        keys.public_jwk(_pem_of(generate()))
+
+
+@pytest.mark.parametrize(
+    "placeholder",
+    ["", "placeholder", "[]", "{}", '{"keys": ["x", 1, null, []]}'],
+    ids=["empty", "not-json", "a-list", "no-keys", "keys-that-are-no-jwk"],
+)
+def test_the_first_publication_replaces_whatever_the_key_set_held_that_is_no_key(placeholder):
+    signing_key = keys.new_signing_key()
+
+    published = json.loads(keys.with_public_key(placeholder, signing_key))
+
+    assert published == {"keys": [keys.public_jwk(private_pem(signing_key))]}
+
+
+def test_publishing_a_key_again_keeps_it_once_newest_first_with_the_one_before():
+    first, second = keys.new_signing_key(), keys.new_signing_key()
+    both = keys.with_public_key(keys.with_public_key('{"keys": []}', first), second)
+
+    again = json.loads(keys.with_public_key(both, second))["keys"]
+
+    assert [key["kid"] for key in again] == [kid_of(second), kid_of(first)]
+    assert [key["kid"] for key in json.loads(keys.with_public_key(both, first))["keys"]] == [
+        kid_of(first),
+        kid_of(second),
+    ]

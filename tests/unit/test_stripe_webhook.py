@@ -150,8 +150,30 @@ def test_a_signed_checkout_completed_records_the_order_for_its_user(aws):
         "payment_status": "paid",
         "created_at": datetime.fromtimestamp(1796035800, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    assert [item["id"] for item in orders_of(USER)] == [SESSION]
+    assert orders_of(USER) == [
+        {
+            "id": SESSION,
+            "customer_email": "ada@example.com",
+            "amount_total": 2000,
+            "currency": "eur",
+            "payment_status": "paid",
+            "created_at": datetime.fromtimestamp(1796035800, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+    ]
     assert orders_of("someone-else") == []
+
+
+def test_an_order_whose_session_has_no_email_amount_or_currency_lists_them_as_null(aws):
+    session = {"customer_email": None, "customer_details": None, "amount_total": None, "currency": None}
+
+    assert_received(deliver(event_for("checkout.session.completed", "evt_no_details", **session)))
+
+    (stored,) = table_items("OrdersTable")
+    null = {"NULL": True}  # DynamoDB's null: refused with any other value
+    assert (stored["customer_email"], stored["amount_total"], stored["currency"]) == (null, null, null)
+    (listed,) = orders_of(USER)
+    assert (listed["customer_email"], listed["amount_total"], listed["currency"]) == (None, None, None)
+    assert (listed["id"], listed["payment_status"]) == (SESSION, "paid")
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -157,6 +158,8 @@ def test_the_clients_content_type_and_extension_do_not_decide_the_type(s3):
         ("notes.md", "notes.md"),
         ("data.CSV", "data.CSV"),
         ("README", "README.txt"),
+        ("notes.v2.txt", "notes.v2.txt"),  # the last extension is the one that counts
+        ("notes.txt.html", "notes.txt.html.txt"),
     ],
 )
 def test_a_text_file_keeps_only_an_extension_that_opens_as_text(s3, sent, stored):
@@ -170,6 +173,7 @@ def test_a_text_file_keeps_only_an_extension_that_opens_as_text(s3, sent, stored
         (b"PK\x03\x04\x14\x00\x00\x00" + b"\x00" * 32, "a zip archive"),
         (b"\x00\x01\x02 binary \xfe\xff", "binary data"),
         (b"<html>\xff\xfe not UTF-8</html>", "text that is not UTF-8"),
+        (b"caf\xc3\xa9 cr\xc3", "text that ends inside a character"),  # a whole file: cut, not text
     ],
 )
 def test_a_disallowed_type_renamed_to_png_is_a_415_and_nothing_is_stored(s3, data, what):
@@ -178,6 +182,26 @@ def test_a_disallowed_type_renamed_to_png_is_a_415_and_nothing_is_stored(s3, dat
     body = assert_problem(result, 415, "/api/uploads")
     assert "PNG, JPEG, WebP, GIF, PDF or plain text" in body["detail"], what
     assert keys(s3) == []
+
+
+@pytest.mark.parametrize(
+    ("data", "media_type"),
+    [
+        (b"RIFF\x04\x00\x00\x00WEBP", "image/webp"),  # the shortest WebP signature: 12 bytes
+        (b"RIFF\x04\x00\x00\x00WEB", None),  # one byte short
+        (b"Notes onWEBP images\n", "text/plain"),  # "WEBP" where WebP has it, but no RIFF before it
+        (b"RIFF notes: WEBX\n", "text/plain"),  # RIFF, but no WEBP after it
+    ],
+    ids=["riff-webp-12-bytes", "riff-webp-11-bytes", "webp-without-riff", "riff-without-webp"],
+)
+def test_a_file_is_webp_only_with_riff_and_webp_in_their_places(s3, data, media_type):
+    result = upload(data, "file", "image/webp")
+
+    if media_type is None:
+        assert_problem(result, 415)
+    else:
+        assert result.status == 201, result.body
+        assert result.json()["content_type"] == media_type
 
 
 def test_a_file_of_exactly_4_mib_is_accepted(s3):
@@ -349,6 +373,32 @@ def test_a_long_name_is_cut_to_200_bytes_and_keeps_its_extension(s3):
     assert sent.startswith(created["name"].removesuffix(".txt"))  # cut between characters, never inside one
 
 
+def test_a_name_that_gets_an_extension_is_cut_to_200_bytes_between_characters(s3):
+    sent = "日本" * 33  # 198 bytes without an extension: ".txt" is added, so the name is cut first
+
+    created = upload(b"hello\n", sent, "text/plain").json()
+
+    assert created["name"] == "日本" * 32 + "日.txt"  # 195 + 4 bytes: 196 would end inside a character
+    assert upload(b"hello\n", "n" * 200, "text/plain").json()["name"] == "n" * 196 + ".txt"
+
+
+@pytest.mark.parametrize(
+    ("name", "fallback", "encoded"),
+    [
+        ("XRAY.txt", "XRAY.txt", "XRAY.txt"),
+        ('a"b\\c%d.txt', "a_b_c_d.txt", "a%22b%5Cc%25d.txt"),
+        ("tab\there\x7f~.txt", "tab_here_~.txt", "tab%09here%7F~.txt"),  # controls and DEL are not ASCII text
+        ("a/b.txt", "a/b.txt", "a%2Fb.txt"),  # RFC 8187 percent-encodes every character outside attr-char
+        ("résumé.txt", "r_sum_.txt", "r%C3%A9sum%C3%A9.txt"),
+    ],
+    ids=["letters", "quote-backslash-percent", "controls", "slash", "non-ascii"],
+)
+def test_the_content_disposition_names_the_file_in_ascii_and_in_rfc_8187(name, fallback, encoded):
+    from apikit.files import attachment
+
+    assert attachment(name) == f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
+
+
 # --- auth and ownership -----------------------------------------------------------------------------------------
 
 
@@ -383,8 +433,9 @@ def test_a_user_lists_only_their_own_files(s3):
 def test_another_users_file_cannot_be_deleted_and_is_a_404(s3):
     theirs = upload(PNG, "theirs.png", user="bob").json()
 
-    assert_problem(delete(theirs["id"], user="alice"), 404)
+    problem = assert_problem(delete(theirs["id"], user="alice"), 404)
 
+    assert problem["detail"] == "You have no upload with this id."
     assert keys(s3) == [theirs["key"]]
 
 
@@ -467,6 +518,32 @@ def test_a_bad_limit_is_a_400(s3, limit):
     assert_problem(listing(limit=limit), 400)
 
 
+@pytest.mark.parametrize("code", ["404", "NoSuchKey", "NotFound"])
+def test_a_file_deleted_between_the_listing_and_its_head_is_left_out(s3, monkeypatch, code):
+    """Another request deletes the file after S3 listed it: S3 answers its HEAD with 404 (the code of a HEAD, which
+    has no body to name another; some S3-compatible stores give NoSuchKey or NotFound)."""
+    from botocore.exceptions import ClientError
+
+    from apikit.repositories import uploads as repository
+
+    gone = upload(PNG, "gone.png").json()
+    kept = upload(PNG, "kept.png").json()
+    client = repository.s3()
+    head = client.head_object
+
+    def deleted_meanwhile(**request: Any) -> Any:
+        if request["Key"] == gone["key"]:
+            client.delete_object(Bucket=BUCKET, Key=gone["key"])
+            raise ClientError({"Error": {"Code": code, "Message": "Not Found"}}, "HeadObject")
+        return head(**request)
+
+    monkeypatch.setattr(client, "head_object", deleted_meanwhile)
+    result = listing()
+
+    assert result.status == 200, result.body
+    assert [item["id"] for item in result.json()["items"]] == [kept["id"]]
+
+
 # --- POST /api/uploads/presign --------------------------------------------------------------------------------
 
 
@@ -509,6 +586,78 @@ def test_a_presigned_post_is_signed_for_one_key_its_type_and_its_size(s3):
     assert abs(datetime.fromisoformat(answer["expires_at"].replace("Z", "+00:00")) - expiration) < timedelta(seconds=2)
     assert result.headers["cache-control"] == "no-store"
     assert keys(s3) == []  # signing touches nothing
+
+
+def test_a_presigned_posts_expiry_is_10_minutes_of_real_time_whatever_the_clocks_zone(s3, monkeypatch):
+    """At 01:55 New York daylight time on the night clocks go back an hour (05:55 UTC), 10 minutes later is 06:05
+    UTC, not 02:05 on the wall clock (07:05 UTC)."""
+    import time
+
+    from apikit.repositories import uploads as repository
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            moment = datetime(2026, 11, 1, 5, 55, tzinfo=UTC)
+            return moment.astimezone(tz) if tz is not None else moment.astimezone().replace(tzinfo=None)
+
+    monkeypatch.setattr(repository, "datetime", Clock)
+    monkeypatch.setenv("TZ", "EST5EDT,M3.2.0,M11.1.0")
+    time.tzset()
+    try:
+        answer = presign({"filename": "a.pdf", "content_type": "application/pdf", "size": 10}).json()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+    assert answer["expires_at"] == "2026-11-01T06:05:00.000000Z"
+
+
+def test_a_presigned_name_loses_its_private_use_characters(s3):
+    """They show as nothing anyone agreed on (or as a vendor's icon): as invisible as a control character."""
+    answer = presign({"filename": "a\ue000b\U000f0000.pdf", "content_type": "application/pdf", "size": 10}).json()
+
+    assert answer["key"] == f"incoming/alice/{answer['id']}/ab.pdf"
+
+
+@pytest.mark.parametrize(
+    ("name", "safe"),
+    [
+        ("X-ray of X", "X-ray of X"),
+        ("a" * 195 + "..txt", "a" * 195 + "..txt"),  # 200 bytes: not cut
+        ("a.b" + "c" * 300 + ".txt", "a.b" + "c" * 193 + ".txt"),  # the last extension is kept
+        ("a" * 300, "a" * 200),  # no extension
+        ("a" * 200 + "." + "b" * 16, "a" * 183 + "." + "b" * 16),  # 16 characters: an extension
+        ("a" * 190 + "." + "b" * 20, "a" * 190 + "." + "b" * 9),  # 17 and more: part of the name
+        ("a" * 195 + "." + "b" * 10 + ".txt", "a" * 195 + ".txt"),  # no dot left before the extension
+        ("a" * 195 + " " + "b" * 10 + ".txt", "a" * 195 + ".txt"),  # nor a space
+        ("a" * 195 + "X" + "b" * 10 + ".txt", "a" * 195 + "X.txt"),
+    ],
+    ids=[
+        "short",
+        "200-bytes",
+        "dots-in-the-stem",
+        "no-extension",
+        "16-character-extension",
+        "20-character-extension",
+        "cut-before-a-dot",
+        "cut-before-a-space",
+        "cut-before-a-letter",
+    ],
+)
+def test_a_long_name_is_cut_to_200_bytes_keeping_its_extension(name, safe):
+    from apikit.files import safe_filename
+
+    assert safe_filename(name) == safe
+    assert len(safe.encode()) <= 200
+
+
+def test_a_safe_name_holds_no_lone_surrogate():
+    """No route passes one (a form's name is decoded with replacement, JSON's \\ud800 is a 422), and no UTF-8 could
+    hold it in an S3 key."""
+    from apikit.files import safe_filename
+
+    assert safe_filename("a\ud800b\udfff.txt") == "ab.txt"
 
 
 @pytest.mark.parametrize(
@@ -643,6 +792,126 @@ def test_another_user_does_not_claim_or_see_a_presigned_upload(s3):
     assert listing("bob").json()["items"] == []
     assert_problem(delete(answer["id"], user="bob"), 404)
     assert keys(s3) == [answer["key"]]
+
+
+def _pending(s3: Any, data: bytes, name: str, user: str = "alice") -> str:
+    """A file a presigned POST put in `user`'s incoming/ prefix: its key."""
+    from apikit.repositories.uploads import new_id
+
+    key = f"incoming/{user}/{new_id()}/{name}"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=data, ContentType="application/octet-stream")
+    return key
+
+
+@pytest.fixture
+def logs(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    """What the functions log, as Lambda would ship it (the Powertools handler holds the stdout of import time)."""
+    from apikit.logging import logger
+
+    stream = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", stream)
+    return stream
+
+
+def test_a_deleted_presigned_upload_is_logged_with_its_key(s3, logs):
+    key = _pending(s3, EXE, "cat.png")
+
+    assert listing().json()["items"] == []
+
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    deleted = [record for record in records if record["message"] == "presigned upload deleted: not an allowed type"]
+    assert [(record["level"], record["key"]) for record in deleted] == [("WARNING", key)]
+
+
+@pytest.mark.parametrize(
+    ("data", "media_type"),
+    [
+        (b"x", "text/plain"),  # one byte is a file to check
+        (b"", None),  # nothing to check (S3 answers a range GET of an empty object 416): deleted
+        (b"a" * 8192 + b"\x00" + b"b" * 7, "text/plain"),  # judged by its first 8 KiB only
+        (b"a" * 8191 + b"\x00", None),  # the 8,192nd byte is one of the first 8 KiB
+        (b"a" * 8191 + b"\xc3", None),  # a file of 8 KiB is read whole: cut inside a character, not text
+    ],
+    ids=["one-byte", "empty", "nul-after-8-kib", "nul-as-8192nd-byte", "8-kib-cut-inside-a-character"],
+)
+def test_a_presigned_upload_is_judged_by_its_first_8_kib(s3, data, media_type):
+    key = _pending(s3, data, "notes.txt")
+
+    result = listing()
+
+    assert result.status == 200, result.body
+    assert [item["content_type"] for item in result.json()["items"]] == ([media_type] if media_type else [])
+    assert keys(s3, "incoming/") == []
+    assert keys(s3) == ([key.replace("incoming/", "uploads/", 1)] if media_type else [])
+
+
+def test_a_claimed_upload_keeps_the_time_it_was_uploaded(s3):
+    key = _pending(s3, PNG, "a.png")
+    uploaded = s3.list_objects_v2(Bucket=BUCKET, Prefix="incoming/")["Contents"][0]["LastModified"]
+
+    (item,) = listing().json()["items"]
+
+    assert item["uploaded_at"] == uploaded.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    claimed = s3.head_object(Bucket=BUCKET, Key=key.replace("incoming/", "uploads/", 1))
+    assert claimed["Metadata"] == {"uploaded-at": item["uploaded_at"]}
+
+
+def test_a_list_claims_20_presigned_uploads_and_the_next_list_the_rest(s3):
+    for n in range(21):
+        _pending(s3, PNG, f"{n}.png")
+
+    assert listing(limit="1").status == 200
+
+    assert (len(keys(s3, "uploads/")), len(keys(s3, "incoming/"))) == (20, 1)
+    assert listing(limit="1").status == 200
+    assert (len(keys(s3, "uploads/")), len(keys(s3, "incoming/"))) == (21, 0)
+
+
+def test_an_upload_claimed_by_another_list_before_it_is_read_does_not_stop_the_claim_of_the_others(s3, monkeypatch):
+    from apikit.repositories import uploads as repository
+
+    first, second = _pending(s3, PNG, "a.png"), _pending(s3, PNG, "b.png")
+    client = repository.s3()
+    get = client.get_object
+    taken: list[str] = []
+
+    def the_other_list_was_first(**request: Any) -> Any:
+        if not taken:
+            taken.append(request["Key"])
+            client.delete_object(Bucket=BUCKET, Key=request["Key"])  # NoSuchKey for the GET below
+        return get(**request)
+
+    monkeypatch.setattr(client, "get_object", the_other_list_was_first)
+    result = listing()
+
+    assert result.status == 200, result.body
+    (left,) = {first, second} - set(taken)
+    assert [item["key"] for item in result.json()["items"]] == [left.replace("incoming/", "uploads/", 1)]
+
+
+def test_a_file_sent_again_before_its_copy_does_not_stop_the_claim_of_the_others(s3, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    from apikit.repositories import uploads as repository
+
+    first, second = _pending(s3, PNG, "a.png"), _pending(s3, PNG, "b.png")
+    client = repository.s3()
+    copy = client.copy_object
+    refused: list[str] = []
+
+    def replaced_since_checked_once(**request: Any) -> Any:
+        if not refused:
+            refused.append(request["CopySource"]["Key"])
+            raise ClientError({"Error": {"Code": "PreconditionFailed", "Message": "pre-conditions"}}, "CopyObject")
+        return copy(**request)
+
+    monkeypatch.setattr(client, "copy_object", replaced_since_checked_once)
+    result = listing()
+
+    assert result.status == 200, result.body
+    (left,) = {first, second} - set(refused)
+    assert [item["key"] for item in result.json()["items"]] == [left.replace("incoming/", "uploads/", 1)]
+    assert keys(s3, "incoming/") == refused
 
 
 def test_an_unclaimed_presigned_upload_can_be_deleted_by_its_owner(s3):

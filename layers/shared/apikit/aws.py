@@ -96,16 +96,22 @@ def dynamodb() -> Any:
     return client("dynamodb")
 
 
+def error_code(error: ClientError) -> str | None:
+    """The AWS error code of a failed call ("NoSuchKey", "ThrottlingException", ...), None if the answer had none."""
+    code: str | None = error.response.get("Error", {}).get("Code")
+    return code
+
+
 def cancellation_reasons(error: ClientError) -> list[dict[str, Any]]:
     """Why each item of a cancelled TransactWriteItems failed, in the request's order (`Code` "None": it did not);
     empty for any other error. With ReturnValuesOnConditionCheckFailure, a failed item's `Item` too."""
-    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+    if error_code(error) != "TransactionCanceledException":
         return []
     return list(error.response.get("CancellationReasons") or [])
 
 
 def is_busy(error: ClientError) -> bool:
-    codes = {error.response.get("Error", {}).get("Code")} | {r.get("Code") for r in cancellation_reasons(error)}
+    codes = {error_code(error)} | {r.get("Code") for r in cancellation_reasons(error)}
     return not codes.isdisjoint(BUSY_CODES)
 
 

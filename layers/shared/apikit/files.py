@@ -72,7 +72,7 @@ def safe_filename(name: str) -> str:
     name = " ".join(name.split()).lstrip(". ").rstrip(" ")
     if len(name.encode()) > NAME_MAX_BYTES:
         stem, dot, extension = name.rpartition(".")
-        if not dot or not stem or len(extension) > _EXTENSION_MAX:
+        if not dot or len(extension) > _EXTENSION_MAX:  # (a stem is never empty: no name starts with a dot)
             stem, extension = name, ""
         suffix = f".{extension}" if extension else ""
         stem = stem.encode()[: NAME_MAX_BYTES - len(suffix.encode())].decode(errors="ignore").rstrip(". ")

@@ -74,15 +74,13 @@ def _string_or_null(value: str | None) -> dict[str, Any]:
 
 
 def _to_order(item: dict[str, Any]) -> Order:
-    def text(name: str) -> str | None:
-        return item[name].get("S") if name in item else None
-
-    amount = item.get("amount_total", {}).get("N")
+    # OrdersRepository.record writes every attribute, as a value or as {"NULL": true}.
+    amount = item["amount_total"].get("N")
     return Order(
         id=item["id"]["S"],
-        customer_email=text("customer_email"),
+        customer_email=item["customer_email"].get("S"),
         amount_total=int(amount) if amount is not None else None,
-        currency=text("currency"),
+        currency=item["currency"].get("S"),
         payment_status=item["payment_status"]["S"],
         created_at=item["created_at"]["S"],
     )

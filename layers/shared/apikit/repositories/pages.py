@@ -140,6 +140,6 @@ def query_page(
     }
     if cursor is not None:
         query["ExclusiveStartKey"] = decode_cursor(cursor, table, index, keys, partition)
-    result = dynamodb().query(**query)
+    result = dynamodb().query(**query)  # Items always, [] when none match
     last_key = result.get("LastEvaluatedKey")
-    return result.get("Items", []), encode_cursor(last_key, table, index, keys, partition) if last_key else None
+    return result["Items"], encode_cursor(last_key, table, index, keys, partition) if last_key else None

@@ -31,6 +31,7 @@ from apikit.config import get_settings
 from apikit.errors import BadRequest, NotFound
 from apikit.files import SNIFF_BYTES, attachment, detect_type, matching_name, safe_filename
 from apikit.logging import logger
+from apikit.repositories import error_code
 from apikit.repositories.pages import INVALID_CURSOR, MAX_KEY_VALUE_BYTES, opaque, unopaque
 
 UPLOADS, INCOMING = "uploads", "incoming"
@@ -158,8 +159,7 @@ def decode_cursor(cursor: str, bucket: str, prefix: str) -> str:
     valid = (
         len(key.encode()) <= MAX_KEY_VALUE_BYTES
         and re.fullmatch(_ID_PATTERN, upload_id) is not None
-        and name != ""
-        and name == safe_filename(name)
+        and name == safe_filename(name)  # never "": an empty name is safe_filename's "file"
     )
     if not valid:
         raise BadRequest(INVALID_CURSOR)
@@ -167,7 +167,7 @@ def decode_cursor(cursor: str, bucket: str, prefix: str) -> str:
 
 
 def _missing(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}
+    return error_code(error) in {"404", "NoSuchKey", "NotFound"}
 
 
 class UploadsRepository:
@@ -252,8 +252,9 @@ class UploadsRepository:
             key=key,
             name=name,
             size=int(entry["Size"]),
-            content_type=str(head.get("ContentType", "application/octet-stream")),
-            uploaded_at=head.get("Metadata", {}).get("uploaded-at") or _timestamp(entry["LastModified"]),
+            # S3 always answers a Content-Type (binary/octet-stream if none was set), botocore always a Metadata map.
+            content_type=str(head["ContentType"]),
+            uploaded_at=head["Metadata"].get("uploaded-at") or _timestamp(entry["LastModified"]),
             url=self.download_url(key),
         )
 
@@ -294,7 +295,7 @@ class UploadsRepository:
                     )
                 except ClientError as error:
                     # Missing: a concurrent list copied and deleted it between our read and copy.
-                    if _missing(error) or error.response.get("Error", {}).get("Code") == "PreconditionFailed":
+                    if _missing(error) or error_code(error) == "PreconditionFailed":
                         continue
                     raise
             s3().delete_object(Bucket=self.bucket, Key=key)
@@ -306,7 +307,8 @@ class UploadsRepository:
             entry["Key"]
             for area in (UPLOADS, INCOMING)
             for entry in s3()
-            .list_objects_v2(Bucket=self.bucket, Prefix=f"{area}/{owner}/{upload_id}/", MaxKeys=10)
+            # A few keys at most: the unclaimed file, and one stored name per type its form's uploads were claimed as.
+            .list_objects_v2(Bucket=self.bucket, Prefix=f"{area}/{owner}/{upload_id}/")
             .get("Contents", [])
         ]
         if not keys:
