@@ -14,6 +14,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.exceptions import (
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
 from botocore.stub import Stubber
 
 from devserver.template import load_app
@@ -70,10 +77,10 @@ def test_a_throttled_or_failing_dynamodb_is_a_503_with_retry_after(aws, code, ca
         result = get_post()
 
     body = assert_problem(result, 503, f"/api/posts/{POST_ID}")
-    assert result.headers["retry-after"] == "1"
+    assert result.raw["headers"]["Retry-After"] == "1"  # spelled as RFC 9110 does, for HTTP/1.1 clients
+    assert body["detail"] == "A service the API depends on is busy or unreachable; retry shortly."
     assert code not in result.body  # AWS's words stay in the logs
     assert "UnhandledErrors" not in capsys.readouterr().out  # "not now" is not a bug
-    assert "retry" in body["detail"]
 
 
 def test_dynamodb_failing_after_three_attempts_is_a_503(dynamodb_at):
@@ -212,3 +219,37 @@ def test_an_aws_error_without_its_error_member_is_neither_busy_nor_a_crash():
 
     assert aws.is_busy(error) is False
     assert aws.unavailable(error) is None
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        pytest.param(EndpointConnectionError(endpoint_url="http://127.0.0.1:9"), 503, id="endpoint-unreachable"),
+        pytest.param(ConnectTimeoutError(endpoint_url="http://127.0.0.1:9"), 503, id="connect-timeout"),
+        pytest.param(ConnectionClosedError(endpoint_url="http://127.0.0.1:9"), 503, id="connection-closed"),
+        pytest.param(ReadTimeoutError(endpoint_url="http://127.0.0.1:9"), 504, id="read-timeout"),
+        pytest.param(NoCredentialsError(), None, id="no-credentials"),
+    ],
+)
+def test_which_botocore_failures_are_not_now(error, status):
+    """Unreachable or silent AWS: retry shortly (503, 504). No credentials: a misconfiguration, an error (500)."""
+    from apikit import aws
+
+    answer = aws.unavailable(error)
+
+    assert (answer and answer.status) == status
+
+
+def test_an_attempt_is_sent_with_exactly_its_timeouts_and_margin_left_and_refused_with_less(monkeypatch):
+    from apikit import aws
+
+    monkeypatch.setattr(time, "monotonic", lambda: 1000.0)
+    needed_ms = round(1000 * (aws.CONNECT_TIMEOUT_SECONDS + aws.READ_TIMEOUT_SECONDS + aws.ANSWER_MARGIN_SECONDS))
+    try:
+        aws.set_deadline(needed_ms)
+        aws._refuse_late_attempts()  # sent: it ends, at the latest, as the margin begins
+        aws.set_deadline(needed_ms - 1)
+        with pytest.raises(aws.DeadlineExceeded):
+            aws._refuse_late_attempts()
+    finally:
+        aws.set_deadline(None)
