@@ -994,3 +994,33 @@ def test_a_page_boundary_on_a_name_that_needed_composing_again_still_pages(s3):
     assert first["items"][0]["name"] == "é.txt"
     assert second.status == 200, second.body
     assert [item["name"] for item in second.json()["items"]] == ["older.txt"]
+
+
+@pytest.mark.parametrize("milliseconds", [0, 1, 1_796_035_800_000, (1 << 48) - 2])
+def test_an_upload_id_is_a_uuidv8_whose_first_48_bits_count_down_the_milliseconds(milliseconds):
+    """Newest first in a key's order: the id starts with 2**48 - 1 - ms, then version 8 and RFC 9562's variant."""
+    import uuid
+
+    from apikit.repositories.uploads import new_id
+
+    ids = {uuid.UUID(new_id(milliseconds)) for _ in range(8)}
+
+    assert len(ids) == 8  # the other 74 bits are random
+    for value in ids:
+        assert (value.version, value.variant) == (8, uuid.RFC_4122)
+        assert value.int >> 80 == (1 << 48) - 1 - milliseconds
+    if milliseconds == 0:
+        assert all(str(value).startswith("ffffffff-ffff-8") for value in ids)
+
+
+def test_an_upload_id_made_now_counts_down_from_the_current_millisecond():
+    import time
+    import uuid
+
+    from apikit.repositories.uploads import new_id
+
+    before = int(time.time() * 1000)
+    value = uuid.UUID(new_id())
+    after = int(time.time() * 1000)
+
+    assert (1 << 48) - 1 - after <= value.int >> 80 <= (1 << 48) - 1 - before
