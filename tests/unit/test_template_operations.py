@@ -1,7 +1,6 @@
 """template.yaml's per-function operations, made by one Fn::ForEach: after expansion every function has its log
-group and its alarms (errors, throttles, duration) under the logical ids the stack has always had (renaming one
-would replace it, and a log group's replacement loses its logs), and a new function costs its own block and
-nothing else.
+group (under the logical id it always had: a log group's replacement loses its logs) and one alarm on its errors,
+throttles and duration, and a new function costs its own block and nothing else.
 """
 
 from __future__ import annotations
@@ -26,48 +25,41 @@ def expanded() -> dict[str, Any]:
     return resources
 
 
-def test_every_function_has_its_log_group_and_alarms_with_the_logical_ids_it_always_had(expanded):
+def test_every_function_has_its_log_group_and_one_alarm_on_errors_throttles_and_duration(expanded):
     functions = resources_of_type({"Resources": expanded}, FUNCTION)
     assert len(functions) >= 25
 
     for function, resource in functions.items():
         name = function.removesuffix("Function")
-        group, errors, throttles = (
-            expanded[f"{name}{suffix}"] for suffix in ("LogGroup", "ErrorsAlarm", "ThrottlesAlarm")
-        )
+        group, alarm = expanded[f"{name}LogGroup"], expanded[f"{name}Alarm"]
         assert resource["Properties"]["LoggingConfig"] == {"LogGroup": {"Ref": f"{name}LogGroup"}}
         assert group["Type"] == "AWS::Logs::LogGroup"
         assert group["Properties"] == {
             "LogGroupName": {"Fn::Sub": f"/aws/lambda/${{AWS::StackName}}/{function}"},
             "RetentionInDays": {"Ref": "LogRetentionDays"},
         }
-        for alarm, metric in ((errors, "Errors"), (throttles, "Throttles")):
-            properties = alarm["Properties"]
-            assert (alarm["Type"], properties["Namespace"], properties["MetricName"]) == (
-                "AWS::CloudWatch::Alarm",
-                "AWS/Lambda",
-                metric,
-            )
-            assert properties["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function}}]
-            assert properties["AlarmName"] == {"Fn::Sub": f"${{AWS::StackName}} {function} {metric.lower()}"}
-            assert isinstance(properties["AlarmDescription"], str)
+        properties = alarm["Properties"]
+        assert alarm["Type"] == "AWS::CloudWatch::Alarm"
+        assert properties["AlarmName"] == {"Fn::Sub": f"${{AWS::StackName}} {function}"}
+        read = {query["Id"]: query["MetricStat"] for query in properties["Metrics"] if "MetricStat" in query}
+        assert {key: (stat["Metric"]["MetricName"], stat["Stat"]) for key, stat in read.items()} == {
+            "errors": ("Errors", "Sum"),
+            "throttles": ("Throttles", "Sum"),
+            "slowest": ("Duration", "Maximum"),
+        }
+        for stat in read.values():
+            assert stat["Metric"]["Namespace"] == "AWS/Lambda"
+            assert stat["Metric"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function}}]
 
 
 def test_the_alarms_say_what_each_function_means_where_the_default_would_not(expanded):
-    described = {
-        name: expanded[name]["Properties"]["AlarmDescription"]
-        for name in (
-            "HealthErrorsAlarm",
-            "StripeWebhookErrorsAlarm",
-            "JwtRotationErrorsAlarm",
-            "JwtRotationThrottlesAlarm",
-        )
-    }
+    def described(name: str) -> str:
+        description: str = expanded[f"{name}Alarm"]["Properties"]["AlarmDescription"]  # its Fn::FindInMap resolved
+        return description
 
-    assert described["HealthErrorsAlarm"].startswith("Unhandled errors")
-    assert "Stripe retries" in described["StripeWebhookErrorsAlarm"]
-    assert "Secrets Manager retries" in described["JwtRotationErrorsAlarm"]
-    assert "Secrets Manager retries" in described["JwtRotationThrottlesAlarm"]
+    assert described("Health").startswith("A timeout or crash")
+    assert "Stripe retries" in described("StripeWebhook")
+    assert "Secrets Manager retries" in described("JwtRotation")
 
 
 def test_the_template_as_written_has_no_log_group_alarm_or_checkov_skip_of_its_own_per_function():
@@ -78,7 +70,7 @@ def test_the_template_as_written_has_no_log_group_alarm_or_checkov_skip_of_its_o
     assert "Fn::ForEach::FunctionOperations" in written
 
     for name in functions:
-        assert {f"{name}LogGroup", f"{name}ErrorsAlarm", f"{name}ThrottlesAlarm"}.isdisjoint(written)
+        assert {f"{name}LogGroup", f"{name}Alarm"}.isdisjoint(written)
     assert not re.search(r"#checkov:skip=CKV_AWS_(115|116|117|173|158):", (ROOT / "template.yaml").read_text())
 
 
@@ -127,13 +119,15 @@ def test_the_indexes_project_all_because_listing_returns_every_attribute_an_item
             assert index["Projection"] == {"ProjectionType": "ALL"}, index["IndexName"]
 
 
-def test_each_functions_duration_alarm_fires_at_80_percent_of_its_own_timeout(expanded):
-    functions = load_app(ROOT / "template.yaml").functions
-
-    for function in functions.values():
-        alarm = expanded[f"{function.logical_id.removesuffix('Function')}DurationAlarm"]["Properties"]
-        assert (alarm["MetricName"], alarm["Statistic"]) == ("Duration", "Maximum")
-        assert alarm["Threshold"] == 800 * function.timeout, function.logical_id  # milliseconds
+def test_each_functions_alarm_fires_at_80_percent_of_its_own_timeout(expanded):
+    for function in load_app(ROOT / "template.yaml").functions.values():
+        name = function.logical_id.removesuffix("Function")
+        [failing] = [query for query in expanded[f"{name}Alarm"]["Properties"]["Metrics"] if "Expression" in query]
+        expression, variables = failing["Expression"]["Fn::Sub"]
+        assert "FILL(slowest, 0) >= ${Limit}" in expression
+        assert variables["Limit"] == 800 * function.timeout, (
+            function.logical_id
+        )  # milliseconds (Fn::FindInMap resolved)
 
 
 def test_the_unhandled_errors_alarm_sums_the_metric_over_its_exact_dimensions(expanded):
