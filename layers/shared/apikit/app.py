@@ -44,11 +44,11 @@ def create_app() -> APIGatewayHttpResolver:
         return problem_response(HTTPStatus.NOT_FOUND, "No route matches this path.", instance())
 
     def handle_unexpected(error: Exception) -> Response[str]:
-        # The stack trace goes to the logs, never to the client.
         refusal = aws.unavailable(error)
         if refusal is not None:  # a throttle, an AWS fault or timeout: "not now", for the client to retry
             logger.warning("AWS unavailable", exc_info=error)
             return handle_api_error(refusal)
+        # The stack trace goes to the logs, never to the client.
         logger.exception("unhandled error")
         # The invocation itself succeeds (it answers 500), so Lambda's Errors metric never sees this one.
         unhandled_error(app.lambda_context.function_name, type(error).__name__)

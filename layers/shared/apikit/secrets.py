@@ -34,7 +34,6 @@ def get_secret(variable: str, *, force_fetch: bool = False) -> str:
     secret_id = os.environ.get(variable)
     if not secret_id:
         raise MissingSecretVariable(f"{variable} is not set; the template sets it to the secret's ARN")
-    # Stripped: a value pasted into `put-secret-value` easily ends with a newline, which breaks every HMAC.
     max_age = get_settings().secret_cache_seconds
     # parameters.get_secret's provider, with the layer's client: registered where parameters.clear_caches()
     # finds it (and forgets it; then it is registered again). Powertools caches values, never a failure: after a
@@ -47,4 +46,5 @@ def get_secret(variable: str, *, force_fetch: bool = False) -> str:
         # Powertools raises it inside its `except`, without naming the cause: named here, apikit.aws.unavailable
         # tells a throttled or unreachable Secrets Manager (503) from a missing secret or a denied one (500).
         raise error from error.__context__
+    # Stripped: a value pasted into `put-secret-value` easily ends with a newline, which breaks every HMAC.
     return value.strip()
