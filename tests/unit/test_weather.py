@@ -88,7 +88,7 @@ def upstream(aws: None, fake_weather: FakeWeatherApi, monkeypatch: pytest.Monkey
 
 @pytest.fixture
 def warm_key(aws: None) -> None:
-    """The API key already cached, as in a warm container. A cold one with under 3.5 s left would not even ask
+    """The API key already cached, as in a warm container. A cold one with under 2.5 s left would not even ask
     Secrets Manager (apikit.aws: no AWS call that could outlast the invocation): a 504 without calling upstream."""
     from apikit.secrets import get_secret
 

@@ -26,8 +26,10 @@ from botocore.exceptions import (
 
 from apikit.errors import ApiError, GatewayTimeout, ServiceUnavailable
 
-CONNECT_TIMEOUT_SECONDS = 1.0  # within a region a connection takes milliseconds
-READ_TIMEOUT_SECONDS = 2.0  # DynamoDB, S3 and Secrets Manager answer in tens of milliseconds
+# An attempt needs connect + read + margin = 2.5 s left: a function with SAM's default Timeout (3 s) still makes
+# its calls, and a 10 s one gives a silent service three attempts at most.
+CONNECT_TIMEOUT_SECONDS = 0.5  # within a region a connection takes milliseconds
+READ_TIMEOUT_SECONDS = 1.5  # DynamoDB, S3 and Secrets Manager answer in tens of milliseconds
 ANSWER_MARGIN_SECONDS = 0.5  # what an invocation keeps to log and answer after its last AWS call gave up
 # Standard mode retries throttles, 5xx and connection errors with exponential backoff and jitter, at most
 # 3 attempts in all: https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html
