@@ -274,6 +274,10 @@ class Route:
     api: str = IMPLICIT_API  # logical id of its AWS::Serverless::HttpApi
     timeout_ms: int = MAX_INTEGRATION_TIMEOUT_MS  # the event's TimeoutInMillis
     payload_format: str = "2.0"  # the event's PayloadFormatVersion
+    # The name of the authorizer (in its Api's `authorizers`) that guards it, after DefaultAuthorizer and
+    # `Authorizer: NONE` are applied; None when the route is open.
+    authorizer: str | None = None
+    scopes: tuple[str, ...] = ()  # AuthorizationScopes a JWT authorizer requires (any one of them)
 
     @property
     def route_key(self) -> str:
@@ -313,9 +317,28 @@ class Function:
 
 
 @dataclass(frozen=True)
+class Authorizer:
+    """One HTTP API authorizer: a JWT authorizer, or a Lambda (REQUEST) authorizer that is a function of the template.
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-access-control.html"""
+
+    name: str
+    kind: str  # "JWT" or "REQUEST"
+    identity_source: tuple[str, ...]  # e.g. ("$request.header.Authorization",); empty: no caching key, always called
+    issuer: str = ""  # JWT: the token's `iss`; its keys come from {issuer}/.well-known/openid-configuration
+    audience: tuple[str, ...] = ()  # JWT: one of them must be the token's `aud` (or `client_id`)
+    function: str = ""  # REQUEST: logical id of the authorizer function
+    payload_format: str = "2.0"  # REQUEST: AuthorizerPayloadFormatVersion, "1.0" or "2.0"
+    simple_responses: bool = False  # REQUEST: EnableSimpleResponses (2.0 only)
+    ttl_seconds: int = 0  # REQUEST: AuthorizerResultTtlInSeconds (0: no caching)
+
+
+@dataclass(frozen=True)
 class Api:
     logical_id: str
     cors: dict[str, Any] | None  # CorsConfiguration
+    stage: str = "$default"  # StageName; a named stage is the first segment of every path, as on AWS
+    stage_variables: dict[str, str] = field(default_factory=dict)  # StageVariables, in the event's stageVariables
+    authorizers: dict[str, Authorizer] = field(default_factory=dict)  # by name, as routes refer to them
 
 
 @dataclass(frozen=True)
