@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -330,6 +330,7 @@ class Authorizer:
     payload_format: str = "2.0"  # REQUEST: AuthorizerPayloadFormatVersion, "1.0" or "2.0"
     simple_responses: bool = False  # REQUEST: EnableSimpleResponses (2.0 only)
     ttl_seconds: int = 0  # REQUEST: AuthorizerResultTtlInSeconds (0: no caching)
+    scopes: tuple[str, ...] = ()  # JWT: SAM's AuthorizationScopes of the authorizer, for routes that set none
 
 
 @dataclass(frozen=True)
@@ -339,6 +340,7 @@ class Api:
     stage: str = "$default"  # StageName; a named stage is the first segment of every path, as on AWS
     stage_variables: dict[str, str] = field(default_factory=dict)  # StageVariables, in the event's stageVariables
     authorizers: dict[str, Authorizer] = field(default_factory=dict)  # by name, as routes refer to them
+    default_authorizer: str | None = None  # Auth.DefaultAuthorizer: guards every route that names none of its own
 
 
 @dataclass(frozen=True)
@@ -521,6 +523,7 @@ def load_app(
     template = load_template(path, parameter_overrides)
     resolver = Resolver(template, parameter_overrides or {}, region)
     globals_section = resolver.resolve(template.get("Globals", {}))
+    check_http_api_globals(globals_section)
     warnings: list[str] = []
     layers = {
         logical_id: Layer(
@@ -574,9 +577,10 @@ def load_app(
         for event_id, event in properties.get("Events", {}).items():
             if event.get("Type") == "HttpApi":
                 route = http_api_route(logical_id, event_id, event.get("Properties", {}))
-                routes.append(route)
                 if route.api not in apis:  # events without ApiId: SAM creates the implicit API
                     apis[route.api] = http_api(route.api, globals_section.get("HttpApi", {}))
+                auth = (event.get("Properties") or {}).get("Auth")
+                routes.append(route_auth(route, apis[route.api], auth, f"{logical_id} event {event_id}"))
     duplicates = {key for key, count in Counter(route.route_key for route in routes).items() if count > 1}
     if duplicates:
         # Each HttpApi has a host of its own on AWS; the dev server serves them all on one port.
@@ -585,7 +589,7 @@ def load_app(
         path=path,
         functions=functions,
         routes=routes,
-        apis=apis,
+        apis=authorizer_functions(apis, functions),
         tables={
             logical_id: resource.get("Properties", {})
             for logical_id, resource in resources_of_type(template, "AWS::DynamoDB::Table").items()
@@ -625,7 +629,179 @@ def rotations(template: dict[str, Any], resolver: Resolver, functions: dict[str,
 
 
 def http_api(logical_id: str, properties: dict[str, Any]) -> Api:
-    return Api(logical_id, properties.get("CorsConfiguration") or None)
+    stage, variables = http_api_stage(logical_id, properties)
+    authorizers, default = http_api_auth(logical_id, properties.get("Auth"))
+    return Api(logical_id, properties.get("CorsConfiguration") or None, stage, variables, authorizers, default)
+
+
+# A stage name is $default, or letters, digits, - and _ (up to 128): AWS::ApiGatewayV2::Stage StageName.
+_STAGE_NAME = re.compile(r"\$default|[A-Za-z0-9_-]{1,128}")
+
+
+def http_api_stage(logical_id: str, properties: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """StageName (SAM's default: API Gateway's $default stage, served at the root of the URL) and StageVariables.
+    https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-resource-httpapi.html"""
+    stage = cfn_string(properties.get("StageName") or "$default")
+    if not _STAGE_NAME.fullmatch(stage):
+        raise TemplateError(f"{logical_id}: StageName {stage!r} is not $default or letters, digits, - and _")
+    variables = properties.get("StageVariables") or {}
+    if not isinstance(variables, dict):
+        raise TemplateError(f"{logical_id}: StageVariables must be a map of names to values")
+    return stage, {str(name): cfn_string(value) for name, value in variables.items()}
+
+
+def check_http_api_globals(globals_section: dict[str, Any]) -> None:
+    """SAM refuses a Globals.HttpApi property it does not merge; StageName is the one a template is likely to try.
+    https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-specification-template-anatomy-globals.html"""
+    if "StageName" in (globals_section.get("HttpApi") or {}):
+        raise TemplateError(
+            "Globals.HttpApi: StageName is not a property SAM takes from Globals; set it on the HttpApi"
+        )
+
+
+# SAM's Identity of a Lambda authorizer, flattened to identity source expressions in this order.
+_IDENTITY_PREFIXES = (
+    ("Headers", "$request.header."),
+    ("QueryStrings", "$request.querystring."),
+    ("StageVariables", "$stageVariables."),
+    ("Context", "$context."),
+)
+_JWT_IDENTITY = re.compile(r"\$request\.(header|querystring)\.[^.\s]+")
+
+
+def http_api_auth(logical_id: str, auth: Any) -> tuple[dict[str, Authorizer], str | None]:
+    """An HttpApi's Auth: its Authorizers (OAuth2/JWT, or Lambda REQUEST) and DefaultAuthorizer, refused where SAM
+    refuses them. https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-property-httpapi-httpapiauth.html"""
+    if not auth:
+        return {}, None
+    if not isinstance(auth, dict):
+        raise TemplateError(f"{logical_id}: Auth must be a map")
+    if auth.get("EnableIamAuthorizer") or auth.get("DefaultAuthorizer") == "AWS_IAM":
+        raise TemplateError(f"{logical_id}: IAM authorization (AWS_IAM, SigV4-signed requests) is not emulated locally")
+    authorizers = {
+        str(name): http_api_authorizer(f"{logical_id} Auth.Authorizers.{name}", str(name), spec)
+        for name, spec in (auth.get("Authorizers") or {}).items()
+    }
+    default = auth.get("DefaultAuthorizer")
+    if default is not None and str(default) not in authorizers:
+        raise TemplateError(f"{logical_id}: DefaultAuthorizer {default!r} is not one of its Auth.Authorizers")
+    return authorizers, None if default is None else str(default)
+
+
+def http_api_authorizer(where: str, name: str, spec: Any) -> Authorizer:
+    """One of Auth.Authorizers: a JWT authorizer (JwtConfiguration, IdentitySource) or a Lambda one (FunctionArn,
+    AuthorizerPayloadFormatVersion, Identity). `function` is what FunctionArn names; load_app makes it a logical id.
+    https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-property-httpapi-oauth2authorizer.html
+    https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-property-httpapi-lambdaauthorizer.html"""
+    if not isinstance(spec, dict):
+        raise TemplateError(f"{where}: must be a map")
+    if "JwtConfiguration" in spec:
+        # issuer and audience in either case: OpenAPI's lower case or AWS::ApiGatewayV2::Authorizer's.
+        jwt = {str(key).lower(): value for key, value in (spec["JwtConfiguration"] or {}).items()}
+        source = str(spec.get("IdentitySource") or "")
+        if not _JWT_IDENTITY.fullmatch(source):
+            raise TemplateError(
+                f"{where}: IdentitySource must be one $request.header.<name> or $request.querystring.<name>"
+            )
+        audience = jwt.get("audience") or []
+        audience = [audience] if isinstance(audience, str) else audience
+        if not jwt.get("issuer") or not audience:
+            raise TemplateError(f"{where}: JwtConfiguration needs an issuer and an audience")
+        return Authorizer(
+            name,
+            "JWT",
+            (source,),
+            issuer=str(jwt["issuer"]),
+            audience=tuple(str(entry) for entry in audience),
+            scopes=tuple(str(scope) for scope in spec.get("AuthorizationScopes") or ()),
+        )
+    if not spec.get("FunctionArn"):
+        raise TemplateError(f"{where}: a Lambda authorizer needs FunctionArn (or JwtConfiguration for a JWT one)")
+    version = cfn_string(spec.get("AuthorizerPayloadFormatVersion", ""))
+    if version not in ("1.0", "2.0"):
+        raise TemplateError(f"{where}: AuthorizerPayloadFormatVersion must be 1.0 or 2.0, not {version or 'missing'}")
+    simple = cfn_string(spec.get("EnableSimpleResponses", False)) == "true"
+    if simple and version != "2.0":
+        raise TemplateError(f"{where}: EnableSimpleResponses needs AuthorizerPayloadFormatVersion 2.0")
+    identity = spec.get("Identity") or {}
+    if not isinstance(identity, dict):
+        raise TemplateError(f"{where}: Identity must be a map")
+    sources = tuple(prefix + str(value) for key, prefix in _IDENTITY_PREFIXES for value in identity.get(key) or ())
+    ttl = identity.get("ReauthorizeEvery", 0)
+    if not str(ttl).isdigit() or int(ttl) > 3600:
+        raise TemplateError(f"{where}: Identity.ReauthorizeEvery must be 0..3600 seconds, not {ttl}")
+    if int(ttl) and not sources:
+        raise TemplateError(f"{where}: caching (ReauthorizeEvery) needs at least one identity source to key it by")
+    return Authorizer(
+        name,
+        "REQUEST",
+        sources,
+        function=cfn_string(spec["FunctionArn"]),
+        payload_format=version,
+        simple_responses=simple,
+        ttl_seconds=int(ttl),
+    )
+
+
+def function_of_arn(arn: str, functions: dict[str, Function]) -> str | None:
+    """The logical id of the template's function an ARN names: `!GetAtt Fn.Arn` as the resolver writes it, a Lambda
+    function ARN (with or without a version or alias), or a bare logical id or FunctionName."""
+    found = re.fullmatch(r"arn:aws:local:[^:]*:[^:]*:([^/]+)/Arn", arn) or re.fullmatch(
+        r"arn:aws[a-z-]*:lambda:[^:]*:[^:]*:function:([^:]+)(:[^:]+)?", arn
+    )
+    name = found.group(1) if found else arn
+    if name in functions:
+        return name
+    return next((logical_id for logical_id, function in functions.items() if function.name == name), None)
+
+
+def authorizer_functions(apis: dict[str, Api], functions: dict[str, Function]) -> dict[str, Api]:
+    """Every Lambda authorizer's FunctionArn as the logical id of a function of the template, which the dev server
+    runs; one outside the template cannot run locally, and says so."""
+    resolved = {}
+    for logical_id, api in apis.items():
+        authorizers = {}
+        for name, authorizer in api.authorizers.items():
+            if authorizer.kind == "REQUEST":
+                function = function_of_arn(authorizer.function, functions)
+                if function is None:
+                    raise TemplateError(
+                        f"{logical_id} Auth.Authorizers.{name}: FunctionArn {authorizer.function} is not a function "
+                        "of this template, so it cannot run locally"
+                    )
+                authorizer = replace(authorizer, function=function)
+            authorizers[name] = authorizer
+        resolved[logical_id] = replace(api, authorizers=authorizers)
+    return resolved
+
+
+def route_auth(route: Route, api: Api, auth: Any, where: str) -> Route:
+    """The authorizer and scopes of one HttpApi event, as SAM applies them: the event's Auth.Authorizer, else the
+    API's DefaultAuthorizer; NONE opens the route (only where there is a default to open it from); the event's
+    AuthorizationScopes, else its JWT authorizer's own. https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-property-function-httpapifunctionauth.html"""
+    auth = auth or {}
+    if not isinstance(auth, dict):
+        raise TemplateError(f"{where}: Auth must be a map")
+    named = auth.get("Authorizer")
+    if named == "AWS_IAM":
+        raise TemplateError(f"{where}: IAM authorization (AWS_IAM, SigV4-signed requests) is not emulated locally")
+    if named == "NONE":
+        if api.default_authorizer is None:
+            raise TemplateError(f"{where}: Authorizer NONE is only valid when its HttpApi has a DefaultAuthorizer")
+        return replace(route, authorizer=None, scopes=())
+    if auth and named is None and api.default_authorizer is None:
+        raise TemplateError(f"{where}: Auth needs an Authorizer, or a DefaultAuthorizer on its HttpApi")
+    name = str(named) if named is not None else api.default_authorizer
+    if name is None:
+        return route
+    if name not in api.authorizers:
+        raise TemplateError(f"{where}: Authorizer {name!r} is not one of {api.logical_id}'s Auth.Authorizers")
+    authorizer = api.authorizers[name]
+    scopes = tuple(str(scope) for scope in auth.get("AuthorizationScopes") or ()) or authorizer.scopes
+    if scopes and authorizer.kind != "JWT":
+        # "Authorization Scopes are only valid for COGNITO_USER_POOLS and JWT authorization types" (API Gateway).
+        raise TemplateError(f"{where}: AuthorizationScopes apply to JWT authorizers only, not to Lambda {name!r}")
+    return replace(route, authorizer=name, scopes=scopes)
 
 
 def http_api_route(function: str, event_id: str, properties: dict[str, Any]) -> Route:
