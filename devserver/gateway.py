@@ -51,6 +51,21 @@ REFUSED = {413: "Request Entity Too Large"}
 # https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html (the same 2.0 format), with the list of
 # textual types as HTTP APIs apply it. A body that is not UTF-8 goes base64 too: bytes are never altered.
 _TEXT_TYPES = re.compile(r"^(text/.+|application/(json|xml|javascript))$")
+DEFAULT_STAGE = "$default"
+# requestContext.identity of a 1.0 event: these are null on an HTTP API (AWS's 1.0 example), sourceIp and userAgent
+# are the caller's. https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html
+IDENTITY_1_0 = (
+    "accessKey",
+    "accountId",
+    "caller",
+    "cognitoAuthenticationProvider",
+    "cognitoAuthenticationType",
+    "cognitoIdentityId",
+    "cognitoIdentityPoolId",
+    "principalOrgId",
+    "user",
+    "userArn",
+)
 
 
 @dataclass(frozen=True)
@@ -120,16 +135,39 @@ class Gateway:
 
     def load(self, app: App) -> None:
         self.app = app
-        self.routes = sorted((compile_route(route) for route in app.routes), key=lambda compiled: compiled.priority)
+        # A route under a named stage first: its API's stage segment is part of the URL (each API has a host of its
+        # own on AWS, here they share one port).
+        self.routes = sorted(
+            (compile_route(route) for route in app.routes),
+            key=lambda compiled: (self.stage_of(compiled.route.api) == DEFAULT_STAGE, compiled.priority),
+        )
 
     # --- routing -------------------------------------------------------------------------------------------
+
+    def stage_of(self, api_id: str) -> str:
+        api = self.app.apis.get(api_id)
+        return api.stage if api is not None else DEFAULT_STAGE
+
+    def within_stage(self, api_id: str, path: str) -> str | None:
+        """The path an API's routes see: a named stage is the first segment of the URL, `/{stage}/...`, and the
+        routes match what follows it; the $default stage is served at the root. None when the path is not under
+        the API's stage: no route of that API matches it (a 404).
+        https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-stages.html"""
+        stage = self.stage_of(api_id)
+        if stage == DEFAULT_STAGE:
+            return path
+        prefix = "/" + stage
+        if path == prefix:
+            return "/"
+        return path[len(prefix) :] if path.startswith(prefix + "/") else None
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         """`path` is decoded_path(raw path)."""
         for compiled in self.routes:
             if compiled.route.method not in (method, "ANY"):
                 continue
-            found = compiled.pattern.fullmatch(path)
+            routed = self.within_stage(compiled.route.api, path)
+            found = compiled.pattern.fullmatch(routed) if routed is not None else None
             if found:
                 return compiled.route, found.groupdict()
         return None
@@ -138,7 +176,8 @@ class Gateway:
         """The HttpApi a path belongs to (for CORS when no route of the method matches): the first route of any
         method that matches it, else the only API there is."""
         for compiled in self.routes:
-            if compiled.pattern.fullmatch(path):
+            routed = self.within_stage(compiled.route.api, path)
+            if routed is not None and compiled.pattern.fullmatch(routed):
                 return self.app.apis.get(compiled.route.api)
         return next(iter(self.app.apis.values())) if len(self.app.apis) == 1 else None
 
@@ -242,7 +281,13 @@ class Gateway:
         apigw_request_id: str,
     ) -> dict[str, Any]:
         """The event in the route's payload format (2.0 unless the event says 1.0):
-        https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html"""
+        https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html
+        Under a named stage, rawPath and the paths of requestContext keep the stage segment, as `$context.path`
+        does ("/{stage}/root/child", https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging-variables.html),
+        while routeKey, resource and pathParameters are the route's."""
+        payload_format = route.payload_format
+        api = self.app.apis.get(route.api)
+        stage_variables = dict(api.stage_variables) if api is not None else {}
         headers = {name: list(values) for name, values in request_headers.items()}
         body = request.body
         source_ip = request.client
@@ -266,10 +311,10 @@ class Gateway:
             "domainName": domain,
             "domainPrefix": domain.split(".")[0],
             "requestId": apigw_request_id,
-            "stage": "$default",
+            "stage": self.stage_of(route.api),
         }
         event: dict[str, Any]
-        if route.payload_format == "1.0":
+        if payload_format == "1.0":
             event = {
                 "version": "1.0",
                 "resource": route.path,
@@ -282,17 +327,24 @@ class Gateway:
                 "multiValueQueryStringParameters": query or None,
                 "requestContext": {
                     **context,
+                    # What a route without a JWT or Lambda authorizer gets, as in AWS's 1.0 example.
+                    "authorizer": {"claims": None, "scopes": None},
                     "extendedRequestId": apigw_request_id,
                     "httpMethod": request.method,
-                    "identity": {"sourceIp": source_ip, "userAgent": ",".join(headers.get("user-agent", []))},
+                    "identity": {
+                        **dict.fromkeys(IDENTITY_1_0),  # the IAM and Cognito caller fields: null on an HTTP API
+                        "sourceIp": source_ip,
+                        "userAgent": ",".join(headers.get("user-agent", [])),
+                    },
                     "path": raw_path,
                     "protocol": f"HTTP/{request.version}",
                     "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
                     "requestTimeEpoch": int(now.timestamp() * 1000),
+                    "resourceId": None,
                     "resourcePath": route.path,
                 },
                 "pathParameters": path_parameters or None,
-                "stageVariables": None,
+                "stageVariables": stage_variables or None,
                 "body": None,
             }
         else:
@@ -319,6 +371,8 @@ class Gateway:
             }
             if path_parameters:
                 event["pathParameters"] = path_parameters
+            if stage_variables:
+                event["stageVariables"] = stage_variables
         if body:
             event["body"] = text if text is not None else base64.b64encode(body).decode()
         event["isBase64Encoded"] = bool(body) and text is None

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from devserver.gateway import Gateway
 from devserver.template import App, Authorizer, TemplateError, load_app
 
 ISSUER = "https://issuer.example"
@@ -147,3 +148,32 @@ def test_none_needs_a_default_and_auth_without_authorizer_needs_one_too(tmp_path
 def test_globals_http_api_takes_no_stage_name(tmp_path):
     with pytest.raises(TemplateError, match="StageName is not a property SAM takes from Globals"):
         write_template(tmp_path, "Globals:\n  HttpApi:\n    StageName: prod\n" + AUTH_TEMPLATE)
+
+
+def test_a_named_stage_prefixes_its_apis_routes_and_wins_over_a_default_stage_api(tmp_path):
+    """Each API has a host of its own on AWS; on the dev server's one port, a path under a named stage goes to that
+    stage's API even where a $default-stage API's greedy route would match it too."""
+    app = write_template(
+        tmp_path,
+        """
+        Resources:
+          Prod: {Type: AWS::Serverless::HttpApi, Properties: {StageName: prod}}
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: .
+              Handler: app.handler
+              Events:
+                Pets: {Type: HttpApi, Properties: {ApiId: !Ref Prod, Path: "/pets/{id}", Method: get}}
+                Any: {Type: HttpApi, Properties: {Path: "/{proxy+}", Method: any}}
+        """,
+    )
+    gateway = Gateway(app, {})
+
+    def routed(path: str) -> tuple[str, str] | None:
+        found = gateway.match("GET", path)
+        return (found[0].api, found[0].path) if found else None
+
+    assert routed("/prod/pets/1") == ("Prod", "/pets/{id}")
+    assert routed("/pets/1") == ("ServerlessHttpApi", "/{proxy+}")
+    assert routed("/prod/other") == ("ServerlessHttpApi", "/{proxy+}")
