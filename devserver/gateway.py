@@ -4,6 +4,7 @@ shape the response, and give API Gateway's own answers where the function cannot
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import mimetypes
@@ -19,10 +20,24 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from devserver.authorizers import (
+    LAMBDA_AUTHORIZER_TIMEOUT_SECONDS,
+    AnswerCache,
+    Clock,
+    Granted,
+    IssuerKeys,
+    Refusal,
+    RequestView,
+    check_jwt,
+    forbidden,
+    identity_value,
+    read_answer,
+    server_error,
+)
 from devserver.persist import SAFE_METHODS
 from devserver.pool import FunctionPool, Invocation, print_line
 from devserver.server import HttpRequest, HttpResponse
-from devserver.template import ACCOUNT_ID, DEFAULT_ROUTE, Api, App, Route
+from devserver.template import ACCOUNT_ID, DEFAULT_ROUTE, Api, App, Authorizer, Route
 
 # API Gateway's own answers for an HTTP API, each with the page that documents it (or, where AWS documents none,
 # what the service is observed to send). Every one is `{"message": ...}` JSON, like the service's.
@@ -66,6 +81,8 @@ IDENTITY_1_0 = (
     "user",
     "userArn",
 )
+# A JWT authorizer's token, when the authorizer names no identity source: API Gateway's default.
+DEFAULT_JWT_IDENTITY = "$request.header.Authorization"
 
 
 @dataclass(frozen=True)
@@ -125,8 +142,12 @@ class Gateway:
         pools: dict[str, FunctionPool],
         log: Callable[[str], None] | None = None,
         static_dir: Path | None = None,
+        clock: Clock = time.time,
     ) -> None:
         self.pools = pools
+        self.clock = clock  # the time JWTs' exp, nbf and iat are checked against
+        self.keys = IssuerKeys()  # JWT authorizers' issuers' signing keys, fetched when first needed
+        self.answers = AnswerCache()  # Lambda authorizers' answers, for their TTL
         self.log = log or print_line
         self.static_dir = static_dir.resolve() if static_dir is not None and static_dir.is_dir() else None
         # --persist: awaited before a write's 2xx is sent, so that what was acknowledged is on disk (devserver.persist).
@@ -141,6 +162,7 @@ class Gateway:
             (compile_route(route) for route in app.routes),
             key=lambda compiled: (self.stage_of(compiled.route.api) == DEFAULT_STAGE, compiled.priority),
         )
+        self.answers.clear()  # the template changed: its authorizers may have
 
     # --- routing -------------------------------------------------------------------------------------------
 
@@ -227,14 +249,24 @@ class Gateway:
         else:
             route, path_parameters = matched
             api = self.app.apis.get(route.api)
+            headers.setdefault("x-amzn-trace-id", [trace_id()])  # one trace for the authorizer and the function
             event = self.build_event(request, headers, raw_path, query, route, path_parameters, apigw_request_id)
-            response = await self.invoke(route, event)
-            if self.commit is not None and method not in SAFE_METHODS and 200 <= response.status < 300:
-                try:
-                    await self.commit()
-                except Exception as error:  # the write happened but is not durable: not acknowledged either
-                    self.log(f"error: {route.function} answered {response.status}, but saving it failed: {error}")
-                    response = api_error(500, "Internal Server Error")
+            verdict = await self.authorize(request, headers, raw_path, query, route, path_parameters, apigw_request_id)
+            if isinstance(verdict, Refusal):
+                self.log(f"{route.route_key}: {verdict.status} from authorizer {route.authorizer}: {verdict.reason}")
+                response = api_error(verdict.status, verdict.message)
+                if verdict.www_authenticate is not None:
+                    response.headers.append(("www-authenticate", verdict.www_authenticate))
+            else:
+                if verdict is not None:
+                    event["requestContext"]["authorizer"] = verdict.for_event(route.payload_format)
+                response = await self.invoke(route, event)
+                if self.commit is not None and method not in SAFE_METHODS and 200 <= response.status < 300:
+                    try:
+                        await self.commit()
+                    except Exception as error:  # the write happened but is not durable: not acknowledged either
+                        self.log(f"error: {route.function} answered {response.status}, but saving it failed: {error}")
+                        response = api_error(500, "Internal Server Error")
         if api is not None and api.cors:
             self.add_cors_headers(headers, response, api.cors)
         return response
@@ -268,6 +300,119 @@ class Gateway:
         )
         return self.build_response(route.function, invocation, route.payload_format)
 
+    # --- authorizers, before the function runs ----------------------------------------------------------------
+    # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-access-control.html
+
+    async def authorize(
+        self,
+        request: HttpRequest,
+        headers: dict[str, list[str]],
+        raw_path: str,
+        raw_query: str,
+        route: Route,
+        path_parameters: dict[str, str],
+        apigw_request_id: str,
+    ) -> Granted | Refusal | None:
+        """The route's authorizer's verdict; None for an open route."""
+        if route.authorizer is None:
+            return None
+        api = self.app.apis.get(route.api)
+        authorizer = api.authorizers.get(route.authorizer) if api is not None else None
+        if api is None or authorizer is None:  # guarded by an authorizer that is not there: never open it silently
+            return server_error(f"{route.api} has no authorizer {route.authorizer!r}")
+        query: dict[str, list[str]] = {}
+        for name, value in parse_qsl(raw_query, keep_blank_values=True):
+            query.setdefault(name, []).append(value)
+        context = self.context_variables(request, raw_path, route, apigw_request_id)
+        view = RequestView(headers, query, api.stage_variables, context)
+        if authorizer.kind == "JWT":
+            source = authorizer.identity_source[0] if authorizer.identity_source else DEFAULT_JWT_IDENTITY
+            token = identity_value(source, view)
+            # Off the event loop: the first request fetches the issuer's keys.
+            return await asyncio.to_thread(check_jwt, token, authorizer, route.scopes, self.keys, self.clock())
+        values = [identity_value(source, view) for source in authorizer.identity_source]
+        if any(value is None for value in values):
+            # "If the client's request doesn't include the identity sources, API Gateway doesn't invoke your Lambda
+            # authorizer, and the client receives a 401 error."
+            # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-lambda-authorizer.html
+            missing = [source for source, value in zip(authorizer.identity_source, values, strict=True) if not value]
+            return Refusal(401, "Unauthorized", None, "missing identity source " + ", ".join(missing))
+        present = [value for value in values if value is not None]
+        arn = self.route_arn(route, request.method, raw_path)
+        key = (route.api, authorizer.name, *present)
+        answer = self.answers.get(key) if authorizer.ttl_seconds and present else None
+        if answer is None:
+            event = self.authorizer_event(
+                authorizer, request, headers, raw_path, raw_query, route, path_parameters, apigw_request_id
+            )
+            event.update(
+                {"routeArn": arn, "identitySource": present}
+                if authorizer.payload_format == "2.0"
+                else {"methodArn": arn, "identitySource": ",".join(present), "authorizationToken": ",".join(present)}
+            )
+            pool = self.pools.get(authorizer.function)
+            if pool is None:
+                return server_error(f"its function {authorizer.function} is not running")
+            invocation = await pool.invoke_async(
+                json.dumps(event), LAMBDA_AUTHORIZER_TIMEOUT_SECONDS, headers["x-amzn-trace-id"][-1]
+            )
+            if invocation.outcome != "ok" or invocation.payload is None:
+                return server_error(f"{authorizer.function} failed ({invocation.outcome})")
+            answer = read_answer(authorizer, json.loads(invocation.payload))
+            if answer is None:
+                shape = "isAuthorized and context" if authorizer.simple_responses else "principalId and policyDocument"
+                return server_error(f"{authorizer.function} answered what is not an authorizer response ({shape})")
+            if present:  # "To enable caching, your authorizer must have at least one identity source."
+                self.answers.put(key, answer, authorizer.ttl_seconds)
+        if not answer.allows(arn):
+            return forbidden(f"{authorizer.function} denied {arn}")
+        return Granted(context=answer.context, principal_id=answer.principal_id)
+
+    def authorizer_event(
+        self,
+        authorizer: Authorizer,
+        request: HttpRequest,
+        headers: dict[str, list[str]],
+        raw_path: str,
+        raw_query: str,
+        route: Route,
+        path_parameters: dict[str, str],
+        apigw_request_id: str,
+    ) -> dict[str, Any]:
+        """A Lambda authorizer's event in its payload format: the request as the route's function would see it in
+        that format, without the body, with `type: REQUEST` (and the caller adds the ARN and identity sources).
+        https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-lambda-authorizer.html"""
+        event = self.build_event(
+            request, headers, raw_path, raw_query, route, path_parameters, apigw_request_id, authorizer.payload_format
+        )
+        for name in ("body", "isBase64Encoded"):
+            event.pop(name, None)
+        event["requestContext"].pop("authorizer", None)
+        return {"version": event.pop("version"), "type": "REQUEST", **event}
+
+    def route_arn(self, route: Route, method: str, raw_path: str) -> str:
+        """`arn:aws:execute-api:{region}:{account}:{apiId}/{stage}/{method}/{path}`, the path as requested (after
+        the stage), what a Lambda authorizer's IAM policy is evaluated against."""
+        path = self.within_stage(route.api, raw_path) or raw_path
+        return f"arn:aws:execute-api:{self.app.region}:{ACCOUNT_ID}:{route.api.lower()}/{self.stage_of(route.api)}/{method}{path}"  # noqa: E501
+
+    def context_variables(
+        self, request: HttpRequest, raw_path: str, route: Route, apigw_request_id: str
+    ) -> dict[str, str]:
+        """The `$context.*` variables an identity source may name.
+        https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging-variables.html"""
+        return {
+            "accountId": ACCOUNT_ID,
+            "apiId": route.api.lower(),
+            "httpMethod": request.method,
+            "identity.sourceIp": request.client,
+            "path": raw_path,
+            "protocol": f"HTTP/{request.version}",
+            "requestId": apigw_request_id,
+            "routeKey": route.route_key,
+            "stage": self.stage_of(route.api),
+        }
+
     # --- request -> event ----------------------------------------------------------------------------------
 
     def build_event(
@@ -279,13 +424,14 @@ class Gateway:
         route: Route,
         path_parameters: dict[str, str],
         apigw_request_id: str,
+        payload_format: str | None = None,
     ) -> dict[str, Any]:
-        """The event in the route's payload format (2.0 unless the event says 1.0):
+        """The event in the route's payload format (2.0 unless the event says 1.0), or in `payload_format`:
         https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html
         Under a named stage, rawPath and the paths of requestContext keep the stage segment, as `$context.path`
         does ("/{stage}/root/child", https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging-variables.html),
         while routeKey, resource and pathParameters are the route's."""
-        payload_format = route.payload_format
+        payload_format = payload_format or route.payload_format
         api = self.app.apis.get(route.api)
         stage_variables = dict(api.stage_variables) if api is not None else {}
         headers = {name: list(values) for name, values in request_headers.items()}
