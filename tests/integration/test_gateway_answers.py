@@ -449,6 +449,8 @@ def test_a_handler_named_by_path_and_a_dynamodb_shaped_result_work_as_on_lambda(
     [
         ("text", 200, "application/json", b"hello world"),  # a string result is the body, unquoted
         ("untyped", 200, "application/json", b'{"plain": true}'),  # no content-type: JSON, as API Gateway says
+        # A returned dict shaped like Lambda's error document is a success: only a raised error is an error.
+        ("error-shaped", 200, "application/json", b'{"errorMessage": "not really", "errorType": "ValueError"}'),
         ("empty", 204, None, b""),
         ("dict-body", 500, "application/json", b'{"message": "Internal Server Error"}'),  # body must be a string
         ("split-header", 500, "application/json", b'{"message": "Internal Server Error"}'),  # no CR/LF in headers

@@ -6,6 +6,8 @@ def main(event, context):
     mode = (event.get("queryStringParameters") or {}).get("mode")
     if mode == "text":
         return "hello world"  # inferred format: a string is the body as it is
+    if mode == "error-shaped":  # returned, not raised: a result like any other, as on Lambda
+        return {"errorMessage": "not really", "errorType": "ValueError"}
     if mode == "untyped":
         return {"statusCode": 200, "body": '{"plain": true}'}
     if mode == "empty":
