@@ -225,9 +225,14 @@ class DevServer:
             log(f"error: {error}")
 
     def print_routes(self) -> None:
+        """Each route as a URL path (under its API's stage, when that is a named one) and what guards it."""
         for route in sorted(self.app.routes, key=lambda route: (route.path, route.method)):
-            where = f"{route.method:7} {route.path:28}" if route.path != "$default" else f"{'$default':36}"
-            log(f"  {where} -> {route.function}")
+            api = self.app.apis.get(route.api)
+            stage = f"/{api.stage}" if api is not None and api.stage != "$default" else ""
+            path = stage + route.path if route.path != "$default" else f"{stage}/* ($default)"
+            where = f"{route.method:7} {path:28}" if route.path != "$default" or stage else f"{'$default':36}"
+            guard = f" (authorizer {route.authorizer})" if route.authorizer else ""
+            log(f"  {where} -> {route.function}{guard}")
 
     def serve(self) -> int:
         return asyncio.run(self.serve_async())
