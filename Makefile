@@ -117,8 +117,8 @@ format: $(VENV)/.installed ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff format .
 
 .PHONY: test
-test: lint node_modules/.installed ## lint, then every test with coverage (fails under 90%)
-	$(PY) -m pytest --cov --cov-report=term
+test: lint node_modules/.installed ## lint, then every test with coverage (fails under 90%), and the 15 slowest
+	$(PY) -m pytest --cov --cov-report=term --durations=15
 
 # The integration tests against an API that is already running, not a dev server of their own: a deployed stack, or
 # `sam local start-api` with API_TARGET=sam-local. Only the checks for every target run (tests/integration/
