@@ -260,6 +260,7 @@ def create_tables(dynamodb: Any, template: dict[str, Any]) -> list[str]:
 ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
 IMPLICIT_API = "ServerlessHttpApi"  # the HttpApi SAM creates for HttpApi events that name no ApiId
+FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 DEFAULT_ROUTE = "$default"
 # API Gateway's longest wait for an integration (and TimeoutInMillis's default):
 # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html
@@ -356,6 +357,9 @@ class App:
     warnings: tuple[str, ...] = ()
     bucket_cors: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # bucket name -> S3 CORSRules
     rotations: dict[str, Rotation] = field(default_factory=dict)  # secret logical id -> its rotation
+    # The other files the routes come from (nested templates, DefinitionUri and AWS::Include files): an edit to
+    # one reloads the template as an edit to `path` does.
+    template_files: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -423,6 +427,12 @@ class Resolver:
         kind = self.resources.get(name, {}).get("Type", "")
         if kind == "AWS::DynamoDB::Table" and attribute == "Arn":
             return f"arn:aws:dynamodb:{self.region}:{ACCOUNT_ID}:table/{name}"
+        if kind in FUNCTION_TYPES and attribute == "Arn":
+            # Lambda's own ARN, named as the dev server names the function: an integration URI built from it
+            # (`${Fn.Arn}`, `!GetAtt Fn.Arn`) names the function the route invokes (devserver.apis).
+            given = self.resources[name].get("Properties", {}).get("FunctionName")
+            function_name = self.resolve(given) if given else name
+            return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{function_name}"
         if kind == "AWS::S3::Bucket" and attribute == "Arn":
             return f"arn:aws:s3:::{bucket_name(name)}"
         return f"arn:aws:local:{self.region}:{ACCOUNT_ID}:{name}/{attribute}"
@@ -514,14 +524,21 @@ def load_app(
     env_vars: dict[str, dict[str, str]] | None = None,
     default_concurrency: int = 4,
     region: str = DEFAULT_REGION,
+    *,
+    parents: tuple[Path, ...] = (),
 ) -> App:
-    """Read template.yaml into functions and routes; `env_vars` is SAM's env.json (logical id keys, `Parameters`)."""
+    """Read template.yaml into functions and routes; `env_vars` is SAM's env.json (logical id keys, `Parameters`).
+    A nested stack's template is read the same way (`parents`: the templates that include it): devserver.stacks."""
+    from devserver import apis as forms  # the other forms of HTTP API; both build on this module's model
+    from devserver import stacks
+
     path = Path(path).resolve()
     root = path.parent
     template = load_template(path, parameter_overrides)
     resolver = Resolver(template, parameter_overrides or {}, region)
     globals_section = resolver.resolve(template.get("Globals", {}))
     warnings: list[str] = []
+    stack = stacks.Stack(path, template, resolver, warnings)
     layers = {
         logical_id: Layer(
             logical_id,
@@ -530,6 +547,7 @@ def load_app(
         )
         for logical_id, resource in resources_of_type(template, "AWS::Serverless::LayerVersion").items()
     }
+    layers.update(stacks.lambda_layers(stack))
     apis = {
         logical_id: http_api(logical_id, merge_globals(globals_section.get("HttpApi", {}), properties))
         for logical_id, resource in resources_of_type(template, "AWS::Serverless::HttpApi").items()
@@ -542,34 +560,16 @@ def load_app(
         properties = merge_globals(
             globals_section.get("Function", {}), resolver.resolve(resource.get("Properties", {}))
         )
-        environment = dict(properties.get("Environment", {}).get("Variables", {}))
-        name = str(properties.get("FunctionName") or logical_id)
         if not (root / properties.get("CodeUri", ".")).is_dir():
             warnings.append(f"{logical_id}: CodeUri {properties.get('CodeUri')} is not a directory (yet)")
-        # env.json overrides only variables the template declares, as sam local does; a function's own section
-        # may be keyed by its logical id or its FunctionName.
-        for overrides in (env_vars.get("Parameters", {}), env_vars.get(name, {}), env_vars.get(logical_id, {})):
-            environment.update({key: value for key, value in overrides.items() if key in environment})
-        function_layers = []
-        for layer in properties.get("Layers", []):
-            if layer in layers:
-                function_layers.append(layers[layer])
-            else:
-                warnings.append(f"{logical_id}: layer {layer} is not in this template, so it is missing locally")
-        functions[logical_id] = Function(
-            logical_id=logical_id,
-            code_dir=root / properties.get("CodeUri", "."),
-            handler=properties.get("Handler", "app.lambda_handler"),
-            layers=tuple(function_layers),
-            timeout=int(properties.get("Timeout", 3)),
-            memory_mb=int(properties.get("MemorySize", 128)),
-            environment={key: cfn_string(value) for key, value in environment.items()},
-            # 0 reserves nothing and so throttles every call, as on Lambda.
-            concurrency=int(properties.get("ReservedConcurrentExecutions", default_concurrency)),
-            reserved="ReservedConcurrentExecutions" in properties,
-            name=name,
-            runtime=str(properties.get("Runtime", "python3.13")),
-            log_group=str((properties.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{name}"),
+        functions[logical_id] = make_function(
+            logical_id,
+            properties,
+            root / properties.get("CodeUri", "."),
+            layers,
+            env_vars,
+            default_concurrency,
+            warnings,
         )
         for event_id, event in properties.get("Events", {}).items():
             if event.get("Type") == "HttpApi":
@@ -577,6 +577,23 @@ def load_app(
                 routes.append(route)
                 if route.api not in apis:  # events without ApiId: SAM creates the implicit API
                     apis[route.api] = http_api(route.api, globals_section.get("HttpApi", {}))
+    functions.update(stacks.lambda_functions(stack, layers, env_vars, default_concurrency))
+    routes = forms.definition_routes(stack, apis, routes, functions)
+    routes += forms.cloudformation_routes(stack, apis, functions)
+    stacks.refuse_what_cannot_be_served(stack)
+    children = stacks.nested_stacks(
+        stack,
+        lambda child, parameters, child_env_vars: load_app(
+            child, parameters, child_env_vars, default_concurrency, region, parents=(*parents, path)
+        ),
+        env_vars,
+        parents,
+    )
+    for child in children:
+        functions.update(child.functions)
+        routes += child.routes
+        apis.update(child.apis)
+    routes = stacks.servable(stack, routes, functions, apis)
     duplicates = {key for key, count in Counter(route.route_key for route in routes).items() if count > 1}
     if duplicates:
         # Each HttpApi has a host of its own on AWS; the dev server serves them all on one port.
@@ -603,6 +620,47 @@ def load_app(
         region=region,
         warnings=tuple(warnings),
         rotations=rotations(template, resolver, functions),
+        template_files=tuple(stack.files),
+    )
+
+
+def make_function(
+    logical_id: str,
+    properties: dict[str, Any],
+    code_dir: Path,
+    layers: dict[str, Layer],
+    env_vars: dict[str, dict[str, str]],
+    default_concurrency: int,
+    warnings: list[str],
+) -> Function:
+    """A function from its resolved properties: an AWS::Serverless::Function's (Globals merged in) or an
+    AWS::Lambda::Function's, which share these names."""
+    environment = dict(properties.get("Environment", {}).get("Variables", {}))
+    name = str(properties.get("FunctionName") or logical_id)
+    # env.json overrides only variables the template declares, as sam local does; a function's own section
+    # may be keyed by its logical id or its FunctionName.
+    for overrides in (env_vars.get("Parameters", {}), env_vars.get(name, {}), env_vars.get(logical_id, {})):
+        environment.update({key: value for key, value in overrides.items() if key in environment})
+    function_layers = []
+    for layer in properties.get("Layers", []):
+        if layer in layers:
+            function_layers.append(layers[layer])
+        else:
+            warnings.append(f"{logical_id}: layer {layer} is not in this template, so it is missing locally")
+    return Function(
+        logical_id=logical_id,
+        code_dir=code_dir,
+        handler=properties.get("Handler", "app.lambda_handler"),
+        layers=tuple(function_layers),
+        timeout=int(properties.get("Timeout", 3)),
+        memory_mb=int(properties.get("MemorySize", 128)),
+        environment={key: cfn_string(value) for key, value in environment.items()},
+        # 0 reserves nothing and so throttles every call, as on Lambda.
+        concurrency=int(properties.get("ReservedConcurrentExecutions", default_concurrency)),
+        reserved="ReservedConcurrentExecutions" in properties,
+        name=name,
+        runtime=str(properties.get("Runtime", "python3.13")),
+        log_group=str((properties.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{name}"),
     )
 
 
