@@ -576,7 +576,10 @@ def cloudformation_routes(stack: Stack, apis: dict[str, Api], functions: dict[st
     others = set()
     for logical_id, resource in stack.resources("AWS::ApiGatewayV2::Api"):
         properties = stack.properties(resource)
-        if properties.get("ProtocolType") == "HTTP":
+        # ProtocolType is "Required unless you specify an OpenAPI definition for Body or S3BodyLocation", which makes
+        # an HTTP API: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-apigatewayv2-api.html
+        openapi = "Body" in properties or "BodyS3Location" in properties
+        if properties.get("ProtocolType", "HTTP" if openapi else None) == "HTTP":
             http_apis[logical_id] = properties
         else:
             others.add(logical_id)

@@ -256,15 +256,24 @@ def prefixed(stack: Stack, name: str, child: App) -> App:
 
 
 def servable(stack: Stack, routes: list[Route], functions: dict[str, Function], apis: dict[str, Api]) -> list[Route]:
-    """Leave out the functions the dev server cannot run (another runtime than Python), and name the routes that go
-    with them, or with an authorizer that is one of them: a request would otherwise meet a worker that cannot
-    import its handler."""
+    """Leave out the functions the dev server cannot run (another runtime than Python, SAM's InlineCode), and name the
+    routes that go with them, or with an authorizer that is one of them: a request would otherwise meet a worker that
+    cannot import its handler."""
+    inline = {
+        logical_id
+        for logical_id, resource in stack.resources("AWS::Serverless::Function")
+        if "InlineCode" in (resource.get("Properties") or {})
+    }
     refused = set()
     for logical_id, function in list(functions.items()):
         if not function.runtime.startswith("python"):
             stack.refuse(logical_id, f"its runtime is {function.runtime}: the dev server runs Python functions only")
-            refused.add(logical_id)
-            del functions[logical_id]
+        elif logical_id in inline:
+            stack.refuse(logical_id, "its code is inline (InlineCode): the dev server runs code from a directory")
+        else:
+            continue
+        refused.add(logical_id)
+        del functions[logical_id]
     kept = []
     for route in routes:
         api = apis.get(route.api)

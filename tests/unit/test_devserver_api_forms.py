@@ -483,6 +483,7 @@ REFUSALS = {
         "Inline",
         "its code is inline (Code.ZipFile)",
     ),
+    "SAM's inline code": (function("SamInline", InlineCode="x = 1"), "SamInline", "its code is inline (InlineCode)"),
     "code in S3": (lambda_function("InS3", Code={"S3Bucket": "b", "S3Key": "k.zip"}), "InS3", "its code is in S3"),
     "a container image": (
         resource("Image", "AWS::Lambda::Function", PackageType="Image", Code={"ImageUri": "repo:latest"}),
@@ -552,6 +553,45 @@ def test_a_function_of_another_runtime_is_named_with_its_routes_and_not_loaded(t
     assert "not served, as its function Node is not" in warning(app, "ServerlessHttpApi GET /node")
     assert set(app.functions) == {"Served"}
     assert routes(app) == {"GET /ok": ("Served", "ServerlessHttpApi")}
+
+
+def test_a_plain_api_with_an_openapi_body_is_an_http_api_without_a_protocol_type(tmp_path):
+    # Adapted from AWS SAM CLI's tests/integration/testdata/start_api/cfn-http-api-with-swagger-body.yaml.
+    app = write(
+        tmp_path,
+        """
+        Resources:
+          Fn:
+            Type: AWS::Lambda::Function
+            Properties: {Handler: app.handler, Runtime: python3.13, Code: echo/}
+          HTTPAPIGateway:
+            Type: AWS::ApiGatewayV2::Api
+            Properties:
+              Body:
+                openapi: "3.0"
+                info: {title: body}
+                x-amazon-apigateway-cors: {allowOrigins: ["https://example.com"], allowMethods: [GET], maxAge: 60}
+                paths:
+                  /echoeventbody:
+                    get:
+                      x-amazon-apigateway-integration:
+                        type: aws_proxy
+                        payloadFormatVersion: "2.0"
+                        uri: !Sub "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/\\
+                          ${Fn.Arn}/invocations"
+          Stage:
+            Type: AWS::ApiGatewayV2::Stage
+            Properties: {ApiId: !Ref HTTPAPIGateway, StageName: $default, AutoDeploy: true}
+        """,
+    )
+
+    assert routes(app) == {"GET /echoeventbody": ("Fn", "HTTPAPIGateway")}
+    assert app.apis["HTTPAPIGateway"].cors == {
+        "AllowOrigins": ["https://example.com"],
+        "AllowMethods": ["GET"],
+        "MaxAge": 60,
+    }
+    assert app.warnings == ()
 
 
 def test_an_include_transform_reads_its_file_and_resolves_its_intrinsics(tmp_path):
