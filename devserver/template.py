@@ -260,6 +260,7 @@ def create_tables(dynamodb: Any, template: dict[str, Any]) -> list[str]:
 ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
 IMPLICIT_API = "ServerlessHttpApi"  # the HttpApi SAM creates for HttpApi events that name no ApiId
+FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 DEFAULT_ROUTE = "$default"
 # API Gateway's longest wait for an integration (and TimeoutInMillis's default):
 # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html
@@ -358,6 +359,9 @@ class App:
     warnings: tuple[str, ...] = ()
     bucket_cors: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # bucket name -> S3 CORSRules
     rotations: dict[str, Rotation] = field(default_factory=dict)  # secret logical id -> its rotation
+    # The other files the routes come from (nested templates, DefinitionUri and AWS::Include files): an edit to
+    # one reloads the template as an edit to `path` does.
+    template_files: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -425,6 +429,12 @@ class Resolver:
         kind = self.resources.get(name, {}).get("Type", "")
         if kind == "AWS::DynamoDB::Table" and attribute == "Arn":
             return f"arn:aws:dynamodb:{self.region}:{ACCOUNT_ID}:table/{name}"
+        if kind in FUNCTION_TYPES and attribute == "Arn":
+            # Lambda's own ARN, named as the dev server names the function: an integration URI built from it
+            # (`${Fn.Arn}`, `!GetAtt Fn.Arn`) names the function the route invokes (devserver.apis).
+            given = self.resources[name].get("Properties", {}).get("FunctionName")
+            function_name = self.resolve(given) if given else name
+            return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{function_name}"
         if kind == "AWS::S3::Bucket" and attribute == "Arn":
             return f"arn:aws:s3:::{bucket_name(name)}"
         return f"arn:aws:local:{self.region}:{ACCOUNT_ID}:{name}/{attribute}"
@@ -516,8 +526,14 @@ def load_app(
     env_vars: dict[str, dict[str, str]] | None = None,
     default_concurrency: int = 4,
     region: str = DEFAULT_REGION,
+    *,
+    parents: tuple[Path, ...] = (),
 ) -> App:
-    """Read template.yaml into functions and routes; `env_vars` is SAM's env.json (logical id keys, `Parameters`)."""
+    """Read template.yaml into functions and routes; `env_vars` is SAM's env.json (logical id keys, `Parameters`).
+    A nested stack's template is read the same way (`parents`: the templates that include it): devserver.stacks."""
+    from devserver import apis as forms  # the other forms of HTTP API; both build on this module's model
+    from devserver import stacks
+
     path = Path(path).resolve()
     root = path.parent
     template = load_template(path, parameter_overrides)
@@ -525,6 +541,7 @@ def load_app(
     globals_section = resolver.resolve(template.get("Globals", {}))
     check_http_api_globals(globals_section)
     warnings: list[str] = []
+    stack = stacks.Stack(path, template, resolver, warnings)
     layers = {
         logical_id: Layer(
             logical_id,
@@ -533,6 +550,7 @@ def load_app(
         )
         for logical_id, resource in resources_of_type(template, "AWS::Serverless::LayerVersion").items()
     }
+    layers.update(stacks.lambda_layers(stack))
     apis = {
         logical_id: http_api(logical_id, merge_globals(globals_section.get("HttpApi", {}), properties))
         for logical_id, resource in resources_of_type(template, "AWS::Serverless::HttpApi").items()
@@ -545,34 +563,16 @@ def load_app(
         properties = merge_globals(
             globals_section.get("Function", {}), resolver.resolve(resource.get("Properties", {}))
         )
-        environment = dict(properties.get("Environment", {}).get("Variables", {}))
-        name = str(properties.get("FunctionName") or logical_id)
         if not (root / properties.get("CodeUri", ".")).is_dir():
             warnings.append(f"{logical_id}: CodeUri {properties.get('CodeUri')} is not a directory (yet)")
-        # env.json overrides only variables the template declares, as sam local does; a function's own section
-        # may be keyed by its logical id or its FunctionName.
-        for overrides in (env_vars.get("Parameters", {}), env_vars.get(name, {}), env_vars.get(logical_id, {})):
-            environment.update({key: value for key, value in overrides.items() if key in environment})
-        function_layers = []
-        for layer in properties.get("Layers", []):
-            if layer in layers:
-                function_layers.append(layers[layer])
-            else:
-                warnings.append(f"{logical_id}: layer {layer} is not in this template, so it is missing locally")
-        functions[logical_id] = Function(
-            logical_id=logical_id,
-            code_dir=root / properties.get("CodeUri", "."),
-            handler=properties.get("Handler", "app.lambda_handler"),
-            layers=tuple(function_layers),
-            timeout=int(properties.get("Timeout", 3)),
-            memory_mb=int(properties.get("MemorySize", 128)),
-            environment={key: cfn_string(value) for key, value in environment.items()},
-            # 0 reserves nothing and so throttles every call, as on Lambda.
-            concurrency=int(properties.get("ReservedConcurrentExecutions", default_concurrency)),
-            reserved="ReservedConcurrentExecutions" in properties,
-            name=name,
-            runtime=str(properties.get("Runtime", "python3.13")),
-            log_group=str((properties.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{name}"),
+        functions[logical_id] = make_function(
+            logical_id,
+            properties,
+            root / properties.get("CodeUri", "."),
+            layers,
+            env_vars,
+            default_concurrency,
+            warnings,
         )
         for event_id, event in properties.get("Events", {}).items():
             if event.get("Type") == "HttpApi":
@@ -580,7 +580,30 @@ def load_app(
                 if route.api not in apis:  # events without ApiId: SAM creates the implicit API
                     apis[route.api] = http_api(route.api, globals_section.get("HttpApi", {}))
                 auth = (event.get("Properties") or {}).get("Auth")
+                if guarded_by_iam(apis[route.api], auth):  # never served open: named, and left out
+                    stack.refuse(
+                        f"{logical_id} event {event_id}",
+                        "IAM authorization (SigV4), which the dev server does not check: not served",
+                    )
+                    continue
                 routes.append(route_auth(route, apis[route.api], auth, f"{logical_id} event {event_id}"))
+    functions.update(stacks.lambda_functions(stack, layers, env_vars, default_concurrency))
+    routes = forms.definition_routes(stack, apis, routes, functions)
+    routes += forms.cloudformation_routes(stack, apis, functions)
+    stacks.refuse_what_cannot_be_served(stack)
+    children = stacks.nested_stacks(
+        stack,
+        lambda child, parameters, child_env_vars: load_app(
+            child, parameters, child_env_vars, default_concurrency, region, parents=(*parents, path)
+        ),
+        env_vars,
+        parents,
+    )
+    for child in children:
+        functions.update(child.functions)
+        routes += child.routes
+        apis.update(child.apis)
+    routes = stacks.servable(stack, routes, functions, apis)
     duplicates = {key for key, count in Counter(route.route_key for route in routes).items() if count > 1}
     if duplicates:
         # Each HttpApi has a host of its own on AWS; the dev server serves them all on one port.
@@ -607,6 +630,47 @@ def load_app(
         region=region,
         warnings=tuple(warnings),
         rotations=rotations(template, resolver, functions),
+        template_files=tuple(stack.files),
+    )
+
+
+def make_function(
+    logical_id: str,
+    properties: dict[str, Any],
+    code_dir: Path,
+    layers: dict[str, Layer],
+    env_vars: dict[str, dict[str, str]],
+    default_concurrency: int,
+    warnings: list[str],
+) -> Function:
+    """A function from its resolved properties: an AWS::Serverless::Function's (Globals merged in) or an
+    AWS::Lambda::Function's, which share these names."""
+    environment = dict(properties.get("Environment", {}).get("Variables", {}))
+    name = str(properties.get("FunctionName") or logical_id)
+    # env.json overrides only variables the template declares, as sam local does; a function's own section
+    # may be keyed by its logical id or its FunctionName.
+    for overrides in (env_vars.get("Parameters", {}), env_vars.get(name, {}), env_vars.get(logical_id, {})):
+        environment.update({key: value for key, value in overrides.items() if key in environment})
+    function_layers = []
+    for layer in properties.get("Layers", []):
+        if layer in layers:
+            function_layers.append(layers[layer])
+        else:
+            warnings.append(f"{logical_id}: layer {layer} is not in this template, so it is missing locally")
+    return Function(
+        logical_id=logical_id,
+        code_dir=code_dir,
+        handler=properties.get("Handler", "app.lambda_handler"),
+        layers=tuple(function_layers),
+        timeout=int(properties.get("Timeout", 3)),
+        memory_mb=int(properties.get("MemorySize", 128)),
+        environment={key: cfn_string(value) for key, value in environment.items()},
+        # 0 reserves nothing and so throttles every call, as on Lambda.
+        concurrency=int(properties.get("ReservedConcurrentExecutions", default_concurrency)),
+        reserved="ReservedConcurrentExecutions" in properties,
+        name=name,
+        runtime=str(properties.get("Runtime", "python3.13")),
+        log_group=str((properties.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{name}"),
     )
 
 
@@ -676,14 +740,12 @@ def http_api_auth(logical_id: str, auth: Any) -> tuple[dict[str, Authorizer], st
         return {}, None
     if not isinstance(auth, dict):
         raise TemplateError(f"{logical_id}: Auth must be a map")
-    if auth.get("EnableIamAuthorizer") or auth.get("DefaultAuthorizer") == "AWS_IAM":
-        raise TemplateError(f"{logical_id}: IAM authorization (AWS_IAM, SigV4-signed requests) is not emulated locally")
     authorizers = {
         str(name): http_api_authorizer(f"{logical_id} Auth.Authorizers.{name}", str(name), spec)
         for name, spec in (auth.get("Authorizers") or {}).items()
     }
     default = auth.get("DefaultAuthorizer")
-    if default is not None and str(default) not in authorizers:
+    if default is not None and str(default) not in (*authorizers, IAM):
         raise TemplateError(f"{logical_id}: DefaultAuthorizer {default!r} is not one of its Auth.Authorizers")
     return authorizers, None if default is None else str(default)
 
@@ -775,6 +837,15 @@ def authorizer_functions(apis: dict[str, Api], functions: dict[str, Function]) -
     return resolved
 
 
+IAM = "AWS_IAM"  # SAM's name for IAM authorization (SigV4-signed requests), which the dev server does not check
+
+
+def guarded_by_iam(api: Api, auth: Any) -> bool:
+    """Whether an HttpApi event's route takes IAM authorization: its own Auth.Authorizer, or its API's default."""
+    named = auth.get("Authorizer") if isinstance(auth, dict) else None
+    return named == IAM or (named is None and api.default_authorizer == IAM)
+
+
 def route_auth(route: Route, api: Api, auth: Any, where: str) -> Route:
     """The authorizer and scopes of one HttpApi event, as SAM applies them: the event's Auth.Authorizer, else the
     API's DefaultAuthorizer; NONE opens the route (only where there is a default to open it from); the event's
@@ -783,8 +854,6 @@ def route_auth(route: Route, api: Api, auth: Any, where: str) -> Route:
     if not isinstance(auth, dict):
         raise TemplateError(f"{where}: Auth must be a map")
     named = auth.get("Authorizer")
-    if named == "AWS_IAM":
-        raise TemplateError(f"{where}: IAM authorization (AWS_IAM, SigV4-signed requests) is not emulated locally")
     if named == "NONE":
         if api.default_authorizer is None:
             raise TemplateError(f"{where}: Authorizer NONE is only valid when its HttpApi has a DefaultAuthorizer")

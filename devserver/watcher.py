@@ -47,7 +47,7 @@ class Watcher:
 
     def _paths(self) -> list[Path]:
         app = self.app()
-        roots = {app.path}
+        roots = {app.path, *(path for path in app.template_files if path.exists())}
         for function in app.functions.values():
             roots.update(path for path in (function.code_dir, *function.layer_dirs) if path.exists())
         return sorted(roots)  # a CodeUri that does not exist yet is watched from the next template reload
@@ -70,7 +70,8 @@ class Watcher:
             changed = {Path(path) for _, path in changes if not is_scratch(Path(path))}
             if not changed:
                 continue
-            if self.app().path in changed:
+            app = self.app()
+            if changed & {app.path, *app.template_files}:  # a nested template or an OpenAPI file too
                 self.on_template()
                 return  # the template may name new directories: watch again from the new list
             functions = affected_functions(self.app(), changed)

@@ -142,8 +142,6 @@ def test_our_own_template_has_no_authorizers_and_only_default_stages():
         (("DefaultAuthorizer: Oidc", "DefaultAuthorizer: Nope"), "DefaultAuthorizer 'Nope' is not one of"),
         (("Auth: {Authorizer: Gate}", "Auth: {Authorizer: Nope}"), "Authorizer 'Nope' is not one of Api's"),
         (("Auth: {Authorizer: Gate}", "Auth: {Authorizer: Gate, AuthorizationScopes: [x]}"), "JWT authorizers only"),
-        (("Auth: {Authorizer: Gate}", "Auth: {Authorizer: AWS_IAM}"), "IAM authorization"),
-        (("DefaultAuthorizer: Oidc", "EnableIamAuthorizer: true"), "IAM authorization"),
         (("FunctionArn: !GetAtt GateFunction.Arn", "FunctionArn: arn:aws:lambda:x:1:function:elsewhere"), "cannot run"),
         (("AuthorizerPayloadFormatVersion: 1.0", "AuthorizerPayloadFormatVersion: 3.0"), "must be 1.0 or 2.0"),
         (("ReauthorizeEvery: 60", "ReauthorizeEvery: 3601"), "0..3600"),
@@ -154,6 +152,28 @@ def test_our_own_template_has_no_authorizers_and_only_default_stages():
 def test_what_sam_or_api_gateway_would_refuse_is_a_template_error(tmp_path, change, message):
     with pytest.raises(TemplateError, match=message):
         write_template(tmp_path, AUTH_TEMPLATE.replace(*change))
+
+
+@pytest.mark.parametrize(
+    ("change", "served", "refused"),
+    [
+        (("Auth: {Authorizer: Gate}", "Auth: {Authorizer: AWS_IAM}"), {"/a", "/b", "/c"}, ["Fn event Gated"]),
+        (
+            ("DefaultAuthorizer: Oidc", "EnableIamAuthorizer: true\n        DefaultAuthorizer: AWS_IAM"),
+            {"/c", "/d"},
+            ["Fn event Default", "Fn event Scoped"],
+        ),
+    ],
+    ids=["route", "default"],
+)
+def test_a_route_guarded_by_iam_is_named_at_start_and_not_served_while_the_rest_is(tmp_path, change, served, refused):
+    """IAM authorization is valid on AWS but not checked locally: the route must not be served open, and the
+    template's other routes still are."""
+    app = write_template(tmp_path, AUTH_TEMPLATE.replace(*change))
+
+    assert {route.path for route in app.routes} == served
+    iam = [warning.split(":")[0] for warning in app.warnings if "IAM authorization" in warning]
+    assert iam == refused
 
 
 def test_none_needs_a_default_and_auth_without_authorizer_needs_one_too(tmp_path):
