@@ -172,6 +172,29 @@ def invoke(function: str, event: dict[str, Any], context: LambdaContext | None =
     )
 
 
+def invoke_fresh_app(
+    answer: Callable[[], Any], function_name: str = "test-function", path: str = "/api/fresh"
+) -> Result:
+    """GET `path` from an app made in the calling test itself (create_app, a route calling `answer`, make_handler),
+    not from a function's module. What runs when a function's module is imported (create_app, make_handler) is
+    mapped, by mutation testing, only to the first test that imports it (docs/testing.md): a test of what every
+    function gets from them calls them itself."""
+    from apikit.app import create_app, make_handler
+
+    app = create_app()
+    app.get(path)(answer)
+    event = load_event("health/get.json", path=path)
+    event["routeKey"] = f"GET {path}"
+    response = make_handler(app)(event, LambdaContext(function_name, 512, 10))
+    return Result(
+        status=response["statusCode"],
+        headers={key.lower(): value for key, value in response.get("headers", {}).items()},
+        body=response.get("body", ""),
+        cookies=response.get("cookies", []),
+        raw=response,
+    )
+
+
 def bearer(user_id: str) -> str:
     from apikit.auth import issue_access_token
 

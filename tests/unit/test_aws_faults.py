@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import (
+    ClientError,
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
@@ -32,6 +33,7 @@ from tests.conftest import (
     assert_problem,
     bearer,
     invoke,
+    invoke_fresh_app,
     load_event,
     post_event,
 )
@@ -183,6 +185,37 @@ def test_an_unhandled_error_is_counted_per_function(aws, monkeypatch, capsys):
     assert metric["function"] == "PostsGetFunction"
     assert metric["UnhandledErrors"] == [1.0]
     assert metric["error"] == "RuntimeError"
+
+
+def raise_(error: Exception) -> Callable[[], Any]:
+    def route() -> Any:
+        raise error
+
+    return route
+
+
+def test_any_routes_aws_fault_is_a_503_and_a_warning_with_its_trace_not_an_unhandled_error(aws, capsys, caplog):
+    throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "Query")
+
+    result = invoke_fresh_app(raise_(throttled), path="/api/busy")
+
+    body = assert_problem(result, 503, "/api/busy")
+    assert result.headers["retry-after"] == "1"
+    assert body["detail"] == "A service the API depends on is busy or unreachable; retry shortly."
+    [warning] = [record for record in caplog.records if record.levelname == "WARNING"]
+    assert warning.getMessage() == "AWS unavailable"
+    assert warning.exc_info is not None
+    assert warning.exc_info[1] is throttled  # the trace, for whoever reads the logs
+    assert "UnhandledErrors" not in capsys.readouterr().out
+
+
+def test_any_routes_unexpected_error_is_a_500_counted_under_its_function_and_error_type(aws, capsys):
+    result = invoke_fresh_app(raise_(KeyError("x")), function_name="OwnFunction", path="/api/bug")
+
+    body = assert_problem(result, 500, "/api/bug")
+    assert body["detail"] == "An unexpected error occurred."
+    [metric] = [line for line in emf_lines(capsys.readouterr().out) if "UnhandledErrors" in line]
+    assert (metric["function"], metric["error"], metric["UnhandledErrors"]) == ("OwnFunction", "KeyError", [1.0])
 
 
 def test_the_functions_timeouts_leave_room_for_an_aws_call():

@@ -71,6 +71,18 @@ def test_two_creates_make_two_posts(create_post):
     assert fetch_post(second["id"]).json()["title"] == "two"
 
 
+def test_a_create_never_overwrites_a_post_that_has_its_id(create_post, monkeypatch):
+    """A UUID drawn twice (a broken random source) must not replace another author's post."""
+    first = create_post(author="alice", title="first")
+    event = load_event("posts_create/post.json", headers={"authorization": bearer("mallory")}, body={"title": "x"})
+    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(first["id"]))
+
+    assert invoke("posts_create", event).status != 201
+
+    assert fetch_post(first["id"]).json()["title"] == "first"
+    assert fetch_post(first["id"]).json()["author_id"] == "alice"
+
+
 def test_put_replaces_title_and_content_and_bumps_the_version(create_post):
     post = create_post(author="alice", title="Old", content="Old content")
 

@@ -6,6 +6,7 @@ and processes; these pin the rules: the window's arithmetic, who counts as a cli
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from typing import Any
@@ -16,7 +17,7 @@ from botocore.exceptions import ClientError
 from apikit import ratelimit
 from apikit.app import SECURITY_HEADERS
 from apikit.ratelimit import Limit, client_address, count, parse_limit
-from tests.conftest import _client, assert_problem, bearer, invoke, load_event, load_function
+from tests.conftest import _client, assert_problem, bearer, invoke, invoke_fresh_app, load_event, load_function
 
 # --- the configuration ----------------------------------------------------------------------------------
 
@@ -336,6 +337,20 @@ def test_login_is_limited_per_email_from_any_address(aws, monkeypatch):
     assert login("grace@example.com", "198.51.100.3").status == 401
 
 
+def test_the_per_email_counter_keeps_only_a_hash_of_the_address_under_its_own_name(aws, monkeypatch):
+    """An operator lifting one account's lockout deletes `<group>#email#<sha256 of the address>#...`; the table
+    never holds the address itself."""
+    monkeypatch.setenv("RATE_LIMIT_PER_EMAIL", "5/hour")
+    event = load_event("auth_login/post.json", body={"email": "ada@example.com", "password": "wrong password!"})
+
+    assert invoke("auth_login", event).status == 401
+
+    keys = [item["pk"]["S"] for item in _client("dynamodb").scan(TableName="RateLimitTable")["Items"]]
+    [email_key] = [key for key in keys if "#email#" in key]
+    assert email_key.split("#email#")[1].startswith(hashlib.sha256(b"ada@example.com").hexdigest() + "#3600#")
+    assert not any("example.com" in key for key in keys)
+
+
 # --- what every response carries ------------------------------------------------------------------------
 
 
@@ -386,6 +401,16 @@ def test_a_containers_first_invocation_publishes_the_cold_start_metric_and_later
 
     assert published_metrics(first)["ColdStart"] == ("Count", 1.0)
     assert "ColdStart" not in metric_names(second)
+
+
+def test_every_handler_make_handler_makes_publishes_the_cold_start_metric(aws, monkeypatch, capsys):
+    from aws_lambda_powertools.metrics.provider import cold_start
+
+    monkeypatch.setattr(cold_start, "is_cold_start", True)  # a new container
+
+    assert invoke_fresh_app(dict).status == 200
+
+    assert published_metrics(capsys.readouterr().out)["ColdStart"] == ("Count", 1.0)
 
 
 def test_security_headers_and_no_store_are_on_every_answer_unless_the_route_opts_in(aws):

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from apikit.config import get_settings
 from apikit.errors import Forbidden, NotFound, PreconditionFailed
-from apikit.repositories import dynamodb
+from apikit.repositories import dynamodb, error_code
 from apikit.repositories.pages import query_page
 from apikit.validation import MULTILINE, NOT_BLANK
 
@@ -262,7 +262,7 @@ class PostsRepository:
                 TableName=self.table, ReturnValuesOnConditionCheckFailure="ALL_OLD", **request
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if error_code(error) != "ConditionalCheckFailedException":
                 raise
             # DynamoDB hands back the item as it was, so the reason costs no extra read.
             raise _ConditionFailed(error.response.get("Item")) from error
