@@ -94,6 +94,26 @@ def _check_expressions(params: dict[str, Any], where: str) -> None:
                 raise DynamoDBWouldRefuse(f"{where}: IN with {count} operands, over DynamoDB's {MAX_IN_OPERANDS}")
 
 
+def _check_numbers(value: Any, where: str) -> None:
+    """Every N (and NS member) must be a number as DynamoDB reads one: moto stores "None" or "" without a word."""
+    if isinstance(value, list):
+        for member in value:
+            _check_numbers(member, where)
+    elif isinstance(value, dict):
+        for kind, content in value.items():
+            numbers = [content] if kind == "N" else content if kind == "NS" else None
+            if numbers is None:
+                _check_numbers(content, where)
+                continue
+            for number in numbers:
+                try:
+                    finite = isinstance(number, str) and Decimal(number).is_finite()
+                except ArithmeticError:
+                    finite = False
+                if not finite:
+                    raise DynamoDBWouldRefuse(f"{where}: {number!r} is not a number DynamoDB takes")
+
+
 def check(operation: str, params: dict[str, Any], schemas: dict[str, dict[str, str]]) -> None:
     """Raise DynamoDBWouldRefuse if DynamoDB would refuse this request (`params` as the client was called)."""
     if operation == "TransactWriteItems":
@@ -108,6 +128,8 @@ def check(operation: str, params: dict[str, Any], schemas: dict[str, dict[str, s
     schema = schemas.get(f"{table}/{params['IndexName']}" if "IndexName" in params else table, {})
     where = f"{operation} on {table}"
     _check_expressions(params, where)
+    for field in ("Key", "Item", "ExpressionAttributeValues", "ExclusiveStartKey"):
+        _check_numbers(params.get(field), f"{where} {field}")
     for field in ("Key", "ExclusiveStartKey"):
         if field in params:
             # ExclusiveStartKey holds the table's key and, on an index, the index's key too.

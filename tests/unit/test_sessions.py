@@ -4,6 +4,7 @@ throttle, an absolute lifetime refresh never extends, and a login that reads wha
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -449,14 +450,23 @@ def test_a_response_lost_after_the_rotation_is_retried_into_the_same_session(aws
     assert len(tokens()) == 3  # one rotation, written once
 
 
-def test_a_conflict_with_a_request_that_spent_the_token_gets_its_successor(aws):
-    """DynamoDB cancels one of two transactions on one item (TransactionConflict): if the other won, share it."""
+@pytest.mark.parametrize(
+    "reasons",
+    [
+        ("TransactionConflict", "None", "None"),
+        ("TransactionConflict", "TransactionConflict", "None"),
+        ("None", "ThrottlingError", "None"),  # cancelled for a throttle while the other tab spent the token
+    ],
+)
+def test_a_cancelled_rotation_while_another_request_spent_the_token_gets_its_successor(aws, reasons):
+    """DynamoDB cancels one of two transactions on one item (TransactionConflict), or this one for a throttle, as
+    the other spends the token: if the other won, share its successor rather than answering 503."""
     first = refresh_cookie(signup())
     racing: list[Any] = []
 
     def other_tab_wins(params: dict[str, Any]) -> Any:
         racing.append(refresh(first))
-        return dynamodb_error("TransactionCanceledException", "TransactionConflict", "None", "None")
+        return dynamodb_error("TransactionCanceledException", *reasons)
 
     with before("TransactWriteItems", once(other_tab_wins)):
         losing = refresh(first)
@@ -486,6 +496,36 @@ def test_any_other_dynamodb_failure_logs_nobody_out(aws, error, reasons, status)
     assert_problem(failed, status)
     assert families()[0]["revoked"] == {"BOOL": False}
     assert refresh(first).status == 200
+
+
+def test_a_token_from_before_login_at_was_recorded_counts_its_session_from_its_first_refresh(aws, clock):
+    """Sessions written before the absolute lifetime existed have no login_at: they refresh, and start counting."""
+    from apikit.repositories import dynamodb
+
+    first = refresh_cookie(signup())
+    for item in session_items():  # as an older version wrote them
+        dynamodb().update_item(TableName="SessionsTable", Key={"pk": item["pk"]}, UpdateExpression="REMOVE login_at")
+    clock.advance(DAY)
+
+    rotated = refresh(first)
+
+    assert rotated.status == 200
+    [family] = families()
+    assert int(family["login_at"]["N"]) == int(clock.now)
+    assert int(family["expires_at"]["N"]) == int(clock.now) + 30 * DAY
+    assert refresh(refresh_cookie(rotated)).status == 200
+
+
+def test_a_spent_tokens_successor_is_stored_as_every_version_reads_it(aws):
+    """The successor is kept XOR HMAC-SHA256(spent token, "refresh-token-successor"): a token spent before a deploy
+    and presented again after it must still get its successor, so this layout is fixed."""
+    first = refresh_cookie(signup())
+    second = refresh_cookie(refresh(first))
+
+    spent = next(item for item in tokens() if item["used"]["BOOL"])
+    pad = hmac.digest(first.encode(), b"refresh-token-successor", "sha256")
+    unwrapped = bytes(a ^ b for a, b in zip(spent["successor"]["B"], pad, strict=True))
+    assert base64.urlsafe_b64encode(unwrapped).decode().rstrip("=") == second
 
 
 def test_a_family_revoked_while_rotating_is_401_without_more_writes(aws):

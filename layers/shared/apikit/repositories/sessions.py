@@ -186,8 +186,8 @@ class SessionsRepository:
                 return self._spent_again(token, on_token["Item"], now)
             if on_family.get("Code") == "ConditionalCheckFailed":  # revoked or ended since: nothing to revoke
                 raise invalid_refresh_token() from error
-            if any(reason.get("Code") == "TransactionConflict" for reason in reasons):
-                # Another request is spending this token right now: if it has, its successor is this one's too.
+            if reasons:  # cancelled (a conflict, a throttle): another request may have spent this token meanwhile,
+                # and then its successor is this one's too.
                 again = self._token_item(token)
                 if again is not None and again["used"]["BOOL"]:
                     return self._spent_again(token, again, now)
