@@ -44,6 +44,8 @@ def warning(app: App, logical_id: str) -> str:
 
 
 def test_an_openapi_definition_body_is_served_with_the_events_that_name_its_api():
+    """AWS, not sam local: an integration without payloadFormatVersion is not served (sam local takes it as 2.0;
+    AWS requires it). https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html"""
     app = load_app(FORMS / "openapi-body" / "template.yaml")
 
     assert routes(app) == {
@@ -58,6 +60,9 @@ def test_an_openapi_definition_body_is_served_with_the_events_that_name_its_api(
 
 
 def test_a_definition_uri_file_is_served_as_aws_imports_it_and_events_add_nothing_to_it():
+    """AWS, not sam local: SAM adds HttpApi events to a DefinitionBody only, and leaves a DefinitionUri file's
+    intrinsic functions as they are (sam local serves the events and resolves them, docs/sam-local.md).
+    https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-resource-httpapi.html#sam-httpapi-definitionuri"""
     app = load_app(FORMS / "openapi-uri" / "template.yaml")
 
     assert routes(app) == {
@@ -70,6 +75,8 @@ def test_a_definition_uri_file_is_served_as_aws_imports_it_and_events_add_nothin
 
 
 def test_cdk_synthesized_cloudformation_serves_its_routes_with_the_functions_asset():
+    """AWS, not sam local: an AWS::ApiGatewayV2::Stage's variables are its StageVariables (sam local reads Variables,
+    a REST stage's property). https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-apigatewayv2-stage.html"""
     app = load_app(FORMS / "cdk" / "ApiStack.template.json")
 
     api = "httpapiexampleFD2D0249"
@@ -216,6 +223,9 @@ Resources:
 
 
 def test_a_definitions_authorizers_guard_its_routes_and_what_cannot_be_enforced_is_not_served(tmp_path):
+    """AWS, not sam local: a jwt authorizer in a definition guards its routes (sam local stops at it, and serves a
+    CloudFormation JWT authorizer's routes open).
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-authorizer.html"""
     app = write(tmp_path, SECURED_DEFINITION)
 
     guards = {route.path: (route.authorizer, route.scopes) for route in app.routes}
@@ -631,6 +641,9 @@ def test_an_include_transform_reads_its_file_and_resolves_its_intrinsics(tmp_pat
 
 
 def test_a_definition_integration_wins_over_an_event_for_the_same_route_as_sam_keeps_it(tmp_path):
+    """AWS, not sam local: SAM keeps the definition's integration where an HttpApi event names the same path and
+    method (sam local keeps the later resource's).
+    https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-property-function-httpapi.html"""
     app = write(
         tmp_path,
         """
