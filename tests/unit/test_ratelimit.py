@@ -337,13 +337,31 @@ def test_login_is_limited_per_email_from_any_address(aws, monkeypatch):
     assert login("grace@example.com", "198.51.100.3").status == 401
 
 
-def test_the_per_email_counter_keeps_only_a_hash_of_the_address_under_its_own_name(aws, monkeypatch):
+def test_signup_is_limited_per_email_from_any_address(aws, monkeypatch):
+    monkeypatch.setenv("RATE_LIMIT", "100/minute")
+    monkeypatch.setenv("RATE_LIMIT_PER_EMAIL", "2/hour")
+
+    def signup(email: str, source_ip: str) -> Any:
+        body = {"email": email, "password": "a long enough password", "name": "Ada"}
+        event = load_event("auth_signup/post.json", body=body)
+        event["requestContext"]["http"]["sourceIp"] = source_ip
+        return invoke("auth_signup", event)
+
+    assert [signup("ada@example.com", f"198.51.100.{n}").status for n in (1, 2)] == [201, 409]
+    assert_problem(signup("ada@example.com", "198.51.100.3"), 429)
+    assert signup("grace@example.com", "198.51.100.3").status == 201
+
+
+@pytest.mark.parametrize(("function", "status"), [("auth_login", 401), ("auth_signup", 201)])
+def test_the_per_email_counter_keeps_only_a_hash_of_the_address_under_its_own_name(aws, monkeypatch, function, status):
     """An operator lifting one account's lockout deletes `<group>#email#<sha256 of the address>#...`; the table
     never holds the address itself."""
     monkeypatch.setenv("RATE_LIMIT_PER_EMAIL", "5/hour")
-    event = load_event("auth_login/post.json", body={"email": "ada@example.com", "password": "wrong password!"})
+    body = {"email": "ada@example.com", "password": "wrong password!", "name": "Ada"}
+    if function == "auth_login":
+        del body["name"]
 
-    assert invoke("auth_login", event).status == 401
+    assert invoke(function, load_event(f"{function}/post.json", body=body)).status == status
 
     keys = [item["pk"]["S"] for item in _client("dynamodb").scan(TableName="RateLimitTable")["Items"]]
     [email_key] = [key for key in keys if "#email#" in key]
