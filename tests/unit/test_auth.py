@@ -6,6 +6,7 @@ import io
 import json
 import re
 import time
+import uuid
 from datetime import UTC, datetime
 
 import jwt
@@ -79,6 +80,14 @@ def test_signup_creates_the_account_and_starts_a_session(aws):
     assert claims["nbf"] == claims["iat"]
     assert claims["jti"]
     refresh_cookie(result)  # exactly the attributes the contract names
+
+
+def test_each_account_gets_an_id_of_its_own(aws):
+    first, second = signup(email="ada@example.com").json()["user"], signup(email="grace@example.com").json()["user"]
+
+    assert first["id"] != second["id"]
+    assert str(uuid.UUID(first["id"])) == first["id"]
+    assert login(email="grace@example.com").json()["user"] == second
 
 
 @pytest.mark.parametrize(

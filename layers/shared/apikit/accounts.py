@@ -198,8 +198,9 @@ def current_user(user_id: str) -> User:
 
 
 def token_response(tokens: TokenResponse, refresh_token: str, status: int = HTTPStatus.OK) -> Response[str]:
-    """Tokens in the body, the refresh token only in its HttpOnly cookie; never cached (RFC 6749 section 5.1)."""
+    """Tokens in the body, the refresh token only in its HttpOnly cookie; never cached (RFC 6749 section 5.1):
+    `Cache-Control: no-store` is what make_handler puts on every answer that does not opt in to caching."""
     cookie = session_cookie(
         REFRESH_COOKIE, refresh_token, REFRESH_COOKIE_PATH, get_settings().refresh_token_ttl_seconds
     )
-    return json_response(tokens, status, headers={"Cache-Control": "no-store"}, cookies=[cookie])
+    return json_response(tokens, status, cookies=[cookie])
