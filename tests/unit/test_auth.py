@@ -112,6 +112,25 @@ def test_signup_rejects_invalid_input_with_422(aws, changes, location):
     assert location in [error["loc"] for error in result.json()["errors"]]
 
 
+@pytest.mark.parametrize(
+    ("email", "message"),
+    [
+        # email-validator's reason, less its parenthesised detail ("(Invalid A-label)", which may quote the input).
+        pytest.param("ada@xn--zz.com", "Value error, The part after the @-sign is not valid IDNA.", id="idna"),
+        # NFKC makes the full-width at sign "@" for the validator, but the documented pattern has an ASCII one.
+        pytest.param(
+            "ada\uff20example.com", "Value error, not an address of the documented pattern", id="full-width-at"
+        ),
+    ],
+)
+def test_an_email_refused_says_why_without_quoting_it(aws, email, message):
+    result = signup(email=email)
+
+    assert result.status == 422
+    [error] = result.json()["errors"]
+    assert (error["loc"], error["msg"]) == (["body", "email"], message)
+
+
 def test_the_longest_email_password_and_name_sign_up_and_the_same_log_in(aws):
     assert len(LONGEST_EMAIL) == 254
     assert len(TOO_LONG_EMAIL) == 255

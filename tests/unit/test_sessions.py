@@ -206,7 +206,7 @@ def test_a_refresh_token_works_in_its_last_second_and_not_at_its_expiry(aws, clo
 
     settings(REFRESH_TOKEN_TTL_SECONDS="3600")  # under the session's 30 days: the token's own expiry is what ends it
     user_id = signup().json()["user"]["id"]
-    last_second, idle, spent = (sessions.start(user_id).refresh_token for _ in range(3))  # three logins at once
+    last_second, idle, spent = (sessions.start(user_id) for _ in range(3))  # three logins at once
     clock.advance(1)
     [cookie] = refresh(spent).cookies  # Max-Age=3600: not the contract's cookie that refresh_cookie() reads
     successor = cookie.split(";")[0].removeprefix("refresh_token=")
@@ -317,6 +317,16 @@ def test_the_grace_window_is_configurable(aws, clock, settings):
 
     assert refresh(first).status == 401
     assert refresh(successor).status == 401
+
+
+def test_a_new_session_records_its_user_and_its_login_time(aws, clock):
+    """What an operator reads to end one user's sessions, and what caps the session's lifetime."""
+    user_id = signup().json()["user"]["id"]
+
+    [family], [token] = families(), tokens()
+    assert family["user_id"] == token["user_id"] == {"S": user_id}
+    assert family["login_at"] == token["login_at"] == {"N": str(int(clock.now))}
+    assert family["revoked"] == {"BOOL": False}
 
 
 def test_the_table_holds_no_usable_refresh_token(aws):

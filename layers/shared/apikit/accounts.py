@@ -139,8 +139,7 @@ sessions = SessionsRepository()
 
 
 def _tokens(user: User) -> tuple[TokenResponse, str]:
-    session = sessions.start(user.id)
-    return _response(user), session.refresh_token
+    return _response(user), sessions.start(user.id)
 
 
 def _response(user: User) -> TokenResponse:
