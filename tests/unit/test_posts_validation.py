@@ -257,6 +257,26 @@ def test_a_missing_or_wrong_content_type_is_415(send, method, content_type):
     send.assert_nothing_written()
 
 
+def test_a_415_names_every_media_type_the_operation_takes(send):
+    one = assert_problem(send("POST", VALID, headers={"content-type": "text/plain"}), 415)["detail"]
+    two = assert_problem(send("PATCH", VALID, headers={"content-type": "text/plain"}), 415)["detail"]
+
+    assert one == "Content-Type must be application/json."
+    assert two == "Content-Type must be application/merge-patch+json or application/json."
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16-le"])
+def test_a_lone_surrogate_in_the_bodys_bytes_is_a_422_on_its_field_not_a_400(send, encoding):
+    """The bytes are read as json.loads reads them (surrogatepass), so the model names the string it cannot take."""
+    raw = '{"title": "a\ud800b", "content": ""}'.encode(encoding, "surrogatepass")
+
+    result = send("POST", base64.b64encode(raw).decode(), isBase64Encoded=True)
+
+    body = assert_problem(result, 422)
+    assert [(error["loc"], error["type"]) for error in body["errors"]] == [(["body", "title"], "string_unicode")]
+    send.assert_nothing_written()
+
+
 @pytest.mark.parametrize("method", ["POST", "PUT"])
 def test_merge_patch_is_only_for_patch(send, method):
     result = send(method, VALID, headers={"content-type": "application/merge-patch+json"})

@@ -274,6 +274,7 @@ def test_a_title_of_only_spaces_is_422(create_post, document, method, title):
     result = post({"title": title, "content": "x"}, method, post_id)
 
     assert_field_error(result, ["body", "title"], "string_blank")
+    assert result.json()["errors"][0]["msg"] == "String should have a character that is not a space"
     assert not fits(document, model("PostInput"), {"title": title, "content": "x"})
 
 

@@ -49,6 +49,6 @@ def problem_response(
         "instance": instance,
         **(extra or {}),
     }
-    # Never cached, by a browser or by CloudFront (which would otherwise keep a 4xx for 10 s by default).
-    headers = {"Cache-Control": "no-store", **(headers or {})}
-    return Response(status_code=status, content_type=PROBLEM_JSON, body=_dumps(body), headers=headers)
+    # Never cached, by a browser or by CloudFront (which would otherwise keep a 4xx for 10 s by default): no-store is
+    # what apikit.app.make_handler puts on every answer without a Cache-Control of its own.
+    return Response(status_code=status, content_type=PROBLEM_JSON, body=_dumps(body), headers=headers or {})
