@@ -312,6 +312,21 @@ def test_a_malformed_multipart_body_is_a_400(s3, content_type, mutilate):
     assert keys(s3) == []
 
 
+@pytest.mark.parametrize("body", [None, ""], ids=["absent", "empty"])
+def test_a_form_without_a_body_is_a_400_saying_it_ends_before_its_closing_boundary(s3, body):
+    event = load_event(
+        "uploads_create/post.json",
+        headers={"authorization": bearer("alice"), "content-type": "multipart/form-data; boundary=abc"},
+        body=body,
+        isBase64Encoded=False,
+    )
+
+    problem = assert_problem(invoke("uploads_create", event), 400, "/api/uploads")
+
+    assert problem["detail"] == "The multipart/form-data body is truncated: its closing boundary is missing."
+    assert keys(s3) == []
+
+
 def test_a_json_body_is_a_415(s3):
     event = load_event(
         "uploads_create/post.json",
