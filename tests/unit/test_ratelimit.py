@@ -421,6 +421,18 @@ def test_a_containers_first_invocation_publishes_the_cold_start_metric_and_later
     assert "ColdStart" not in metric_names(second)
 
 
+def test_of_two_limits_with_as_much_left_the_headers_name_the_one_that_resets_later(monkeypatch):
+    """The tightest limit: least remaining, then the longest wait (a client told "reset in 10 s" would retry into the
+    other limit)."""
+    hourly = ratelimit.Decision(Limit(10, 3600), hits=4, reset_seconds=1800)
+    minutely = ratelimit.Decision(Limit(6, 60), hits=0, reset_seconds=10)
+    monkeypatch.setattr(ratelimit, "decisions", [minutely, hourly])
+
+    assert ratelimit.response_headers()["RateLimit-Policy"] == "10;w=3600"
+    monkeypatch.setattr(ratelimit, "decisions", [hourly, minutely])
+    assert ratelimit.response_headers()["RateLimit-Reset"] == "1800"
+
+
 def test_every_handler_make_handler_makes_publishes_the_cold_start_metric(aws, monkeypatch, capsys):
     from aws_lambda_powertools.metrics.provider import cold_start
 
