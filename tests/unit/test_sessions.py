@@ -538,6 +538,25 @@ def test_a_spent_tokens_successor_is_stored_as_every_version_reads_it(aws):
     assert base64.urlsafe_b64encode(unwrapped).decode().rstrip("=") == second
 
 
+def test_a_token_deleted_by_ttl_while_rotating_is_401_without_more_writes(aws):
+    """Read unspent, then gone when the rotation is written (DynamoDB's TTL deleted it): the caller must log in."""
+    from apikit.repositories import dynamodb
+
+    first = refresh_cookie(signup())
+    [token] = tokens()
+
+    def expire(params: dict[str, Any]) -> None:
+        dynamodb().delete_item(TableName="SessionsTable", Key={"pk": token["pk"]})
+
+    with before("TransactWriteItems", once(expire)):
+        result = refresh(first)
+
+    assert result.status == 401
+    assert 'error="invalid_token"' in result.headers["www-authenticate"]
+    assert tokens() == []
+    assert families()[0]["revoked"] == {"BOOL": False}
+
+
 def test_a_family_revoked_while_rotating_is_401_without_more_writes(aws):
     first = refresh_cookie(signup())
 
