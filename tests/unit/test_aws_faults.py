@@ -236,9 +236,10 @@ def test_a_clients_own_config_is_merged_with_the_layers():
 
     from apikit import aws
 
-    config = aws.client("s3", Config(signature_version="s3v4")).meta.config
+    config = aws.client("s3", Config(signature_version="s3v4", s3={"addressing_style": "path"})).meta.config
 
     assert config.signature_version == "s3v4"
+    assert config.s3 == {"addressing_style": "path"}  # not a default: only the merge puts it there
     assert (config.connect_timeout, config.read_timeout) == (aws.CONNECT_TIMEOUT_SECONDS, aws.READ_TIMEOUT_SECONDS)
     assert config.retries == {"mode": "standard", "total_max_attempts": 3}
 

@@ -74,10 +74,13 @@ def test_two_creates_make_two_posts(create_post):
 def test_a_create_never_overwrites_a_post_that_has_its_id(create_post, monkeypatch):
     """A UUID drawn twice (a broken random source) must not replace another author's post."""
     first = create_post(author="alice", title="first")
-    event = load_event("posts_create/post.json", headers={"authorization": bearer("mallory")}, body={"title": "x"})
+    body = {"title": "second", "content": ""}
+    event = load_event("posts_create/post.json", headers={"authorization": bearer("mallory")}, body=body)
     monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(first["id"]))
 
-    assert invoke("posts_create", event).status != 201
+    result = invoke("posts_create", event)
+
+    assert result.status == 500  # the write is refused; nothing the client sent was wrong
 
     assert fetch_post(first["id"]).json()["title"] == "first"
     assert fetch_post(first["id"]).json()["author_id"] == "alice"
