@@ -155,6 +155,17 @@ class Result:
     cookies: list[str]
     raw: dict[str, Any]
 
+    @classmethod
+    def of(cls, response: dict[str, Any]) -> Result:
+        """A handler's answer, its header names lower-cased."""
+        return cls(
+            status=response["statusCode"],
+            headers={key.lower(): value for key, value in response.get("headers", {}).items()},
+            body=response.get("body", ""),
+            cookies=response.get("cookies", []),
+            raw=response,
+        )
+
     def json(self) -> Any:
         return json.loads(self.body)
 
@@ -162,14 +173,7 @@ class Result:
 def invoke(function: str, event: dict[str, Any], context: LambdaContext | None = None) -> Result:
     """Call the function's handler, by default with 10 s left in the invocation (the template's Timeout)."""
     context = context or LambdaContext("test-function", 512, 10)
-    response = load_function(function).lambda_handler(event, context)
-    return Result(
-        status=response["statusCode"],
-        headers={key.lower(): value for key, value in response.get("headers", {}).items()},
-        body=response.get("body", ""),
-        cookies=response.get("cookies", []),
-        raw=response,
-    )
+    return Result.of(load_function(function).lambda_handler(event, context))
 
 
 def invoke_fresh_app(
@@ -185,14 +189,7 @@ def invoke_fresh_app(
     app.get(path)(answer)
     event = load_event("health/get.json", path=path)
     event["routeKey"] = f"GET {path}"
-    response = make_handler(app)(event, LambdaContext(function_name, 512, 10))
-    return Result(
-        status=response["statusCode"],
-        headers={key.lower(): value for key, value in response.get("headers", {}).items()},
-        body=response.get("body", ""),
-        cookies=response.get("cookies", []),
-        raw=response,
-    )
+    return Result.of(make_handler(app)(event, LambdaContext(function_name, 512, 10)))
 
 
 def bearer(user_id: str) -> str:
