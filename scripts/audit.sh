@@ -15,7 +15,9 @@ baseline=$(mktemp)
 trap 'rm -f "$baseline"' EXIT
 cp .secrets.baseline "$baseline"
 status=0
-git ls-files -z -- . ":!.secrets.baseline" | xargs -0 "$tools/bin/detect-secrets-hook" --baseline "$baseline" || status=$?
+# The files as arguments of one call, not through xargs, which would turn the hook's exit 3 into its own 123.
+mapfile -d '' tracked < <(git ls-files -z -- . ":!.secrets.baseline")
+"$tools/bin/detect-secrets-hook" --baseline "$baseline" "${tracked[@]}" || status=$?
 if [ "$status" -ne 0 ] && [ "$status" -ne 3 ]; then
   echo "error: detect-secrets found the secrets above. Remove them (and rotate them if they were real), or, for a" \
        "false positive, add '# pragma: allowlist secret' to its line or run" \
