@@ -320,9 +320,7 @@ class Gateway:
         authorizer = api.authorizers.get(route.authorizer) if api is not None else None
         if api is None or authorizer is None:  # guarded by an authorizer that is not there: never open it silently
             return server_error(f"{route.api} has no authorizer {route.authorizer!r}")
-        query: dict[str, list[str]] = {}
-        for name, value in parse_qsl(raw_query, keep_blank_values=True):
-            query.setdefault(name, []).append(value)
+        query = query_values(raw_query)
         context = self.context_variables(request, raw_path, route, apigw_request_id)
         view = RequestView(headers, query, api.stage_variables, context)
         if authorizer.kind == "JWT":
@@ -444,9 +442,7 @@ class Gateway:
         headers["x-forwarded-port"] = [str(request.port)]
         headers["x-forwarded-proto"] = ["http"]
         headers.setdefault("x-amzn-trace-id", [trace_id()])
-        query: dict[str, list[str]] = {}
-        for key, value in parse_qsl(raw_query, keep_blank_values=True):
-            query.setdefault(key, []).append(value)
+        query = query_values(raw_query)
         text = body_text(body, ",".join(headers.get("content-type", [])))
         host = headers.get("host", [f"127.0.0.1:{request.port}"])[-1]
         domain = host.rsplit(":", 1)[0] if not host.endswith("]") else host
@@ -606,6 +602,14 @@ def request_headers(request: HttpRequest) -> dict[str, list[str]]:
     for name, value in request.headers:
         headers.setdefault(name, []).append(value)
     return headers
+
+
+def query_values(raw_query: str) -> dict[str, list[str]]:
+    """Each query parameter's values in the order sent, blank ones kept."""
+    query: dict[str, list[str]] = {}
+    for name, value in parse_qsl(raw_query, keep_blank_values=True):
+        query.setdefault(name, []).append(value)
+    return query
 
 
 def first(headers: dict[str, list[str]], name: str) -> str | None:
