@@ -90,6 +90,10 @@ stripe-event: $(VENV)/.installed ## sign a sample Stripe event and send it to ma
 	@[ -n "$(TYPE)" ] || { echo "usage: make stripe-event TYPE=checkout.session.completed [URL=http://127.0.0.1:3001] [ARGS='--fresh --user alice']" >&2; exit 1; }
 	@$(PY) scripts/stripe_event.py $(TYPE) $(if $(URL),--url $(URL)) $(ARGS)
 
+.PHONY: backfill-list-shards
+backfill-list-shards: $(VENV)/.installed ## give every post its ByShard partition (docs/scale.md): ARGS="--stack NAME [--dry-run]"
+	@$(PY) scripts/backfill_list_shards.py $(ARGS)
+
 .PHONY: token
 token: $(VENV)/.installed ## print a local access token: make token USER_ID=alice
 	@$(PY) -m devserver token $(or $(USER_ID),alice)

@@ -217,12 +217,12 @@ def warm_and_calls(iterations: int, repeats: int) -> tuple[list[dict[str, Any]],
     from apikit.auth import issue_access_token
     from apikit.logging import logger
     from apikit.repositories import dynamodb
-    from devserver.template import create_tables, load_template
+    from devserver.template import create_tables, load_template, table_properties
 
     logger.setLevel("WARNING")  # measure the code path, not a JSON line per call to a terminal
     warm_rows, call_rows = [], []
     with mock_aws():
-        create_tables(boto3.client("dynamodb"), load_template(ROOT / "template.yaml"))
+        create_tables(boto3.client("dynamodb"), table_properties(load_template(ROOT / "template.yaml")))
         from apikit import keys
 
         signing_key = keys.new_signing_key()

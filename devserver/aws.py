@@ -20,7 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 
 from devserver.runtime import DUMMY_CREDENTIALS
-from devserver.template import App, create_tables, load_template
+from devserver.template import App, create_tables
 
 
 def free_port() -> int:
@@ -90,13 +90,7 @@ class LocalAws:
 
     def create_resources(self, app: App, secret_values: dict[str, str]) -> None:
         existing = set(self.dynamodb.list_tables().get("TableNames", []))
-        template = load_template(app.path)
-        template["Resources"] = {
-            logical_id: resource
-            for logical_id, resource in template.get("Resources", {}).items()
-            if not (resource.get("Type") == "AWS::DynamoDB::Table" and logical_id in existing)
-        }
-        create_tables(self.dynamodb, template)
+        create_tables(self.dynamodb, {name: spec for name, spec in app.tables.items() if name not in existing})
         buckets = {bucket["Name"] for bucket in self.s3.list_buckets().get("Buckets", [])}
         for name in app.buckets.values():
             if name not in buckets:

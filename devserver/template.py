@@ -233,11 +233,21 @@ def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str,
     }
 
 
-def create_tables(dynamodb: Any, template: dict[str, Any]) -> list[str]:
-    """Create every AWS::DynamoDB::Table, named after its logical id as `sam local` resolves `!Ref`."""
+def table_properties(
+    template: dict[str, Any], parameter_overrides: dict[str, str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Every AWS::DynamoDB::Table's properties by logical id, with its conditions (an index kept by `!If`) resolved."""
+    resolver = Resolver(template, parameter_overrides or {})
+    return {
+        logical_id: resolver.resolve(resource.get("Properties", {}))
+        for logical_id, resource in resources_of_type(template, "AWS::DynamoDB::Table").items()
+    }
+
+
+def create_tables(dynamodb: Any, tables: dict[str, dict[str, Any]]) -> list[str]:
+    """Create each table of `tables` (table_properties), named after its logical id as `sam local` resolves `!Ref`."""
     created = []
-    for logical_id, resource in resources_of_type(template, "AWS::DynamoDB::Table").items():
-        properties = resource["Properties"]
+    for logical_id, properties in tables.items():
         request: dict[str, Any] = {
             "TableName": logical_id,
             "AttributeDefinitions": properties["AttributeDefinitions"],
@@ -352,7 +362,7 @@ class App:
     functions: dict[str, Function]
     routes: list[Route]
     apis: dict[str, Api]
-    tables: dict[str, Any]  # logical id -> properties
+    tables: dict[str, Any]  # logical id -> properties, resolved
     buckets: dict[str, str]  # logical id -> bucket name
     secrets: dict[str, dict[str, Any]]  # logical id -> properties
     region: str = DEFAULT_REGION
@@ -613,10 +623,7 @@ def load_app(
         functions=functions,
         routes=routes,
         apis=authorizer_functions(apis, functions),
-        tables={
-            logical_id: resource.get("Properties", {})
-            for logical_id, resource in resources_of_type(template, "AWS::DynamoDB::Table").items()
-        },
+        tables=table_properties(template, parameter_overrides),
         buckets={logical_id: bucket_name(logical_id) for logical_id in resources_of_type(template, "AWS::S3::Bucket")},
         bucket_cors={
             bucket_name(logical_id): rules

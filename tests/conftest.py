@@ -19,7 +19,7 @@ import pytest
 from moto import mock_aws
 
 from apikit import keys
-from devserver.template import create_tables, load_template
+from devserver.template import create_tables, load_template, table_properties
 from devserver.worker import LambdaContext, load_module
 from tests import dynamodb_limits
 
@@ -72,7 +72,7 @@ def _template() -> dict[str, Any]:
 
 @functools.cache
 def _key_schemas() -> dict[str, dict[str, str]]:
-    return dynamodb_limits.key_schemas(_template())
+    return dynamodb_limits.key_schemas(table_properties(_template()))
 
 
 @functools.cache
@@ -95,7 +95,7 @@ def aws() -> Iterator[None]:
     # What DynamoDB would refuse and moto accepts (an IN of 101 operands, a 2 KB sort key) fails the test.
     dynamodb_limits.enforce_on(dynamodb(), _key_schemas())
     with mock_aws():
-        create_tables(_client("dynamodb"), _template())
+        create_tables(_client("dynamodb"), table_properties(_template()))
         _client("secretsmanager").create_secret(Name="JwtSigningKey", SecretString=SIGNING_KEY)
         _client("secretsmanager").create_secret(Name="JwtPublicKeys", SecretString=PUBLIC_KEYS)
         _client("secretsmanager").create_secret(Name="StripeWebhookSecret", SecretString=STRIPE_WEBHOOK_SECRET)

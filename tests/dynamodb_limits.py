@@ -31,13 +31,11 @@ class DynamoDBWouldRefuse(AssertionError):
     """The request breaks a DynamoDB limit: AWS would answer ValidationException, whatever moto says."""
 
 
-def key_schemas(template: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """{table or index name: {attribute: HASH|RANGE}} from template.yaml (tables are named by logical id here)."""
+def key_schemas(tables: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """{table or index name: {attribute: HASH|RANGE}} from template.yaml's tables (devserver.template.table_properties:
+    named by logical id here)."""
     schemas: dict[str, dict[str, str]] = {}
-    for logical_id, resource in template.get("Resources", {}).items():
-        if resource.get("Type") != "AWS::DynamoDB::Table":
-            continue
-        properties = resource.get("Properties", {})
+    for logical_id, properties in tables.items():
         schemas[logical_id] = {key["AttributeName"]: key["KeyType"] for key in properties.get("KeySchema", [])}
         for index in properties.get("GlobalSecondaryIndexes", []):
             schemas[f"{logical_id}/{index['IndexName']}"] = {

@@ -22,7 +22,7 @@ import requests
 from moto.dynamodb.models import DynamoDBBackend
 from moto.server import ThreadedMotoServer
 
-from devserver.template import create_tables, load_template
+from devserver.template import create_tables, load_template, table_properties
 from tests.conftest import PUBLIC_KEYS, ROOT, SIGNING_KEY, load_event, post_event
 
 WRITERS = 8
@@ -58,7 +58,9 @@ def dynamodb_endpoint(monkeypatch) -> Iterator[str]:
     reset = f"{endpoint}/moto-api/reset"
     requests.post(reset, timeout=10).raise_for_status()
     try:
-        create_tables(boto3.client("dynamodb", endpoint_url=endpoint), load_template(ROOT / "template.yaml"))
+        create_tables(
+            boto3.client("dynamodb", endpoint_url=endpoint), table_properties(load_template(ROOT / "template.yaml"))
+        )
         secrets = boto3.client("secretsmanager", endpoint_url=endpoint)
         secrets.create_secret(Name="JwtPublicKeys", SecretString=PUBLIC_KEYS)
         secrets.create_secret(Name="JwtSigningKey", SecretString=SIGNING_KEY)  # signup signs

@@ -11,6 +11,8 @@ from apikit.config import Settings, get_settings
 
 VARIABLES = {
     "posts_table": "POSTS_TABLE",
+    "posts_list_shards": "POSTS_LIST_SHARDS",
+    "posts_list_index": "POSTS_LIST_INDEX",
     "users_table": "USERS_TABLE",
     "sessions_table": "SESSIONS_TABLE",
     "orders_table": "ORDERS_TABLE",
@@ -27,6 +29,9 @@ VARIABLES = {
 }
 
 
+INTEGER_SUFFIXES = ("_seconds", "_bytes", "_shards")
+
+
 @pytest.fixture
 def fresh_settings() -> Iterator[None]:
     """get_settings() reads the environment once per process: read it again, and forget it for the next test."""
@@ -41,6 +46,8 @@ def test_every_setting_has_a_default_when_its_variable_is_unset(monkeypatch, fre
 
     assert get_settings() == Settings(
         posts_table="posts",
+        posts_list_shards=16,
+        posts_list_index="ByShard",
         users_table="users",
         sessions_table="sessions",
         orders_table="orders",
@@ -60,12 +67,12 @@ def test_every_setting_has_a_default_when_its_variable_is_unset(monkeypatch, fre
 def test_each_setting_is_read_from_its_own_variable(monkeypatch, fresh_settings):
     # A distinct value per variable, so a setting read from another's variable shows.
     for number, (field, variable) in enumerate(VARIABLES.items(), start=1):
-        monkeypatch.setenv(variable, str(1000 + number) if field.endswith(("_seconds", "_bytes")) else f"v-{field}")
+        monkeypatch.setenv(variable, str(1000 + number) if field.endswith(INTEGER_SUFFIXES) else f"v-{field}")
 
     settings = asdict(get_settings())
 
     for number, (field, _) in enumerate(VARIABLES.items(), start=1):
-        assert settings[field] == (1000 + number if field.endswith(("_seconds", "_bytes")) else f"v-{field}")
+        assert settings[field] == (1000 + number if field.endswith(INTEGER_SUFFIXES) else f"v-{field}")
 
 
 def test_the_environment_is_read_once_per_process(monkeypatch, fresh_settings):

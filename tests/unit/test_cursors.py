@@ -12,7 +12,9 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import re
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -58,6 +60,10 @@ def assert_invalid_cursor(result: Result) -> None:
 def hand_built(text: str) -> str:
     """What today's format let anyone write: base64url of the key, without padding."""
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def boto3_item(post_id: str) -> dict[str, Any]:
+    return _client("dynamodb").get_item(TableName="PostsTable", Key={"id": {"S": post_id}})["Item"]
 
 
 def dynamodb_key(**attributes: str) -> str:
@@ -174,8 +180,9 @@ def test_a_posts_cursor_built_by_hand_from_a_real_key_is_400(posts):
     # Exactly the LastEvaluatedKey DynamoDB would give after post 3: well formed, in the queried partition.
     post = posts[3]
 
+    shard = boto3_item(post["id"])["list_shard"]["S"]
     assert_invalid_cursor(
-        list_posts(limit="2", cursor=dynamodb_key(id=post["id"], entity="post", created_at=post["created_at"]))
+        list_posts(limit="2", cursor=dynamodb_key(id=post["id"], list_shard=shard, created_at=post["created_at"]))
     )
     assert_invalid_cursor(
         list_posts(
@@ -244,7 +251,9 @@ def test_a_cursor_signed_with_another_key_is_400(posts):
 
 # --- a cursor signed right holds a key of any length, and nothing but a key -------------------------------------
 
-POSTS = ("dynamodb", "PostsTable", "ByCreatedAt", "entity", "post")  # the context of GET /api/posts's cursors
+ALICES_POSTS = ("dynamodb", "PostsTable", "ByAuthor", "author_id", "alice")  # GET /api/posts?author=alice's cursors
+SHARDS = tuple(f"post#{number}" for number in range(16))
+ALL_POSTS = ("dynamodb-shards", "PostsTable", "ByShard", "list_shard", *SHARDS)  # GET /api/posts's, one per shard
 FILES_OF_ALICE = ("s3", BUCKET, "uploads/alice/")
 CREATED_AT = b"2026-11-27T10:00:00.000000Z"
 POST_ID = b"3f1c2a9e-8b7d-4e21-9a6f-0c5d2e7b1a44"
@@ -276,6 +285,20 @@ NO_POST_KEYS = [
     field(CREATED_AT) + len(POST_ID + b"!").to_bytes(2, "big") + POST_ID,  # a length past the end
     field(CREATED_AT) + field(b"\xff\xfe" + POST_ID),  # not UTF-8
 ]
+START, AFTER, DONE = b"\x00", b"\x01", b"\x02"  # a shard's position: from its newest, after a key, or done
+NO_POSITIONS = [
+    b"",  # no shard at all
+    START * 15,  # a shard missing
+    START * 17,  # a shard too many
+    START * 15 + b"\x03",  # no such state
+    AFTER + field(CREATED_AT) + START * 15,  # a key without its id
+    AFTER + field(CREATED_AT) + field(POST_ID) + field(b"post#0") + START * 15,  # a value too many
+    DONE * 16 + b"\x00",  # a byte past the last shard
+    AFTER + field(b"") + field(POST_ID) + START * 15,  # an empty value
+    AFTER + field(CREATED_AT) + field(b"x" * 1025) + START * 15,  # over DynamoDB's 1,024 bytes for a key
+    AFTER + field(CREATED_AT) + field(b"\xff\xfe" + POST_ID) + START * 15,  # not UTF-8
+    START * 15 + AFTER + field(CREATED_AT),  # the last shard's key cut short
+]
 NO_UPLOAD_KEYS = [
     b"{}",
     b"\xff\xfe",  # not UTF-8
@@ -292,12 +315,17 @@ def test_a_signed_cursor_whose_payload_is_no_key_of_its_list_is_400_not_500(post
     """Signed as the API signs, so each reaches the payload's decoding (one loop rather than a test per payload: a
     test's moto set-up costs more than its checks)."""
     for cursor, context in (
-        (next_cursor(list_posts(limit="2")), POSTS),
+        (next_cursor(list_posts(limit="2")), ALL_POSTS),
+        (next_cursor(list_posts(limit="2", author="alice")), ALICES_POSTS),
         (next_cursor(list_uploads("alice", limit="2")), FILES_OF_ALICE),
     ):
         assert signed(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))[:-16], context) == cursor
 
-    answers = [(payload, list_posts(limit="2", cursor=signed(payload, POSTS))) for payload in NO_POST_KEYS]
+    answers = [(payload, list_posts(limit="2", cursor=signed(payload, ALL_POSTS))) for payload in NO_POSITIONS]
+    answers += [
+        (payload, list_posts(limit="2", author="alice", cursor=signed(payload, ALICES_POSTS)))
+        for payload in NO_POST_KEYS
+    ]
     answers += [
         (payload, list_uploads("alice", limit="2", cursor=signed(payload, FILES_OF_ALICE)))
         for payload in NO_UPLOAD_KEYS
@@ -373,8 +401,8 @@ def test_a_cursor_that_is_a_signature_alone_is_400(aws):
     from apikit.repositories.pages import unopaque
 
     with pytest.raises(BadRequest, match=r"^The cursor is invalid\.$"):
-        unopaque(signed(b"", POSTS), POSTS)
-    assert unopaque(signed(b"x", POSTS), POSTS) == b"x"
+        unopaque(signed(b"", ALICES_POSTS), ALICES_POSTS)
+    assert unopaque(signed(b"x", ALICES_POSTS), ALICES_POSTS) == b"x"
 
 
 @pytest.mark.parametrize("cursor", ["A", "AAAAA", "caf\u00e9"], ids=["one-character", "five-characters", "not-ascii"])
@@ -402,10 +430,11 @@ def test_a_last_evaluated_key_of_another_index_or_partition_is_never_signed():
 
 
 def test_a_posts_cursor_is_short(posts):
-    # A page link stays readable: a post's cursor is its id and date (the partition is in the signature, not
-    # repeated), plus 128 bits of signature.
-    assert len(next_cursor(list_posts(limit="2"))) <= 120
+    # A page link stays readable: an author's cursor is a post's id and date (the partition is in the signature,
+    # not repeated), plus 128 bits of signature; all posts' holds a byte per shard, and that for each shard the
+    # page took posts from: two here, at most.
     assert len(next_cursor(list_posts(limit="2", author="alice"))) <= 120
+    assert len(next_cursor(list_posts(limit="2"))) <= math.ceil((16 + 2 * (2 + 27 + 2 + 36) + 16) * 4 / 3)
 
 
 def test_the_largest_cursors_the_api_gives_fit_the_query_parameter(aws):
@@ -435,6 +464,35 @@ def test_the_largest_cursors_the_api_gives_fit_the_query_parameter(aws):
     ):
         assert len(cursor) <= MAX_CURSOR
         assert answer(cursor).status == 200
+
+
+def test_an_all_posts_cursor_after_a_post_in_every_shard_fits_the_query_parameter(aws):
+    """The longest all-posts cursor: a position after a post in each of the 16 shards (two posts a shard, the newer
+    ones first), then the next page from it."""
+    from apikit.repositories.posts import shard_of
+
+    per_shard: dict[str, list[str]] = {shard: [] for shard in SHARDS}
+    for number in range(10_000):
+        post_id = str(uuid.UUID(int=number, version=4))
+        if len(per_shard[shard := shard_of(post_id, 16)]) < 2:
+            per_shard[shard].append(post_id)
+    for position, (shard, (newer, older)) in enumerate(per_shard.items()):
+        for post_id, minute in ((newer, 1), (older, 0)):
+            created_at = f"2026-11-27T10:0{minute}:{position:02}.000000Z"
+            item = {"id": post_id, "list_shard": shard, "title": "t", "content": "c", "author_id": "alice"}
+            item |= {"created_at": created_at, "updated_at": created_at}
+            _client("dynamodb").put_item(
+                TableName="PostsTable", Item={**{k: {"S": v} for k, v in item.items()}, "version": {"N": "1"}}
+            )
+
+    first = list_posts(limit="16")
+    cursor = next_cursor(first)
+    second = list_posts(limit="16", cursor=cursor)
+
+    assert len(cursor) <= MAX_CURSOR
+    assert [post["id"] for post in first.json()["items"]] == [newer for newer, _ in reversed(per_shard.values())]
+    assert [post["id"] for post in second.json()["items"]] == [older for _, older in reversed(per_shard.values())]
+    assert second.json()["next_cursor"] is None
 
 
 # --- the key: one secret, read by the three list functions only ---------------------------------------------------

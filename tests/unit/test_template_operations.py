@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
-from devserver.template import load_app, load_template, read_template, resources_of_type
+from devserver.template import load_app, load_template, read_template, resources_of_type, table_properties
 from tests.conftest import ROOT
 
 FUNCTION = "AWS::Serverless::Function"
@@ -96,10 +96,12 @@ def test_checkov_reads_the_loops_written_out_with_everything_else_as_it_was(tmp_
     assert read_template(tmp_path / "template.yaml")["Resources"] == load_template(ROOT / "template.yaml")["Resources"]
 
 
-def test_the_indexes_project_all_because_listing_returns_every_attribute_an_item_has(create_post):
-    """ALL is what listing needs while lists show whole items: an INCLUDE projection would copy the same bytes.
-    Write an attribute a list does not return and this fails: then project the index INCLUDE, under a new name
-    (DynamoDB cannot change an existing index's projection; one index added or removed per deploy)."""
+def test_each_index_projects_what_its_list_reads_and_a_post_carries_only_its_shard_besides_its_fields(create_post):
+    """ByShard lists all posts over 16 partitions and reads each page's posts in one BatchGetItem: KEYS_ONLY, so a
+    post's content is not copied into it. ByAuthor and ByUser give one partition's page whole: ALL, since an
+    INCLUDE projection would copy the same bytes. Write an attribute a list does not return and this fails: then
+    project that index INCLUDE, under a new name (DynamoDB cannot change an existing index's projection; one
+    index added or removed per deploy)."""
     from apikit.repositories.orders import CheckoutSession, Order, OrdersRepository
     from apikit.repositories.posts import Post
 
@@ -110,13 +112,37 @@ def test_the_indexes_project_all_because_listing_returns_every_attribute_an_item
     dynamodb = boto3.client("dynamodb")
     post_item = dynamodb.get_item(TableName="PostsTable", Key={"id": {"S": post["id"]}})["Item"]
     order_item = dynamodb.get_item(TableName="OrdersTable", Key={"id": {"S": "cs_1"}})["Item"]
-    tables = load_template(ROOT / "template.yaml")["Resources"]
+    tables = table_properties(load_template(ROOT / "template.yaml"))
 
-    assert set(post_item) == set(Post.model_fields) | {"entity"}  # ByCreatedAt's key; ByAuthor: ~10 bytes a post
+    assert set(post_item) == set(Post.model_fields) | {"list_shard"}  # ByShard's key, ~10 bytes a post
     assert set(order_item) == set(Order.model_fields) | {"user_id"}  # user_id: ByUser's key
-    for table in ("PostsTable", "OrdersTable"):
-        for index in tables[table]["Properties"]["GlobalSecondaryIndexes"]:
-            assert index["Projection"] == {"ProjectionType": "ALL"}, index["IndexName"]
+    projections = {
+        (table, index["IndexName"]): index["Projection"]["ProjectionType"]
+        for table in ("PostsTable", "OrdersTable")
+        for index in tables[table]["GlobalSecondaryIndexes"]
+    }
+    assert projections == {
+        ("PostsTable", "ByShard"): "KEYS_ONLY",
+        ("PostsTable", "ByAuthor"): "ALL",
+        ("OrdersTable", "ByUser"): "ALL",
+    }
+
+
+def test_a_stack_migrating_to_byshard_keeps_its_old_index_beside_the_new_one():
+    """PostsListIndex=ByCreatedAt (docs/scale.md, "Migrating"): the first of two deploys adds ByShard and keeps
+    ByCreatedAt with its attribute, since a deploy adds or removes one index at most; the default removes it."""
+    template = load_template(ROOT / "template.yaml")
+    migrating = table_properties(template, {"PostsListIndex": "ByCreatedAt"})["PostsTable"]
+    migrated = table_properties(template)["PostsTable"]
+
+    assert [index["IndexName"] for index in migrating["GlobalSecondaryIndexes"]] == [
+        "ByShard",
+        "ByCreatedAt",
+        "ByAuthor",
+    ]
+    assert [index["IndexName"] for index in migrated["GlobalSecondaryIndexes"]] == ["ByShard", "ByAuthor"]
+    assert {"AttributeName": "entity", "AttributeType": "S"} in migrating["AttributeDefinitions"]
+    assert "entity" not in [attribute["AttributeName"] for attribute in migrated["AttributeDefinitions"]]
 
 
 def test_each_functions_alarm_fires_at_80_percent_of_its_own_timeout(expanded):

@@ -10,6 +10,8 @@ from functools import cache
 @dataclass(frozen=True)
 class Settings:
     posts_table: str
+    posts_list_shards: int
+    posts_list_index: str
     users_table: str
     sessions_table: str
     orders_table: str
@@ -31,6 +33,10 @@ def get_settings() -> Settings:
     env = os.environ
     return Settings(
         posts_table=env.get("POSTS_TABLE", "posts"),
+        # How many partitions GET /api/posts's index spreads posts over, and the index it lists from
+        # (apikit.repositories.posts; ByCreatedAt only while an existing stack migrates: docs/scale.md).
+        posts_list_shards=int(env.get("POSTS_LIST_SHARDS", "16")),
+        posts_list_index=env.get("POSTS_LIST_INDEX", "ByShard"),
         users_table=env.get("USERS_TABLE", "users"),
         sessions_table=env.get("SESSIONS_TABLE", "sessions"),
         orders_table=env.get("ORDERS_TABLE", "orders"),

@@ -29,6 +29,10 @@ A cursor is a position in one list, signed by the API and bound to that list:
   (128 of SHA-256's 256 bits) and at least 80 bits; NIST SP 800-107 allows truncating an HMAC to this length.
 - The base64 must be the one canonical spelling (no stray characters, padding or set unused bits), so no two
   strings are the same cursor; tags are compared with hmac.compare_digest.
+
+A list spread over several partitions (write sharding: ShardedListing) has one position per shard in its cursor,
+bound to the list of shards (context ["cursor/1", "dynamodb-shards", table, index, attribute, shard, ...]): a
+cursor from before the shard count changed is the same 400.
 """
 
 from __future__ import annotations
@@ -38,7 +42,11 @@ import binascii
 import hashlib
 import hmac
 import json
-from functools import lru_cache
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
 from typing import Any
 
 from apikit.encoding import base64url
@@ -91,24 +99,19 @@ def _names(keys: set[str], partition: tuple[str, str]) -> list[str]:
     return sorted(keys - {partition[0]})
 
 
-def encode_cursor(key: dict[str, Any], table: str, index: str, keys: set[str], partition: tuple[str, str]) -> str:
-    """A LastEvaluatedKey of `index`'s `partition` (string attributes `keys`) as a signed cursor."""
-    if set(key) != keys or key[partition[0]] != {"S": partition[1]}:
-        raise ValueError(f"a LastEvaluatedKey of {index} with {sorted(key)}, not {sorted(keys)} in its partition")
+def _pack(key: dict[str, Any], names: list[str]) -> bytes:
+    """A key's values of `names`, in that order, each as a 2-byte length and its UTF-8."""
     payload = bytearray()
-    for name in _names(keys, partition):
+    for name in names:
         value = key[name]["S"].encode()
         payload += len(value).to_bytes(2, "big") + value
-    return opaque(bytes(payload), _context(table, index, partition))
+    return bytes(payload)
 
 
-def decode_cursor(cursor: str, table: str, index: str, keys: set[str], partition: tuple[str, str]) -> dict[str, Any]:
-    """The ExclusiveStartKey a cursor of this very list names, or a 400."""
-    payload = unopaque(cursor, _context(table, index, partition))
-    key: dict[str, Any] = {partition[0]: {"S": partition[1]}}
-    position = 0
+def _unpack(payload: bytes, position: int, names: list[str], key: dict[str, Any]) -> int:
+    """Read `names`' values into `key` from `payload` at `position`; where they end, or a 400."""
     try:
-        for name in _names(keys, partition):
+        for name in names:
             length = int.from_bytes(payload[position : position + 2], "big")
             value = payload[position + 2 : position + 2 + length]
             if len(value) != length or not 0 < length <= MAX_KEY_VALUE_BYTES:
@@ -117,7 +120,21 @@ def decode_cursor(cursor: str, table: str, index: str, keys: set[str], partition
             position += 2 + length
     except UnicodeDecodeError as error:
         raise BadRequest(INVALID_CURSOR) from error
-    if position != len(payload):
+    return position
+
+
+def encode_cursor(key: dict[str, Any], table: str, index: str, keys: set[str], partition: tuple[str, str]) -> str:
+    """A LastEvaluatedKey of `index`'s `partition` (string attributes `keys`) as a signed cursor."""
+    if set(key) != keys or key[partition[0]] != {"S": partition[1]}:
+        raise ValueError(f"a LastEvaluatedKey of {index} with {sorted(key)}, not {sorted(keys)} in its partition")
+    return opaque(_pack(key, _names(keys, partition)), _context(table, index, partition))
+
+
+def decode_cursor(cursor: str, table: str, index: str, keys: set[str], partition: tuple[str, str]) -> dict[str, Any]:
+    """The ExclusiveStartKey a cursor of this very list names, or a 400."""
+    payload = unopaque(cursor, _context(table, index, partition))
+    key: dict[str, Any] = {partition[0]: {"S": partition[1]}}
+    if _unpack(payload, 0, _names(keys, partition), key) != len(payload):
         raise BadRequest(INVALID_CURSOR)
     return key
 
@@ -143,3 +160,126 @@ def query_page(
     result = dynamodb().query(**query)  # Items always, [] when none match
     last_key = result.get("LastEvaluatedKey")
     return result["Items"], encode_cursor(last_key, table, index, keys, partition) if last_key else None
+
+
+# --- one list over several partitions -----------------------------------------------------------------------------
+
+# A shard's position in a cursor: its first byte, then (AFTER only) the key of the last item a page took from it.
+START, AFTER, DONE = 0, 1, 2
+
+
+@dataclass
+class _Shard:
+    name: str
+    after: dict[str, Any] | None = None  # the last item taken from it: the next query starts after it
+    finished: bool = False  # its last query reached its end: `buffer` holds all that is left of it
+    buffer: deque[dict[str, Any]] = field(default_factory=deque)  # queried, not yet taken, newest first
+
+
+@cache
+def _pool() -> ThreadPoolExecutor:
+    # Created on first use and kept for the execution environment's life; botocore clients are thread-safe.
+    return ThreadPoolExecutor(max_workers=16, thread_name_prefix="shard-query")
+
+
+class ShardedListing:
+    """One list, newest first, over the partitions ("shards") `shards` of `index`, whose partition key is
+    `attribute` and sort key `sort_key`: writes spread over them, a read queries each and merges.
+
+    Each page queries every shard that is not done, in parallel, for one more item than the page holds (the most one
+    shard can give it, and one to tell whether the shard has more), merges them by `sort_key` and takes `limit`
+    items. The cursor records, per shard, the key of the last item taken from it (items a page queried but did not
+    take are queried again by the next page), so pages are complete and in order whatever the shards hold; on the
+    last page every shard is done and the cursor is null. `keys` are the attributes of the index's keys (the
+    table's key and the index's), all strings: the items a query gives (KEYS_ONLY) and the start keys it takes.
+    """
+
+    def __init__(
+        self,
+        table: str,
+        index: str,
+        keys: set[str],
+        attribute: str,
+        sort_key: str,
+        shards: Sequence[str],
+        limit: int,
+        cursor: str | None,
+    ) -> None:
+        self.table, self.index, self.attribute, self.sort_key, self.limit = table, index, attribute, sort_key, limit
+        self.names = sorted(keys - {attribute})  # what a position holds: the shard's own name is its place
+        self.context = ("dynamodb-shards", table, index, attribute, *shards)
+        self.shards = [_Shard(name) for name in shards]
+        if cursor is not None:
+            self._restore(unopaque(cursor, self.context))
+
+    def take(self, count: int) -> list[dict[str, Any]]:
+        """The next `count` keys of the list, newest first (fewer at its end)."""
+        taken: list[dict[str, Any]] = []
+        while len(taken) < count:
+            self._refill()
+            if not any(shard.buffer for shard in self.shards):
+                break  # every shard is done
+            # An item may be taken only while every shard that has more shows its next one: then it is the newest.
+            while len(taken) < count and all(shard.buffer or shard.finished for shard in self.shards):
+                showing = [shard for shard in self.shards if shard.buffer]
+                if not showing:
+                    break
+                newest = max(showing, key=lambda shard: shard.buffer[0][self.sort_key]["S"])  # ties: the first
+                newest.after = newest.buffer.popleft()
+                taken.append(newest.after)
+        return taken
+
+    def next_cursor(self) -> str | None:
+        """Where the next page starts, or None when every shard is done."""
+        states = [self._state(shard) for shard in self.shards]
+        if all(state == DONE for state in states):
+            return None
+        payload = bytearray()
+        for shard, state in zip(self.shards, states, strict=True):
+            payload.append(state)
+            if state == AFTER:
+                assert shard.after is not None
+                payload += _pack(shard.after, self.names)
+        return opaque(bytes(payload), self.context)
+
+    @staticmethod
+    def _state(shard: _Shard) -> int:
+        if shard.finished and not shard.buffer:
+            return DONE
+        return START if shard.after is None else AFTER
+
+    def _restore(self, payload: bytes) -> None:
+        position = 0
+        for shard in self.shards:
+            if position >= len(payload) or payload[position] not in (START, AFTER, DONE):
+                raise BadRequest(INVALID_CURSOR)
+            state, position = payload[position], position + 1
+            shard.finished = state == DONE
+            if state == AFTER:
+                shard.after = {self.attribute: {"S": shard.name}}
+                position = _unpack(payload, position, self.names, shard.after)
+        if position != len(payload):
+            raise BadRequest(INVALID_CURSOR)
+
+    def _refill(self) -> None:
+        empty = [shard for shard in self.shards if not shard.buffer and not shard.finished]
+        if len(empty) == 1:
+            self._query(empty[0])
+        elif empty:
+            list(_pool().map(self._query, empty))  # list(): re-raises a failed query's error here
+
+    def _query(self, shard: _Shard) -> None:
+        query: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": self.index,
+            "KeyConditionExpression": "#shard = :shard",
+            "ExpressionAttributeNames": {"#shard": self.attribute},
+            "ExpressionAttributeValues": {":shard": {"S": shard.name}},
+            "ScanIndexForward": False,
+            "Limit": self.limit + 1,
+        }
+        if shard.after is not None:
+            query["ExclusiveStartKey"] = {name: shard.after[name] for name in (*self.names, self.attribute)}
+        result = dynamodb().query(**query)
+        shard.buffer.extend(result["Items"])
+        shard.finished = "LastEvaluatedKey" not in result

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
@@ -9,21 +11,31 @@ from typing import Annotated, Any, ClassVar
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
+from apikit.aws import RETRY_AFTER_SECONDS
 from apikit.config import get_settings
-from apikit.errors import Forbidden, NotFound, PreconditionFailed
+from apikit.errors import Forbidden, NotFound, PreconditionFailed, ServiceUnavailable
 from apikit.repositories import dynamodb, error_code
-from apikit.repositories.pages import query_page
+from apikit.repositories.pages import ShardedListing, query_page
 from apikit.validation import MULTILINE, NOT_BLANK
 
 # A title needs a character that is not a space; content may hold tabs and line breaks (no other control character).
 Title = Annotated[str, Field(min_length=1, max_length=200), NOT_BLANK]
 Content = Annotated[str, Field(max_length=20_000), MULTILINE]
 
-# GSIs declared in template.yaml: every post has ENTITY as its `entity`, so ByCreatedAt lists all posts by date.
-ENTITY = "post"
+# GSIs declared in template.yaml. All posts are listed from ByShard: its partition key, SHARD, spreads them over
+# POSTS_LIST_SHARDS partitions (`post#0`, `post#1`, ...) chosen by a hash of the id, so no partition takes every
+# write; a page queries each shard and merges them (pages.ShardedListing). It projects KEYS_ONLY: the page's posts
+# are then read in one BatchGetItem, so a post's content is stored once more (ByAuthor), not twice.
+# ByCreatedAt (every post's `entity` is "post": one partition) is what stacks created before ByShard list from
+# until scripts/backfill_list_shards.py has given their posts a shard (docs/scale.md, "Migrating").
+SHARD = "list_shard"
+INDEX_SHARDED = "ByShard"
 INDEX_ALL = "ByCreatedAt"
+ENTITY = "post"
 INDEX_AUTHOR = "ByAuthor"
 _CURSOR_KEYS = {INDEX_ALL: {"id", "entity", "created_at"}, INDEX_AUTHOR: {"id", "author_id", "created_at"}}
+_SHARD_KEYS = {"id", SHARD, "created_at"}
+BATCH_GET_ATTEMPTS = 4  # UnprocessedKeys (a throttled partition) read again after 50, 100, 200 ms, then a 503
 
 
 _EXAMPLE: dict[str, JsonValue] = {
@@ -120,6 +132,12 @@ def _to_post(item: dict[str, Any]) -> Post:
     )
 
 
+def shard_of(post_id: str, shards: int) -> str:
+    """The ByShard partition a post is listed in: a hash of its id, so posts spread evenly whatever their ids."""
+    number = int.from_bytes(hashlib.sha256(post_id.encode()).digest()[:8], "big")
+    return f"{ENTITY}#{number % shards}"
+
+
 def is_post_id(value: str) -> bool:
     try:
         return str(uuid.UUID(value)) == value
@@ -137,20 +155,20 @@ class PostsRepository:
         post = Post(
             id=str(uuid.uuid4()), author_id=author_id, created_at=now, updated_at=now, version=1, **data.model_dump()
         )
-        dynamodb().put_item(
-            TableName=self.table,
-            Item={
-                "id": {"S": post.id},
-                "entity": {"S": ENTITY},
-                "title": {"S": post.title},
-                "content": {"S": post.content},
-                "author_id": {"S": post.author_id},
-                "created_at": {"S": post.created_at},
-                "updated_at": {"S": post.updated_at},
-                "version": {"N": "1"},
-            },
-            ConditionExpression="attribute_not_exists(id)",
-        )
+        settings = get_settings()
+        item = {
+            "id": {"S": post.id},
+            SHARD: {"S": shard_of(post.id, settings.posts_list_shards)},
+            "title": {"S": post.title},
+            "content": {"S": post.content},
+            "author_id": {"S": post.author_id},
+            "created_at": {"S": post.created_at},
+            "updated_at": {"S": post.updated_at},
+            "version": {"N": "1"},
+        }
+        if settings.posts_list_index == INDEX_ALL:  # still listed from the old index while the stack migrates
+            item["entity"] = {"S": ENTITY}
+        dynamodb().put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(id)")
         return post
 
     def get(self, post_id: str) -> Post:
@@ -162,10 +180,41 @@ class PostsRepository:
         return _to_post(item)
 
     def page(self, limit: int, cursor: str | None = None, author_id: str | None = None) -> PostPage:
+        if author_id is None and get_settings().posts_list_index != INDEX_ALL:
+            return self._sharded_page(limit, cursor)
+        # One partition: an author's posts (one author does not write 1,000 posts a second), or the old index.
         index = INDEX_AUTHOR if author_id is not None else INDEX_ALL
         partition = ("author_id", author_id) if author_id is not None else ("entity", ENTITY)
         items, next_cursor = query_page(self.table, index, _CURSOR_KEYS[index], partition, limit, cursor)
         return PostPage(items=[_to_post(item) for item in items], next_cursor=next_cursor)
+
+    def _sharded_page(self, limit: int, cursor: str | None) -> PostPage:
+        shards = [f"{ENTITY}#{number}" for number in range(get_settings().posts_list_shards)]
+        listing = ShardedListing(self.table, INDEX_SHARDED, _SHARD_KEYS, SHARD, "created_at", shards, limit, cursor)
+        posts: list[Post] = []
+        # A post deleted since the index listed it is not read back: the page takes the next one in its place.
+        while len(posts) < limit and (keys := listing.take(limit - len(posts))):
+            posts += self._read_many([key["id"]["S"] for key in keys])
+        return PostPage(items=posts, next_cursor=listing.next_cursor())
+
+    def _read_many(self, post_ids: list[str]) -> list[Post]:
+        """The posts of `post_ids` that exist, in that order, in one BatchGetItem (up to 100 ids, a page's most)."""
+        found: dict[str, Post] = {}
+        request: dict[str, Any] = {
+            self.table: {"Keys": [{"id": {"S": post_id}} for post_id in dict.fromkeys(post_ids)]}
+        }
+        for attempt in range(BATCH_GET_ATTEMPTS):
+            if attempt:
+                time.sleep(0.025 * 2**attempt)
+            response = dynamodb().batch_get_item(RequestItems=request)
+            found |= {item["id"]["S"]: _to_post(item) for item in response["Responses"].get(self.table, [])}
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return [found[post_id] for post_id in dict.fromkeys(post_ids) if post_id in found]
+        raise ServiceUnavailable(
+            "A service the API depends on is busy or unreachable; retry shortly.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
 
     def update(self, post_id: str, caller_id: str, changes: dict[str, str], if_match: list[int] | None = None) -> Post:
         """Set the given fields in one conditional UpdateItem; `if_match` lists the versions the caller accepts.
