@@ -147,7 +147,7 @@ def cold_init(repeats: int) -> list[dict[str, Any]]:
 POST_ID = "3f1c2a9e-8b7d-4e21-9a6f-0c5d2e7b1a44"
 POST_ITEM = {
     "id": {"S": POST_ID},
-    "entity": {"S": "post"},
+    "list_shard": {"S": "post#0"},
     "title": {"S": "Hello"},
     "content": {"S": "World"},
     "author_id": {"S": "bench-user"},
@@ -162,18 +162,25 @@ USER_ITEM = {
     "name": {"S": "Bench"},
     "created_at": {"S": "2026-11-27T10:00:00Z"},
 }
-# function -> (sample event, the one DynamoDB operation it makes, the stubbed answer)
-WARM_CASES: dict[str, tuple[str, str | None, dict[str, Any]]] = {
-    "health": ("health/get.json", None, {}),
-    "not_found": ("not_found/wrong_method.json", None, {}),
-    "posts_list": ("posts_list/get.json", "query", {"Items": [POST_ITEM] * 10}),
-    "posts_get": ("posts_get/head.json", "get_item", {"Item": POST_ITEM}),
-    "posts_create": ("posts_create/post.json", "put_item", {}),
-    "posts_replace": ("posts_replace/put.json", "update_item", {"Attributes": {**POST_ITEM, "version": {"N": "2"}}}),
-    "posts_patch": ("posts_patch/patch.json", "update_item", {"Attributes": {**POST_ITEM, "version": {"N": "2"}}}),
-    "posts_delete": ("posts_delete/delete.json", "delete_item", {}),
-    "auth_me": ("auth_me/get.json", "get_item", {"Item": USER_ITEM}),
-    "orders_list": ("orders_list/get.json", "query", {"Items": []}),
+# A page of all posts: a query per shard (16), each finding one post, then one BatchGetItem for the 16.
+LISTED = [{**POST_ITEM, "id": {"S": f"{POST_ID[:-2]}{n:02}"}, "list_shard": {"S": f"post#{n}"}} for n in range(16)]
+LIST_PAGE = [("query", {"Items": [{k: item[k] for k in ("id", "list_shard", "created_at")}]}) for item in LISTED]
+LIST_PAGE.append(("batch_get_item", {"Responses": {"PostsTable": LISTED}}))
+# function -> (sample event, the DynamoDB operations it makes with their stubbed answers, in order)
+WARM_CASES: dict[str, tuple[str, list[tuple[str, dict[str, Any]]]]] = {
+    "health": ("health/get.json", []),
+    "not_found": ("not_found/wrong_method.json", []),
+    "posts_list": ("posts_list/get.json", LIST_PAGE),
+    "posts_get": ("posts_get/head.json", [("get_item", {"Item": POST_ITEM})]),
+    "posts_create": ("posts_create/post.json", [("put_item", {})]),
+    "posts_replace": (
+        "posts_replace/put.json",
+        [("update_item", {"Attributes": {**POST_ITEM, "version": {"N": "2"}}})],
+    ),
+    "posts_patch": ("posts_patch/patch.json", [("update_item", {"Attributes": {**POST_ITEM, "version": {"N": "2"}}})]),
+    "posts_delete": ("posts_delete/delete.json", [("delete_item", {})]),
+    "auth_me": ("auth_me/get.json", [("get_item", {"Item": USER_ITEM})]),
+    "orders_list": ("orders_list/get.json", [("query", {"Items": []})]),
 }
 # Section 3 only: a signed Stripe delivery, then the same delivery again (a replay, answered from the record).
 CALL_ONLY_CASES = {"stripe_webhook": "stripe_webhook/checkout.session.completed.json"}
@@ -235,7 +242,7 @@ def warm_and_calls(iterations: int, repeats: int) -> tuple[list[dict[str, Any]],
         dynamodb().put_item(TableName="UsersTable", Item=USER_ITEM)
 
         # 3. AWS calls, against moto: the first invocation (cold) and the next (warm).
-        cases = {function: sample for function, (sample, _, _) in WARM_CASES.items()} | CALL_ONLY_CASES
+        cases = {function: sample for function, (sample, _) in WARM_CASES.items()} | CALL_ONLY_CASES
         for function, sample in cases.items():
             from aws_lambda_powertools.utilities import parameters
 
@@ -251,18 +258,20 @@ def warm_and_calls(iterations: int, repeats: int) -> tuple[list[dict[str, Any]],
 
         # 2. Warm overhead: DynamoDB stubbed (botocore Stubber) for both the handler and its bare twin.
         client = dynamodb()
-        for function, (sample, operation, answer) in WARM_CASES.items():
+        for function, (sample, operations) in WARM_CASES.items():
             handler = _load(function)
             event = _event(sample, token)
             with Stubber(client) as stubber:
                 total = iterations * repeats + iterations  # + warm-up
-                if operation:
-                    for _ in range(total * 2):
+                for _ in range(total * 2):
+                    for operation, answer in operations:
                         stubber.add_response(operation, answer)
 
-                def bare(operation: str | None = operation, event: dict[str, Any] = event) -> str:
-                    result = getattr(client, operation)(**_REQUEST[operation]) if operation else {}
-                    return json.dumps({"statusCode": 200, "body": json.dumps(result), "event": event["rawPath"]})
+                def bare(
+                    operations: list[tuple[str, dict[str, Any]]] = operations, event: dict[str, Any] = event
+                ) -> str:
+                    results = [getattr(client, operation)(**_REQUEST[operation]) for operation, _ in operations]
+                    return json.dumps({"statusCode": 200, "body": json.dumps(results), "event": event["rawPath"]})
 
                 def ours(event: dict[str, Any] = event, handler: Any = handler) -> Any:
                     return handler(event, LambdaContext("bench", 512, 10))
@@ -279,10 +288,11 @@ def warm_and_calls(iterations: int, repeats: int) -> tuple[list[dict[str, Any]],
 _REQUEST: dict[str, dict[str, Any]] = {
     "query": {
         "TableName": "PostsTable",
-        "IndexName": "ByCreatedAt",
-        "KeyConditionExpression": "entity = :e",
-        "ExpressionAttributeValues": {":e": {"S": "post"}},
+        "IndexName": "ByShard",
+        "KeyConditionExpression": "list_shard = :s",
+        "ExpressionAttributeValues": {":s": {"S": "post#0"}},
     },
+    "batch_get_item": {"RequestItems": {"PostsTable": {"Keys": [{"id": item["id"]} for item in LISTED]}}},
     "get_item": {"TableName": "PostsTable", "Key": {"id": {"S": POST_ID}}},
     "put_item": {"TableName": "PostsTable", "Item": POST_ITEM},
     "update_item": {
@@ -293,6 +303,180 @@ _REQUEST: dict[str, dict[str, Any]] = {
     },
     "delete_item": {"TableName": "PostsTable", "Key": {"id": {"S": POST_ID}}},
 }
+
+
+# --- 7. listing all posts over shards -----------------------------------------------------------------------
+
+POSTS_FOR_LISTING = 400
+PAGE = 20
+
+
+def _item_bytes(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB counts it for capacity: attribute names plus values (strings' UTF-8, numbers'
+    digits over two plus one). https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html"""
+    size = 0
+    for name, value in item.items():
+        [(kind, content)] = value.items()
+        size += len(name.encode()) + (len(content.encode()) if kind == "S" else len(content) // 2 + 1)
+    return size
+
+
+def _read_units(operation: str, items: list[dict[str, Any]]) -> float:
+    """Eventually consistent read units, by AWS's rules: a Query rounds the sum of its items up to 4 KB; a
+    BatchGetItem rounds each item; half a unit per 4 KB."""
+    if operation == "Query":
+        return max(1, -(-sum(map(_item_bytes, items)) // 4096)) * 0.5
+    return sum(max(1, -(-_item_bytes(item) // 4096)) * 0.5 for item in items)
+
+
+def listing_costs(repeats: int) -> dict[str, Any]:
+    """For a page of 20 of 400 posts (1 KB of content each): the DynamoDB calls and read units of the first and a
+    middle page at 1, 4 and 16 shards, beside the one-partition ByCreatedAt (ALL) page; the write units of a new
+    post under each design; and the merge's own cost per page (cursor checked and made, 16 shards' keys merged)
+    with DynamoDB out of the picture."""
+    os.environ.update(LAMBDA_ENV | {"CURSOR_KEY_ARN": "CursorKey", "POSTS_LIST_INDEX": "ByShard"})
+    sys.path[:0] = [str(LAYER), str(ROOT)]
+    import boto3
+    from moto import mock_aws
+
+    from apikit.config import get_settings
+    from apikit.repositories import dynamodb
+    from apikit.repositories.pages import query_page
+    from apikit.repositories.posts import ENTITY, SHARD, PostsRepository, shard_of
+    from devserver.template import create_tables, load_template, table_properties
+
+    # operation, moto's consumed units, AWS's rule, AWS's rule if ByShard projected ALL (whole posts)
+    calls: list[tuple[str, float, float, float]] = []
+    stored: dict[str, dict[str, Any]] = {}  # post id -> the whole item
+
+    def capacity(params: dict[str, Any], **_: Any) -> None:
+        params["ReturnConsumedCapacity"] = "TOTAL"
+
+    def record(parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        consumed = parsed.get("ConsumedCapacity")
+        moto_units = (
+            sum(c["CapacityUnits"] for c in consumed) if isinstance(consumed, list) else consumed["CapacityUnits"]
+        )
+        items = parsed["Items"] if model.name == "Query" else parsed["Responses"]["PostsTable"]
+        whole = [stored[item["id"]["S"]] for item in items] if model.name == "Query" else []
+        calls.append((model.name, moto_units, _read_units(model.name, items), _read_units(model.name, whole)))
+
+    rows: list[dict[str, Any]] = []
+    with mock_aws():
+        template = load_template(ROOT / "template.yaml")
+        both = table_properties(template, {"PostsListIndex": "ByCreatedAt"})  # ByShard and ByCreatedAt side by side
+        create_tables(boto3.client("dynamodb"), {"PostsTable": both["PostsTable"]})
+        boto3.client("secretsmanager").create_secret(Name="CursorKey", SecretString="bench-cursor-key-" + "k" * 48)
+        client = dynamodb()
+        for hook, event in ((capacity, "provide-client-params"), (record, "after-call")):
+            for operation in ("Query", "BatchGetItem"):
+                client.meta.events.register(f"{event}.dynamodb.{operation}", hook)
+        repository = PostsRepository()
+        for shards in (1, 4, 16):
+            os.environ["POSTS_LIST_SHARDS"] = str(shards)
+            get_settings.cache_clear()
+            client.delete_table(TableName="PostsTable")
+            create_tables(boto3.client("dynamodb"), {"PostsTable": both["PostsTable"]})
+            for n in range(POSTS_FOR_LISTING):
+                post_id = f"{n:08x}-0000-4000-8000-000000000000"
+                created = f"2026-11-27T10:{n // 60:02}:{n % 60:02}.000000Z"
+                item = {"id": {"S": post_id}, SHARD: {"S": shard_of(post_id, shards)}, "entity": {"S": ENTITY}}
+                item |= {"title": {"S": f"Post {n}"}, "content": {"S": "x" * 1000}, "author_id": {"S": "bench"}}
+                item |= {"created_at": {"S": created}, "updated_at": {"S": created}, "version": {"N": "1"}}
+                client.put_item(TableName="PostsTable", Item=item)
+                stored[post_id] = item
+            for label, pages_before in (("first page", 0), ("page 10", 9)):
+                cursor = None
+                for _ in range(pages_before):
+                    cursor = repository.page(PAGE, cursor).next_cursor
+                calls.clear()
+                repository.page(PAGE, cursor)
+                rows.append(_listing_row(f"ByShard, {shards} shard{'s' if shards > 1 else ''}, {label}", calls))
+        calls.clear()
+        query_page("PostsTable", "ByCreatedAt", {"id", "entity", "created_at"}, ("entity", ENTITY), PAGE, None)
+        rows.insert(0, _listing_row("ByCreatedAt (one partition, ALL), first page", calls))
+
+        merge = [{"shards": shards, "merge_us": _merge_us(shards, repeats)} for shards in (1, 4, 16)]
+
+        writes = []
+        for content in (1000, 20_000):
+            post = {"id": {"S": POST_ID}, "title": {"S": "A title"}, "content": {"S": "x" * content}}
+            post |= {"author_id": {"S": "bench"}, "created_at": {"S": "2026-11-27T10:00:00.000000Z"}}
+            post |= {"updated_at": {"S": "2026-11-27T10:00:00.000000Z"}, "version": {"N": "1"}}
+            base = -(-_item_bytes(post) // 1024)
+            keys_only = -(-_item_bytes({k: post[k] for k in ("id", "created_at")} | {SHARD: {"S": "post#15"}}) // 1024)
+            with_entity = -(-(_item_bytes(post) + _item_bytes({"entity": {"S": "post"}})) // 1024)
+            writes.append(
+                {
+                    "content": content,
+                    "before": base + with_entity + with_entity,  # the table, ByCreatedAt (ALL), ByAuthor (ALL)
+                    "now": base + keys_only + base,  # the table, ByShard (KEYS_ONLY), ByAuthor (ALL)
+                }
+            )
+    return {"pages": rows, "merge": merge, "writes": writes}
+
+
+def _listing_keys(shards: int) -> dict[str, list[dict[str, Any]]]:
+    """The ByShard keys of the listing's posts, per shard, newest first (as a Query with ScanIndexForward=False)."""
+    from apikit.repositories.posts import SHARD, shard_of
+
+    keys: dict[str, list[dict[str, Any]]] = {f"post#{n}": [] for n in range(shards)}
+    for n in reversed(range(POSTS_FOR_LISTING)):
+        post_id = f"{n:08x}-0000-4000-8000-000000000000"
+        created = f"2026-11-27T10:{n // 60:02}:{n % 60:02}.000000Z"
+        shard = shard_of(post_id, shards)
+        keys[shard].append({"id": {"S": post_id}, SHARD: {"S": shard}, "created_at": {"S": created}})
+    return keys
+
+
+class _OfflineListing:
+    """pages.ShardedListing whose shards answer from memory: what merging costs, DynamoDB out of the picture."""
+
+    def __init__(self, shards: int) -> None:
+        from apikit.repositories.pages import ShardedListing
+
+        keys = _listing_keys(shards)
+
+        class Listing(ShardedListing):
+            def _query(self, shard: Any) -> None:
+                start = 0 if shard.after is None else keys[shard.name].index(shard.after) + 1
+                shard.buffer.extend(keys[shard.name][start : start + self.limit + 1])
+                shard.finished = start + self.limit + 1 >= len(keys[shard.name])
+
+        self.listing, self.names = Listing, list(keys)
+
+    def page(self, cursor: str | None) -> str | None:
+        listing = self.listing(
+            "PostsTable",
+            "ByShard",
+            {"id", "list_shard", "created_at"},
+            "list_shard",
+            "created_at",
+            self.names,
+            PAGE,
+            cursor,
+        )
+        listing.take(PAGE)
+        return listing.next_cursor()
+
+
+def _merge_us(shards: int, repeats: int) -> float:
+    """µs to answer the third page's positions: the cursor checked and read, the shards merged, the next made."""
+    offline = _OfflineListing(shards)
+    third = offline.page(offline.page(None))
+    return _per_call_us(lambda: offline.page(third), 200, repeats)
+
+
+def _listing_row(label: str, calls: list[tuple[str, float, float, float]]) -> dict[str, Any]:
+    operations = [call[0] for call in calls]
+    return {
+        "page": label,
+        "calls": ", ".join(f"{name} x{operations.count(name)}" for name in dict.fromkeys(operations)),
+        "moto_units": sum(call[1] for call in calls),
+        "aws_units": sum(call[2] for call in calls),
+        # Queries of whole posts (an ALL projection) and no BatchGetItem.
+        "aws_units_all": sum(call[3] for call in calls if call[0] == "Query"),
+    }
 
 
 # --- 4. package size ---------------------------------------------------------------------------------------
@@ -332,5 +516,7 @@ if __name__ == "__main__":
         print(json.dumps(cold_init(*values)))
     elif section == "warm":
         print(json.dumps(warm_and_calls(*values)))
+    elif section == "listing":
+        print(json.dumps(listing_costs(*values)))
     else:
         print(json.dumps(package_sizes()))

@@ -88,6 +88,46 @@ def throughput_section(now: dict[str, Any], before: dict[str, Any]) -> str:
     )
 
 
+LISTING_HEADING = "## 7. A page of all posts over write shards (GET /api/posts), against moto"
+
+
+def listing_text(listing: dict[str, Any]) -> str:
+    """Section 7: what a page of all posts costs in DynamoDB calls and read units, and the merge's own time."""
+    merge = {row["shards"]: row["merge_us"] for row in listing["merge"]}
+    return (
+        f"{LISTING_HEADING}\n\n"
+        "A page of 20 of 400 posts (1 KB of content each). Read units are eventually consistent read request "
+        "units by AWS's rules, from the items' sizes (a Query rounds its items' total up to 4 KB, BatchGetItem "
+        "each item; half a unit per 4 KB); moto's own ConsumedCapacity counts one unit per call or key, whatever "
+        "the size, and is shown beside them. The last column is the same page if ByShard projected ALL (each "
+        "shard's query reading whole posts, no BatchGetItem): what KEYS_ONLY saves at 16 shards (docs/scale.md).\n\n"
+        + table(
+            ["page", "DynamoDB calls", "read units (AWS's rules)", "moto's units", "read units if ALL"],
+            [
+                [
+                    row["page"],
+                    row["calls"],
+                    f"{row['aws_units']:g}",
+                    f"{row['moto_units']:g}",
+                    f"{row['aws_units_all']:g}",
+                ]
+                for row in listing["pages"]
+            ],
+        )
+        + "\n\nMerging, DynamoDB out of the picture (the shards answer from memory): the third page's cursor "
+        "verified and read, the shards' keys merged, the next cursor signed. µs per page: "
+        + ", ".join(f"{shards} shard{'s' if shards > 1 else ''} **{us:.0f}**" for shards, us in merge.items())
+        + f" ({merge[16] / merge[1]:.1f}x at 16 shards vs 1).\n\n"
+        "Write units of one new post (the table and each index it is copied into; 1 KB per unit): "
+        + "; ".join(
+            f"{row['content']:,} characters of content: {row['before']} before (ByCreatedAt and ByAuthor, both ALL), "
+            f"{row['now']} now (ByShard KEYS_ONLY, ByAuthor ALL), {row['now'] / row['before']:.2f}x"
+            for row in listing["writes"]
+        )
+        + "."
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (noisier)")
@@ -133,7 +173,8 @@ def main() -> int:
     print(sections[-1], "\n", flush=True)
     sections.append(
         "## 3. AWS calls per request (counted with a botocore `before-call` hook, against moto)\n\n"
-        "Target: one DynamoDB data call per posts operation; the secret only on a cold start. The webhook's second "
+        "Target: one DynamoDB data call per posts operation (listing all posts: a Query per shard and one "
+        "BatchGetItem, section 7); the secret only on a cold start. The webhook's second "
         "delivery repeats the first (a Stripe retry): answered from its idempotency record, nothing written.\n\n"
         + table(
             ["function", "first (cold) invocation", "next (warm) invocation"],
@@ -190,11 +231,17 @@ def main() -> int:
     )
     print(sections[-1], "\n", flush=True)
 
+    listing = measure("lambda_bench", "listing", repeats)
+    listing_section = listing_text(listing)
+    print(listing_section, "\n", flush=True)
+
     # The soak run's section is `make soak --record`'s (benchmarks/soak.py): kept as it is.
     output = Path(options.output)
     previous = output.read_text() if output.exists() else ""
     if SOAK_HEADING in previous:
-        sections.append(SOAK_HEADING + previous.split(SOAK_HEADING, 1)[1].rstrip())
+        soak = SOAK_HEADING + previous.split(SOAK_HEADING, 1)[1]
+        sections.append(soak.split(LISTING_HEADING, 1)[0].rstrip())
+    sections.append(listing_section)
     output.write_text("\n\n".join(sections) + "\n")
     print(f"Written to {options.output}")
     return 0
