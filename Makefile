@@ -9,6 +9,16 @@ CHECKOV := .venv-checkov
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export SAM_CLI_TELEMETRY := 0
 
+# `make route PATH=/api/greet` sets make's PATH, which is also the one commands are looked up in: keep the route's
+# path as ROUTE_PATH and give every recipe the real search path back (make 4.3's $(shell) still sees it).
+ifeq ($(origin PATH),command line)
+ROUTE_PATH := $(PATH)
+override PATH := $(shell /usr/bin/printenv PATH)
+ifeq ($(PATH),$(ROUTE_PATH))
+override PATH := /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+endif
+endif
+
 # Lambda runs python3.13: prefer it, accept 3.12 with a warning, otherwise say what to install.
 define find_python
 for candidate in python3.13 python3.12; do \
@@ -89,6 +99,12 @@ invoke: $(VENV)/.installed ## run one function once: make invoke FN=posts_get EV
 stripe-event: $(VENV)/.installed ## sign a sample Stripe event and send it to make dev: make stripe-event TYPE=checkout.session.completed
 	@[ -n "$(TYPE)" ] || { echo "usage: make stripe-event TYPE=checkout.session.completed [URL=http://127.0.0.1:3001] [ARGS='--fresh --user alice']" >&2; exit 1; }
 	@$(PY) scripts/stripe_event.py $(TYPE) $(if $(URL),--url $(URL)) $(ARGS)
+
+.PHONY: route
+route: $(VENV)/.installed node_modules/.installed ## a new endpoint: make route NAME=greet METHOD=GET PATH=/api/greet [AUTH=bearer]
+	@[ -n "$(NAME)" ] && [ -n "$(METHOD)" ] && [ -n "$(ROUTE_PATH)" ] || { echo "usage: make route NAME=greet METHOD=GET PATH=/api/greet [AUTH=bearer] (docs/adding-an-endpoint.md)" >&2; exit 1; }
+	@$(PY) scripts/new_route.py --name "$(NAME)" --method "$(METHOD)" --path "$(ROUTE_PATH)" --auth "$(AUTH)"
+	@$(MAKE) --no-print-directory openapi client-types
 
 .PHONY: backfill-list-shards
 backfill-list-shards: $(VENV)/.installed ## give every post its ByShard partition (docs/scale.md): ARGS="--stack NAME [--dry-run]"
