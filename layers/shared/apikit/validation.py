@@ -1,6 +1,7 @@
 """Request parsing with pydantic v2: bodies give 400/413/415/422, query strings 400, paths 404, as problem+json.
 
-Without a model, `json_body` reads any JSON document with the same 400/413/415, as a Next.js route reads one.
+Without a model: `json_body` (any JSON document, with the same 400/413/415) and `query_first`/`query_all` (a query
+parameter's values as sent, repeated ones apart), for a handler that reads a request as a Next.js route does.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 import typing
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import (
@@ -311,6 +313,25 @@ def parse_query[Model: BaseModel](event: APIGatewayProxyEventV2, model: type[Mod
         return validate_request(model, event.query_string_parameters or {})
     except ValidationError as error:
         raise BadRequest("The query string is invalid.", errors=validation_errors(error, "query")) from error
+
+
+def query_all(event: APIGatewayProxyEventV2, name: str) -> list[str]:
+    """Every value of query parameter `name` in the order sent, `[]` when absent: Next.js's `searchParams.getAll`.
+
+    Read from `rawQueryString`, not `queryStringParameters`: there API Gateway joins a repeated parameter's values
+    with commas, so `?tag=a&tag=b` and `?tag=a,b` both arrive as "a,b" (payload format 2.0,
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html).
+    Parsed as URLSearchParams parses it: `+` is a space, escapes are UTF-8 (U+FFFD where they are not), a
+    parameter without `=` is "", names match exactly. Values are as sent: no model checks them (see `parse_query`).
+    """
+    pairs = parse_qsl(event.raw_event.get("rawQueryString") or "", keep_blank_values=True)
+    return [value for key, value in pairs if key == name]
+
+
+def query_first(event: APIGatewayProxyEventV2, name: str) -> str | None:
+    """The first value of query parameter `name`, None when absent: Next.js's `searchParams.get` (see `query_all`)."""
+    values = query_all(event, name)
+    return values[0] if values else None
 
 
 def parse_path[Model: BaseModel](parameters: dict[str, str], model: type[Model]) -> Model:
