@@ -55,12 +55,23 @@ class LambdaContext:
 
 
 def load_module(path: Path, name: str) -> ModuleType:
-    """Import one handler file under a name of its own: every function's module is called `app`."""
+    """Import one handler file under a name of its own: every function's module is called `app`.
+
+    Registered in sys.modules before it runs, as `import` does (importlib's "Importing a source file directly"
+    recipe): pydantic looks a model's module up there, so `class Echo(RootModel[JsonValue])` at module level fails
+    with a KeyError without it. A module that fails to run is removed again, as `import` removes it.
+    """
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        if sys.modules.get(name) is module:
+            del sys.modules[name]
+        raise
     return module
 
 

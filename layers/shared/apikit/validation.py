@@ -1,4 +1,8 @@
-"""Request parsing with pydantic v2: bodies give 400/413/415/422, query strings 400, paths 404, as problem+json."""
+"""Request parsing with pydantic v2: bodies give 400/413/415/422, query strings 400, paths 404, as problem+json.
+
+Without a model: `json_body` (any JSON document, with the same 400/413/415) and `query_first`/`query_all` (a query
+parameter's values as sent, repeated ones apart), for a handler that reads a request as a Next.js route does.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import re
 import typing
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import (
@@ -18,6 +23,7 @@ from pydantic import (
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
+    JsonValue,
     ValidationError,
     create_model,
     field_validator,
@@ -280,13 +286,22 @@ def _no_control_characters(refused: re.Pattern[str]) -> typing.Callable[[Any], A
     return check
 
 
+def json_body(event: APIGatewayProxyEventV2, media_types: tuple[str, ...] = ("application/json",)) -> JsonValue:
+    """Any JSON document in the body, as Next.js's `await request.json()`, with `parse_body`'s checks in its order:
+    415 for another Content-Type, 413 over MAX_BODY_BYTES (decoded bytes), 400 for what is not JSON or exceeds
+    this API's bounds (nesting, numbers, a repeated key). No model reads it, so nothing else is checked: strings
+    come as sent, control characters included. A route that knows the shape declares `body=Model` instead."""
+    data = read_body(event, media_types)
+    limit = get_settings().max_body_bytes
+    if len(data) > limit:
+        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+    return typing.cast(JsonValue, loads_json(data))
+
+
 def parse_body[Model: BaseModel](
     event: APIGatewayProxyEventV2, model: type[Model], media_types: tuple[str, ...] = ("application/json",)
 ) -> Model:
-    data = read_body(event, media_types)
-    if len(data) > get_settings().max_body_bytes:
-        raise PayloadTooLarge(f"The request body is larger than {get_settings().max_body_bytes} bytes.")
-    document = loads_json(data)
+    document = json_body(event, media_types)
     try:
         return validate_request(model, document)
     except ValidationError as error:
@@ -298,6 +313,25 @@ def parse_query[Model: BaseModel](event: APIGatewayProxyEventV2, model: type[Mod
         return validate_request(model, event.query_string_parameters or {})
     except ValidationError as error:
         raise BadRequest("The query string is invalid.", errors=validation_errors(error, "query")) from error
+
+
+def query_all(event: APIGatewayProxyEventV2, name: str) -> list[str]:
+    """Every value of query parameter `name` in the order sent, `[]` when absent: Next.js's `searchParams.getAll`.
+
+    Read from `rawQueryString`, not `queryStringParameters`: there API Gateway joins a repeated parameter's values
+    with commas, so `?tag=a&tag=b` and `?tag=a,b` both arrive as "a,b" (payload format 2.0,
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html).
+    Parsed as URLSearchParams parses it: `+` is a space, escapes are UTF-8 (U+FFFD where they are not), a
+    parameter without `=` is "", names match exactly. Values are as sent: no model checks them (see `parse_query`).
+    """
+    pairs = parse_qsl(event.raw_event.get("rawQueryString") or "", keep_blank_values=True)
+    return [value for key, value in pairs if key == name]
+
+
+def query_first(event: APIGatewayProxyEventV2, name: str) -> str | None:
+    """The first value of query parameter `name`, None when absent: Next.js's `searchParams.get` (see `query_all`)."""
+    values = query_all(event, name)
+    return values[0] if values else None
 
 
 def parse_path[Model: BaseModel](parameters: dict[str, str], model: type[Model]) -> Model:
