@@ -42,6 +42,25 @@ def read_template(path: str | Path = "template.yaml") -> dict[str, Any]:
     return template
 
 
+def template_lines(path: str | Path = "template.yaml") -> dict[tuple[str | int, ...], int]:
+    """The line (from 1) where each key of the template as written starts, by its path of keys and list indexes:
+    ("Resources", "HealthFunction", "Properties") -> 538. So a check can say which line to change."""
+    with open(path, encoding="utf-8") as handle:
+        root = yaml.compose(handle, Loader=_CfnLoader)
+    lines: dict[tuple[str | int, ...], int] = {}
+    pending: list[tuple[tuple[str | int, ...], yaml.Node]] = [((), root)] if root is not None else []
+    while pending:
+        where, node = pending.pop()
+        lines.setdefault(where, node.start_mark.line + 1)  # a key's own line, where it has one
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                lines[(*where, key.value)] = key.start_mark.line + 1
+                pending.append(((*where, key.value), value))
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend(((*where, index), item) for index, item in enumerate(node.value))
+    return lines
+
+
 def load_template(
     path: str | Path = "template.yaml", parameter_overrides: dict[str, str] | None = None
 ) -> dict[str, Any]:

@@ -145,6 +145,21 @@ def catch_all_routes(document: dict[str, Any]) -> dict[str, list[str]]:
     return {path: [method.upper() for method in operations] for path, operations in document["paths"].items()}
 
 
+def stale_catch_all_routes(template: Path, routes_file: Path = CATCH_ALL_ROUTES) -> list[str]:
+    """What the catch-all's table says against the template's routes, without describing any function (cheap, so
+    `make test` runs it in tests/unit/test_not_found.py): a route added or removed without `make openapi`."""
+    routed = {(route.method, route.path) for route in load_app(template).routes if route.method != "ANY"}
+    listed = {(method, path) for path, methods in json.loads(routes_file.read_text()).items() for method in methods}
+    if routed == listed:
+        return []
+    missing = ", ".join(f"{method} {path}" for method, path in sorted(routed - listed, key=lambda r: r[::-1]))
+    extra = ", ".join(f"{method} {path}" for method, path in sorted(listed - routed, key=lambda r: r[::-1]))
+    problems = [f"{template.name} routes {missing}, which it lacks" if missing else ""]
+    problems.append(f"it lists {extra}, which {template.name} does not route" if extra else "")
+    name = routes_file.resolve().relative_to(template.resolve().parent)
+    return [f"{name} is stale: run make openapi (" + "; ".join(p for p in problems if p) + ")"]
+
+
 def outputs(document: dict[str, Any]) -> dict[Path, str]:
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     return {DOCUMENT: text, SERVED: text, CATCH_ALL_ROUTES: json.dumps(catch_all_routes(document), indent=2) + "\n"}

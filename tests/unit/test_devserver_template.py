@@ -29,3 +29,17 @@ def test_cors_comes_from_the_http_api():
     assert cors is not None
     assert cors["AllowOrigins"] == ["https://a.example", "https://b.example"]
     assert cors["AllowCredentials"] is True
+
+
+def test_template_lines_give_each_written_key_its_own_line(tmp_path):
+    """For the checks' messages (scripts/check_operations.py): a key's line, not its value's, and list items'."""
+    from devserver.template import template_lines
+
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  One:\n    Type: X\n  Two: !Ref One\n  List:\n    - a\n    - b\n"
+    )
+
+    lines = template_lines(tmp_path / "template.yaml")
+
+    assert [lines[("Resources",)], lines[("Resources", "One")], lines[("Resources", "One", "Type")]] == [1, 2, 3]
+    assert [lines[("Resources", "Two")], lines[("Resources", "List", 1)]] == [4, 7]

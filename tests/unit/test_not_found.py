@@ -6,6 +6,7 @@ Also checks the catch-all's route table and every function's resolver against te
 from __future__ import annotations
 
 import re
+import sys
 from collections import defaultdict
 from typing import ClassVar
 
@@ -13,6 +14,9 @@ import pytest
 
 from devserver.template import load_template, resources_of_type
 from tests.conftest import ROOT, assert_problem, invoke, load_event, load_function
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import openapi  # a script: found once its directory is on the path
 
 CATCH_ALL = ("/api/{proxy+}", "ANY")
 POST_ID = "3f1c2a9e-8b7d-4e21-9a6f-0c5d2e7b1a44"
@@ -128,7 +132,25 @@ def test_the_catch_all_knows_exactly_the_routes_of_the_template():
 
     known = {path: set(methods) for path, methods in load_function("not_found").ROUTES.items()}
 
+    assert openapi.stale_catch_all_routes(ROOT / "template.yaml") == []
     assert known == dict(declared)
+
+
+def test_a_route_added_or_removed_without_make_openapi_names_the_stale_file(tmp_path):
+    """The template's routes against functions/not_found/routes.json, without describing any function."""
+    text = (ROOT / "template.yaml").read_text()
+    health = '        Head: {Type: HttpApi, Properties: {ApiId: !Ref HttpApi, Path: "/api/health", Method: HEAD}}\n'
+    greet = '        Greet: {Type: HttpApi, Properties: {ApiId: !Ref HttpApi, Path: "/api/greet", Method: POST}}\n'
+    assert health in text
+    (tmp_path / "template.yaml").write_text(text.replace(health, greet, 1))
+    routes = tmp_path / "functions" / "not_found" / "routes.json"
+    routes.parent.mkdir(parents=True)
+    routes.write_text((ROOT / "functions" / "not_found" / "routes.json").read_text())
+
+    assert openapi.stale_catch_all_routes(tmp_path / "template.yaml", routes) == [
+        "functions/not_found/routes.json is stale: run make openapi (template.yaml routes POST /api/greet, which it"
+        " lacks; it lists HEAD /api/health, which template.yaml does not route)"
+    ]
 
 
 def test_every_get_route_of_the_template_has_its_head_route():
