@@ -101,10 +101,10 @@ stripe-event: $(VENV)/.installed ## sign a sample Stripe event and send it to ma
 	@$(PY) scripts/stripe_event.py $(TYPE) $(if $(URL),--url $(URL)) $(ARGS)
 
 .PHONY: route
-route: $(VENV)/.installed node_modules/.installed ## a new endpoint: make route NAME=greet METHOD=GET PATH=/api/greet [AUTH=bearer]
+route: $(VENV)/.installed node_modules/.installed ## a new endpoint: make route NAME=greet METHOD=GET PATH=/api/greet [AUTH=bearer] [ROUTE_ONLY=1]
 	@[ -n "$(NAME)" ] && [ -n "$(METHOD)" ] && [ -n "$(ROUTE_PATH)" ] || { echo "usage: make route NAME=greet METHOD=GET PATH=/api/greet [AUTH=bearer] (docs/adding-an-endpoint.md)" >&2; exit 1; }
 	@$(PY) scripts/new_route.py --name "$(NAME)" --method "$(METHOD)" --path "$(ROUTE_PATH)" --auth "$(AUTH)"
-	@$(MAKE) --no-print-directory openapi client-types
+	$(if $(ROUTE_ONLY),@echo "ROUTE_ONLY: run make openapi client-types once the routes are added",@$(MAKE) --no-print-directory openapi client-types)
 
 .PHONY: backfill-list-shards
 backfill-list-shards: $(VENV)/.installed ## give every post its ByShard partition (docs/scale.md): ARGS="--stack NAME [--dry-run]"
@@ -129,7 +129,7 @@ client-types: node_modules/.installed ## clients/typescript/api.d.ts from docs/o
 lint: $(VENV)/.installed ## ruff and mypy (strict) on functions, layer and dev server
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy layers/shared/apikit functions devserver
+	$(VENV)/bin/mypy $(or $(MYPY_PATHS),layers/shared/apikit functions devserver)
 
 .PHONY: format
 format: $(VENV)/.installed ## apply ruff's fixes and formatting
