@@ -206,32 +206,38 @@ def test_a_post_deleted_after_the_index_listed_it_gives_its_place_to_the_next(aw
     assert [post["id"] for post in second["items"]] == ids[-6:-10:-1]
 
 
-def test_unprocessed_keys_are_read_again_and_a_batch_never_read_is_a_503(aws, shards, on_batch_get):
+def test_unprocessed_keys_are_read_again_and_a_batch_never_read_is_a_503(aws, shards, on_batch_get, monkeypatch):
     shards(4)
     for n in range(6):
         put_post(f"{n:08x}-4444-4444-8444-444444444444", timestamp(n))
-    answers = 0
+    answers, pauses = 0, []
+    monkeypatch.setattr("apikit.repositories.posts.time.sleep", pauses.append)
 
     def throttled(parsed: dict[str, Any], **_: Any) -> None:
         nonlocal answers
         answers += 1
-        if answers <= limit_of_throttled_answers:  # those keys are answered as unprocessed, as throttling does
+        if answers <= partly:  # one key answered as unprocessed, as a throttled partition does
             [first, *rest] = parsed["Responses"][TABLE]
             parsed["Responses"][TABLE] = rest
             parsed["UnprocessedKeys"] = {TABLE: {"Keys": [{"id": first["id"]}]}}
+        elif answers <= partly + wholly:  # every key unprocessed: DynamoDB then answers no table at all
+            keys = [{"id": item["id"]} for item in parsed["Responses"][TABLE]]
+            parsed["Responses"], parsed["UnprocessedKeys"] = {}, {TABLE: {"Keys": keys}}
 
     on_batch_get(throttled)
-    limit_of_throttled_answers = 2
+    partly, wholly = 1, 1
     page = list_posts(limit="5")
 
     assert page.status == 200
     assert len(page.json()["items"]) == 5
     assert answers == 3
+    assert pauses == [0.05, 0.1]  # backing off: 50 ms, then 100 ms
 
-    answers, limit_of_throttled_answers = 0, 99
+    answers, pauses[:], partly, wholly = 0, [], 0, 99
     unavailable = list_posts(limit="5")
     problem = assert_problem(unavailable, 503)
     assert answers == BATCH_GET_ATTEMPTS
+    assert pauses == [0.05, 0.1, 0.2]
     assert unavailable.headers["retry-after"] == "1"
     assert problem["detail"] == "A service the API depends on is busy or unreachable; retry shortly."
 

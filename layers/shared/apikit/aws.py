@@ -131,6 +131,11 @@ def unavailable(error: BaseException) -> ApiError | None:
     unreachable = isinstance(error, (ConnectTimeoutError, EndpointConnectionError, ConnectionClosedError))
     if not (busy or unreachable):
         return None
+    return not_now()
+
+
+def not_now() -> ServiceUnavailable:
+    """503 with Retry-After: a service was busy or unreachable, or kept answering "not now" (UnprocessedKeys)."""
     return ServiceUnavailable(
         "A service the API depends on is busy or unreachable; retry shortly.",
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},

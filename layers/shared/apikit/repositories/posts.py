@@ -11,9 +11,9 @@ from typing import Annotated, Any, ClassVar
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
-from apikit.aws import RETRY_AFTER_SECONDS
+from apikit.aws import not_now
 from apikit.config import get_settings
-from apikit.errors import Forbidden, NotFound, PreconditionFailed, ServiceUnavailable
+from apikit.errors import Forbidden, NotFound, PreconditionFailed
 from apikit.repositories import dynamodb, error_code
 from apikit.repositories.pages import ShardedListing, query_page
 from apikit.validation import MULTILINE, NOT_BLANK
@@ -211,10 +211,7 @@ class PostsRepository:
             request = response.get("UnprocessedKeys") or {}
             if not request:
                 return [found[post_id] for post_id in dict.fromkeys(post_ids) if post_id in found]
-        raise ServiceUnavailable(
-            "A service the API depends on is busy or unreachable; retry shortly.",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
+        raise not_now()  # still throttled after BATCH_GET_ATTEMPTS reads
 
     def update(self, post_id: str, caller_id: str, changes: dict[str, str], if_match: list[int] | None = None) -> Post:
         """Set the given fields in one conditional UpdateItem; `if_match` lists the versions the caller accepts.
