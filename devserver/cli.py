@@ -24,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from devserver.aws import LocalAws, MotoServer, secret_values, unset_secrets, update_secret_values
 from devserver.gateway import Gateway
 from devserver.persist import GroupCommit
-from devserver.pool import INIT_TIMEOUT_SECONDS, FunctionPool, Invocation, debugpy_location, print_line
+from devserver.pool import INIT_TIMEOUT_SECONDS, FunctionPool, Invocation, debugpy_location, print_line, stop_workers
 from devserver.rotation import RotationError, rotate, rotations_due
 from devserver.runtime import DEFAULT_CACHE, Dependencies, lambda_environment, reserved_in_template
 from devserver.server import HttpServer
@@ -213,8 +213,7 @@ class DevServer:
             self.pools = self._pools()
             self.gateway.pools = self.pools
             self.gateway.load(app)
-        for pool in old.values():
-            pool.close()
+        stop_workers([worker for pool in old.values() for worker in pool.retire()])
         log(f"Reloaded {self.template_path.name}: {len(app.routes)} routes")
         self.print_routes()
         if self.eager:
@@ -271,8 +270,7 @@ class DevServer:
         if self.persist:
             self.aws.snapshot(self.app, self.persist)
             log(f"Saved data to {self.persist}")
-        for pool in self.pools.values():
-            pool.close()
+        stop_workers([worker for pool in self.pools.values() for worker in pool.retire()])
         if self.moto:
             self.moto.stop()
 
