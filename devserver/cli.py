@@ -27,7 +27,7 @@ from devserver.persist import GroupCommit
 from devserver.pool import INIT_TIMEOUT_SECONDS, FunctionPool, Invocation, debugpy_location, print_line, stop_workers
 from devserver.rotation import RotationError, rotate, rotations_due
 from devserver.runtime import DEFAULT_CACHE, Dependencies, lambda_environment, reserved_in_template
-from devserver.server import HttpServer
+from devserver.server import CLIENT_TIMEOUT_SECONDS, HEAD_DEADLINE_SECONDS, HttpServer
 from devserver.template import DEFAULT_REGION, App, TemplateError, load_app, parse_parameter_overrides
 from devserver.watcher import Watcher
 
@@ -237,7 +237,12 @@ class DevServer:
         return asyncio.run(self.serve_async())
 
     async def serve_async(self) -> int:
-        server = HttpServer(self.gateway.handle, self.gateway.refused)
+        server = HttpServer(
+            self.gateway.handle,
+            self.gateway.refused,
+            client_timeout=self.options.client_timeout,
+            head_deadline=self.options.head_deadline,
+        )
         try:
             port = await server.start(self.options.host, self.options.port)
         except OSError as error:  # for example: the port is in use
@@ -390,6 +395,9 @@ def add_options(target: argparse.ArgumentParser, serve: bool, defaults: dict[str
             metavar="{EAGER,LAZY}",
             help="EAGER: start one worker per function at start; LAZY (the default): on its first request",
         )
+        # API Gateway's limits on slow clients (devserver.server), shortened only by the tests of them: not shown.
+        add("--client-timeout", type=float, default=CLIENT_TIMEOUT_SECONDS, help=argparse.SUPPRESS)
+        add("--head-deadline", type=float, default=HEAD_DEADLINE_SECONDS, help=argparse.SUPPRESS)
     if defaults:
         target.set_defaults(**defaults)
 
