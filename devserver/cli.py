@@ -24,10 +24,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from devserver.aws import LocalAws, MotoServer, secret_values, unset_secrets, update_secret_values
 from devserver.gateway import Gateway
 from devserver.persist import GroupCommit
-from devserver.pool import INIT_TIMEOUT_SECONDS, FunctionPool, Invocation, debugpy_location, print_line
+from devserver.pool import INIT_TIMEOUT_SECONDS, FunctionPool, Invocation, debugpy_location, print_line, stop_workers
 from devserver.rotation import RotationError, rotate, rotations_due
 from devserver.runtime import DEFAULT_CACHE, Dependencies, lambda_environment, reserved_in_template
-from devserver.server import HttpServer
+from devserver.server import CLIENT_TIMEOUT_SECONDS, HEAD_DEADLINE_SECONDS, HttpServer
 from devserver.template import DEFAULT_REGION, App, TemplateError, load_app, parse_parameter_overrides
 from devserver.watcher import Watcher
 
@@ -213,8 +213,7 @@ class DevServer:
             self.pools = self._pools()
             self.gateway.pools = self.pools
             self.gateway.load(app)
-        for pool in old.values():
-            pool.close()
+        stop_workers([worker for pool in old.values() for worker in pool.retire()])
         log(f"Reloaded {self.template_path.name}: {len(app.routes)} routes")
         self.print_routes()
         if self.eager:
@@ -238,7 +237,12 @@ class DevServer:
         return asyncio.run(self.serve_async())
 
     async def serve_async(self) -> int:
-        server = HttpServer(self.gateway.handle, self.gateway.refused)
+        server = HttpServer(
+            self.gateway.handle,
+            self.gateway.refused,
+            client_timeout=self.options.client_timeout,
+            head_deadline=self.options.head_deadline,
+        )
         try:
             port = await server.start(self.options.host, self.options.port)
         except OSError as error:  # for example: the port is in use
@@ -271,8 +275,7 @@ class DevServer:
         if self.persist:
             self.aws.snapshot(self.app, self.persist)
             log(f"Saved data to {self.persist}")
-        for pool in self.pools.values():
-            pool.close()
+        stop_workers([worker for pool in self.pools.values() for worker in pool.retire()])
         if self.moto:
             self.moto.stop()
 
@@ -392,6 +395,9 @@ def add_options(target: argparse.ArgumentParser, serve: bool, defaults: dict[str
             metavar="{EAGER,LAZY}",
             help="EAGER: start one worker per function at start; LAZY (the default): on its first request",
         )
+        # API Gateway's limits on slow clients (devserver.server), shortened only by the tests of them: not shown.
+        add("--client-timeout", type=float, default=CLIENT_TIMEOUT_SECONDS, help=argparse.SUPPRESS)
+        add("--head-deadline", type=float, default=HEAD_DEADLINE_SECONDS, help=argparse.SUPPRESS)
     if defaults:
         target.set_defaults(**defaults)
 

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -133,15 +134,24 @@ class Worker:
 
     def stop(self) -> None:
         """Retire an idle worker: closing its pipe ends its loop, so it exits cleanly (and flushes its output)."""
-        self.connection.close()
-        try:
-            self.process.wait(timeout=1)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        stop_workers([self])
 
     @property
     def alive(self) -> bool:
         return self.process.poll() is None and not self.connection.closed
+
+
+def stop_workers(workers: list[Worker], timeout: float = 1) -> None:
+    """Retire idle workers together: every pipe is closed first, so they exit side by side and the wait is the
+    slowest one's, not the sum of theirs. One still running after `timeout` is killed."""
+    for worker in workers:
+        worker.connection.close()
+    deadline = time.monotonic() + timeout
+    for worker in workers:
+        try:
+            worker.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            worker.kill()
 
 
 def debugpy_location() -> str | None:
@@ -494,6 +504,10 @@ class FunctionPool:
         self.close(self._spec())
 
     def close(self, new_spec: tuple[WorkerSpec | None, str | None] | None = None) -> None:
+        stop_workers(self.retire(new_spec))
+
+    def retire(self, new_spec: tuple[WorkerSpec | None, str | None] | None = None) -> list[Worker]:
+        """`close` without the wait: the idle workers, for the caller to stop (with other pools' at once)."""
         with self.condition:
             if new_spec is not None:
                 self.spec, self.broken = new_spec
@@ -503,5 +517,4 @@ class FunctionPool:
             stale, self.idle = self.idle, []
             self.count -= len(stale)
             self._notify(everyone=True)
-        for worker in stale:
-            worker.stop()
+        return stale

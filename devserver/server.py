@@ -149,7 +149,7 @@ class HttpConnection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self._reset()
-        self.stage, self.stage_deadline = "head", self.last_read + HEAD_DEADLINE_SECONDS
+        self.stage, self.stage_deadline = "head", self.last_read + self.server.head_deadline
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -285,7 +285,7 @@ class HttpConnection(asyncio.Protocol):
             return False
         if self.stage == "draining":
             return now > self.stage_deadline
-        if now - self.last_read > CLIENT_TIMEOUT_SECONDS:
+        if now - self.last_read > self.server.client_timeout:
             return True
         return self.stage != "idle" and now > self.stage_deadline
 
@@ -293,9 +293,18 @@ class HttpConnection(asyncio.Protocol):
 class HttpServer:
     """Listens, and reaps connections that are overdue: a slow body gets API Gateway's 400, the rest just end."""
 
-    def __init__(self, handler: Handler, error_response: ErrorResponse) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        error_response: ErrorResponse,
+        client_timeout: float = CLIENT_TIMEOUT_SECONDS,
+        head_deadline: float = HEAD_DEADLINE_SECONDS,
+    ) -> None:
         self.handler = handler
         self.error_response = error_response
+        # API Gateway's limits unless told otherwise (only the tests of these limits shorten them, to wait less).
+        self.client_timeout = client_timeout
+        self.head_deadline = head_deadline
         self.connections: set[HttpConnection] = set()
         self.server: asyncio.Server | None = None
         self.reaper: asyncio.Task[None] | None = None

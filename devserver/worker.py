@@ -8,6 +8,7 @@ pool over the socket FD with multiprocessing's Connection (pickled tuples of pla
 
 from __future__ import annotations
 
+import atexit
 import decimal
 import importlib
 import importlib.util
@@ -296,3 +297,10 @@ if __name__ == "__main__":
     line_streams()
     start_coverage()
     serve(Connection(int(sys.argv[1])))
+    # Lambda never tears an environment's interpreter down (it freezes it, then stops it), and neither does this:
+    # freeing every module one by one (boto3's service models...) took a worker a few tenths of a second of CPU,
+    # which a dev server with many warm workers paid at every stop and reload. Exit handlers still run (coverage
+    # saves its data in one), and the output is flushed.
+    end_lines()
+    atexit._run_exitfuncs()
+    os._exit(0)  # pragma: no cover (coverage saved its data just before)

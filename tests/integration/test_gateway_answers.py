@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from devserver.server import CLIENT_TIMEOUT_SECONDS, HEAD_DEADLINE_SECONDS
+from devserver.cli import parser
+from devserver.server import CLIENT_TIMEOUT_SECONDS, HEAD_DEADLINE_SECONDS, HttpServer
 from tests.integration.conftest import PROJECT, DevServer, run_invoke, template_of
 
 pytestmark = pytest.mark.devserver_only(reason="a dev server of its own on the small test project")
@@ -30,6 +31,24 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     target = tmp_path_factory.mktemp("gateway") / "project"
     shutil.copytree(PROJECT, target)
     server = DevServer(target / "template.yaml", target.parent / "devserver.log")
+    yield server
+    server.stop()
+
+
+# The limits on slow clients, shortened so that their tests wait seconds, not API Gateway's 5 s and 10 s: the same
+# code, which serves with the defaults below otherwise.
+CLIENT_TIMEOUT, HEAD_DEADLINE = 2.0, 3.0
+
+
+@pytest.fixture(scope="module")
+def impatient_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    target = tmp_path_factory.mktemp("impatient") / "project"
+    shutil.copytree(PROJECT, target)
+    server = DevServer(
+        target / "template.yaml",
+        target.parent / "devserver.log",
+        *("--client-timeout", str(CLIENT_TIMEOUT), "--head-deadline", str(HEAD_DEADLINE)),
+    )
     yield server
     server.stop()
 
@@ -334,7 +353,9 @@ def test_http_1_0_and_expect_100_continue_get_what_those_clients_wait_for(server
 # --- Clients that misbehave -------------------------------------------------------------------------------------
 
 
-def test_many_idle_and_half_sent_connections_do_not_stop_other_clients(server):
+def test_many_idle_and_half_sent_connections_do_not_stop_other_clients(impatient_server):
+    server = impatient_server
+    server.get("/hello")  # its worker warm: the requests below wait for the slow clients only, if at all
     slow: list[socket.socket] = []
     for index in range(150):
         connection = socket.create_connection(("127.0.0.1", server.port), timeout=30)
@@ -350,9 +371,8 @@ def test_many_idle_and_half_sent_connections_do_not_stop_other_clients(server):
         assert statuses == [200] * 8
         assert time.monotonic() - started < 3
 
-        # Each slow connection is closed once it has been silent for CLIENT_TIMEOUT_SECONDS; the stalled body
-        # gets API Gateway's 400 first.
-        time.sleep(CLIENT_TIMEOUT_SECONDS + 2)
+        # Each slow connection is closed once it has been silent for CLIENT_TIMEOUT (read_all returns then; its
+        # socket's 30 s timeout fails the test otherwise); the stalled body gets API Gateway's 400 first.
         answers = [read_all(connection) for connection in slow]
         assert all(answer == b"" for answer in answers[0::3] + answers[1::3])
         assert all(answer.startswith(b"HTTP/1.1 400") for answer in answers[2::3])
@@ -390,23 +410,34 @@ def test_a_payload_format_1_0_route_gets_a_1_0_event_and_its_response_rules(serv
     assert (inferred.status_code, inferred.json()) == (500, INTERNAL_ERROR)
 
 
-def test_a_request_head_trickling_in_is_cut_off_at_its_deadline(server):
-    """A slowloris: one header byte a second never trips the 5 s silence timeout, but the head as a whole has
-    HEAD_DEADLINE_SECONDS."""
+def test_a_request_head_trickling_in_is_cut_off_at_its_deadline(impatient_server):
+    """A slowloris: a header byte every quarter second never trips the silence timeout, but the head as a whole has
+    a deadline."""
+    server = impatient_server
     connection = socket.create_connection(("127.0.0.1", server.port), timeout=30)
     connection.sendall(b"GET /hello HTTP/1.1\r\nHost: local\r\n")
     started = time.monotonic()
     try:
-        while time.monotonic() - started < HEAD_DEADLINE_SECONDS + 5:
+        while time.monotonic() - started < HEAD_DEADLINE + 5:
             connection.sendall(b"X")
-            time.sleep(1)
+            time.sleep(0.25)
     except (BrokenPipeError, ConnectionResetError):
         pass
     closed_after = time.monotonic() - started
 
-    assert HEAD_DEADLINE_SECONDS - 1 < closed_after < HEAD_DEADLINE_SECONDS + 3
+    assert HEAD_DEADLINE - 1 < closed_after < HEAD_DEADLINE + 3
     assert server.get("/hello").status_code == 200
     connection.close()
+
+
+def test_the_limits_on_slow_clients_are_api_gateways_unless_shortened():
+    """5 s of silence, 10 s for a request's head: the dev server's defaults, its command line's too."""
+    options = parser().parse_args([])
+    server = HttpServer(handler=None, error_response=None)  # type: ignore[arg-type]  # only its limits are read
+
+    assert (CLIENT_TIMEOUT_SECONDS, HEAD_DEADLINE_SECONDS) == (5, 10)
+    assert (options.client_timeout, options.head_deadline) == (5, 10)
+    assert (server.client_timeout, server.head_deadline) == (5, 10)
 
 
 def test_the_default_route_catches_what_no_other_route_matches(project, start_server):

@@ -28,8 +28,18 @@ from tests.conftest import PUBLIC_KEYS, ROOT, SIGNING_KEY, load_event, post_even
 WRITERS = 8
 
 
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """One moto server for the module (its werkzeug shutdown waits up to half a second): each test resets it."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
 @pytest.fixture
-def dynamodb_endpoint(monkeypatch) -> Iterator[str]:
+def dynamodb_endpoint(monkeypatch, moto_endpoint) -> Iterator[str]:
     """A moto server holding the template's tables and the JWT secret.
 
     DynamoDB applies each write to an item atomically: the condition is checked and the update applied as one
@@ -51,10 +61,7 @@ def dynamodb_endpoint(monkeypatch) -> Iterator[str]:
         monkeypatch.setattr(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
 
     monkeypatch.setattr(logging.getLogger("werkzeug"), "disabled", True)  # one access-log line per request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    endpoint = moto_endpoint
     reset = f"{endpoint}/moto-api/reset"
     requests.post(reset, timeout=10).raise_for_status()
     try:
@@ -67,7 +74,6 @@ def dynamodb_endpoint(monkeypatch) -> Iterator[str]:
         yield endpoint
     finally:
         requests.post(reset, timeout=10).raise_for_status()
-        server.stop()
 
 
 def put_post(endpoint: str, author: str) -> str:
