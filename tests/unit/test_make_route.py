@@ -59,6 +59,10 @@ CHECKS = [
 
 def run(project: Path, *command: str) -> subprocess.CompletedProcess[str]:
     environment = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST", "COV_"))}
+    if command[0] == "make":
+        # .venv and node_modules are this checkout's, linked: make must never reinstall them from the copy (npm ci
+        # would empty the real node_modules through the link), whatever the copied files' times say.
+        command = ("make", "-o", ".venv/.installed", "-o", "node_modules/.installed", *command[1:])
     return subprocess.run(command, cwd=project, env=environment, capture_output=True, text=True, timeout=300)
 
 
