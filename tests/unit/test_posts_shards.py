@@ -206,6 +206,40 @@ def test_a_post_deleted_after_the_index_listed_it_gives_its_place_to_the_next(aw
     assert [post["id"] for post in second["items"]] == ids[-6:-10:-1]
 
 
+def test_more_posts_deleted_in_one_shard_than_a_query_brought_are_read_past_in_order(aws, shards, on_batch_get):
+    """A page queries each shard for `limit + 1` keys. When more of one shard's posts than that are gone by the
+    time BatchGetItem reads them, that shard is queried again before anything older is taken from the others."""
+    from apikit.repositories.posts import shard_of
+
+    shards(4)
+    ids = [f"{n:08x}-5555-4555-8555-555555555555" for n in range(400)]
+    crowded = [post_id for post_id in ids if shard_of(post_id, 4) == "post#0"][:8]
+    others = [post_id for post_id in ids if shard_of(post_id, 4) != "post#0"][:6]
+    for n, post_id in enumerate(others + crowded):  # the crowded shard's posts are the newest
+        put_post(post_id, timestamp(n))
+    gone = set(crowded[-4:])  # its four newest: more than the three keys a page of two queries it for
+
+    def deleted_meanwhile(parsed: dict[str, Any], **_: Any) -> None:
+        parsed["Responses"][TABLE] = [item for item in parsed["Responses"][TABLE] if item["id"]["S"] not in gone]
+
+    on_batch_get(deleted_meanwhile)
+    first = list_posts(limit="2").json()
+
+    assert [post["id"] for post in first["items"]] == [crowded[3], crowded[2]]
+
+
+def test_the_last_page_ends_the_walk_when_the_posts_end_with_it(aws, shards):
+    """No empty page after the last one, even when the last page is full: each shard is asked for one key more
+    than a page holds, so a shard that gave its last key is known to be done."""
+    shards(1)
+    for n in range(6):
+        put_post(f"{n:08x}-6666-4666-8666-666666666666", timestamp(n))
+
+    pages = walk(3)
+
+    assert [len(page) for page in pages] == [3, 3]
+
+
 def test_unprocessed_keys_are_read_again_and_a_batch_never_read_is_a_503(aws, shards, on_batch_get, monkeypatch):
     shards(4)
     for n in range(6):
