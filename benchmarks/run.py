@@ -173,9 +173,10 @@ def main() -> int:
     print(sections[-1], "\n", flush=True)
     sections.append(
         "## 3. AWS calls per request (counted with a botocore `before-call` hook, against moto)\n\n"
-        "Target: one DynamoDB data call per posts operation (listing all posts: a Query per shard and one "
-        "BatchGetItem, section 7); the secret only on a cold start. The webhook's second "
-        "delivery repeats the first (a Stripe retry): answered from its idempotency record, nothing written.\n\n"
+        "Target: one DynamoDB data call per posts operation (the sample lists one author's posts; a page of all "
+        "posts is a Query per shard and one BatchGetItem: section 7); the secret only on a cold start. The "
+        "webhook's second delivery repeats the first (a Stripe retry): answered from its idempotency record, "
+        "nothing written.\n\n"
         + table(
             ["function", "first (cold) invocation", "next (warm) invocation"],
             [
