@@ -491,8 +491,12 @@ def package_sizes() -> dict[str, Any]:
             LAYER / "requirements.txt",
             "--no-compile",
             "--only-binary=:all:",
-            "--platform",
-            "manylinux2014_aarch64",
+            # The Makefile's LAMBDA_WHEELS platforms (`make build`): a wheel tagged manylinux_2_28 only (as
+            # argon2-cffi-bindings 26 is) is not taken for manylinux2014 alone.
+            *(
+                f"--platform={tag}_aarch64"
+                for tag in ("linux", "manylinux2014", "manylinux_2_17", "manylinux_2_28", "manylinux_2_34")
+            ),
             "--implementation",
             "cp",
             "--python-version",
