@@ -191,11 +191,17 @@ def sequential_p50(port: int, path: str, count: int) -> dict[str, float]:
 @contextmanager
 def baseline_server(revision: str, args: tuple[str, ...]) -> Iterator[tuple[int, int] | None]:
     """The dev server as it was at `revision` (Werkzeug's threaded WSGI server), run from an extracted copy of its
-    devserver/ package against this checkout's template: today's figures, measured in the same run. None when
-    the revision is not in this clone (a shallow one)."""
+    devserver/ package with that revision's template, functions and layer: its figures, measured in the same run
+    as today's. None when the revision is not in this clone (a shallow one)."""
     with tempfile.TemporaryDirectory() as scratch:
         git = shutil.which("git") or "/usr/bin/git"
-        archive = subprocess.run([git, "archive", revision, "devserver"], cwd=ROOT, capture_output=True)
+        # Its own template, functions and layer too: today's template uses what it never read (Fn::ForEach, a
+        # table's conditional index), and GET /api/health is served the same way by both.
+        archive = subprocess.run(
+            [git, "archive", revision, "devserver", "template.yaml", "functions", "layers"],
+            cwd=ROOT,
+            capture_output=True,
+        )
         if archive.returncode != 0:
             yield None
             return
@@ -208,7 +214,7 @@ def baseline_server(revision: str, args: tuple[str, ...]) -> Iterator[tuple[int,
         with log.open("w") as output:
             process = subprocess.Popen(
                 [
-                    *(sys.executable, "-m", "devserver", "--template", str(ROOT / "template.yaml")),
+                    *(sys.executable, "-m", "devserver", "--template", str(Path(scratch) / "template.yaml")),
                     *("--port", str(port), "--cache-dir", str(ROOT / ".devserver-cache"), *args),
                 ],
                 cwd=scratch,

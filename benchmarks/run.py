@@ -47,7 +47,7 @@ def throughput_section(now: dict[str, Any], before: dict[str, Any]) -> str:
         f"/api/health with {now['clients']} concurrent clients in 2 client processes, then one client's p50 latency. "
         "Targets: >= 3,000 req/s with and without keep-alive, <= 0.3 ms CPU per request, p50 no worse than "
         f"before. Before: the Werkzeug dev server of commit {before['revision']}, run from its own copy of "
-        "devserver/ against the same template, in this run.\n\n"
+        "devserver/, template, functions and layer (it cannot read today's template), in this run.\n\n"
     )
     if before.get("missing"):
         header += f"(Commit {before['revision']} is not in this clone: the before column is empty.)\n\n"
