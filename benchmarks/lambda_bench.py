@@ -22,6 +22,7 @@ import botocore.handlers
 from devserver.runtime import RUNTIME_REQUIREMENTS, Dependencies
 from devserver.template import Layer
 from devserver.worker import LambdaContext, load_module
+from tests.dynamodb_limits import item_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYER = ROOT / "layers" / "shared"
@@ -307,22 +308,13 @@ POSTS_FOR_LISTING = 400
 PAGE = 20
 
 
-def _item_bytes(item: dict[str, Any]) -> int:
-    """An item's size as DynamoDB counts it for capacity: attribute names plus values (strings' UTF-8, numbers'
-    digits over two plus one). https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html"""
-    size = 0
-    for name, value in item.items():
-        [(kind, content)] = value.items()
-        size += len(name.encode()) + (len(content.encode()) if kind == "S" else len(content) // 2 + 1)
-    return size
-
-
 def _read_units(operation: str, items: list[dict[str, Any]]) -> float:
     """Eventually consistent read units, by AWS's rules: a Query rounds the sum of its items up to 4 KB; a
-    BatchGetItem rounds each item; half a unit per 4 KB."""
+    BatchGetItem rounds each item; half a unit per 4 KB. An item's size is tests/dynamodb_limits.py's (names and
+    values). https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html"""
     if operation == "Query":
-        return max(1, -(-sum(map(_item_bytes, items)) // 4096)) * 0.5
-    return sum(max(1, -(-_item_bytes(item) // 4096)) * 0.5 for item in items)
+        return max(1, -(-sum(map(item_bytes, items)) // 4096)) * 0.5
+    return sum(max(1, -(-item_bytes(item) // 4096)) * 0.5 for item in items)
 
 
 def listing_costs(repeats: int) -> dict[str, Any]:
@@ -399,9 +391,9 @@ def listing_costs(repeats: int) -> dict[str, Any]:
             post = {"id": {"S": POST_ID}, "title": {"S": "A title"}, "content": {"S": "x" * content}}
             post |= {"author_id": {"S": "bench"}, "created_at": {"S": "2026-11-27T10:00:00.000000Z"}}
             post |= {"updated_at": {"S": "2026-11-27T10:00:00.000000Z"}, "version": {"N": "1"}}
-            base = -(-_item_bytes(post) // 1024)
-            keys_only = -(-_item_bytes({k: post[k] for k in ("id", "created_at")} | {SHARD: {"S": "post#15"}}) // 1024)
-            with_entity = -(-(_item_bytes(post) + _item_bytes({"entity": {"S": "post"}})) // 1024)
+            base = -(-item_bytes(post) // 1024)
+            keys_only = -(-item_bytes({k: post[k] for k in ("id", "created_at")} | {SHARD: {"S": "post#15"}}) // 1024)
+            with_entity = -(-(item_bytes(post) + item_bytes({"entity": {"S": "post"}})) // 1024)
             writes.append(
                 {
                     "content": content,

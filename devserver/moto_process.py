@@ -1,10 +1,8 @@
 """moto's server in its own process (its own GIL), quiet: `python -m devserver.moto_process PORT`."""
 
-import atexit
 import functools
 import json
 import logging
-import os
 import signal
 import sys
 import threading
@@ -17,6 +15,8 @@ from moto.core.common_models import BaseModel
 from moto.dynamodb.models import DynamoDBBackend
 from moto.secretsmanager.models import SecretsManagerBackend
 from moto.server import ThreadedMotoServer
+
+from devserver.worker import exit_without_teardown
 
 
 def atomic_dynamodb_writes() -> None:
@@ -113,10 +113,8 @@ def main() -> None:
     print("ready", flush=True)
     sys.stdin.read()  # runs until the dev server closes our stdin (or dies, which closes it too)
     # Then out at once: no server.stop() (werkzeug's shutdown waits for its 0.5 s poll; the port is freed with the
-    # process) and no teardown of moto's many modules, which took a few tenths of a second more. Exit handlers
-    # still run (coverage saves its data in one).
-    atexit._run_exitfuncs()
-    os._exit(0)  # pragma: no cover (coverage saved its data just before)
+    # process), and no teardown of moto's many modules.
+    exit_without_teardown(0)
 
 
 if __name__ == "__main__":

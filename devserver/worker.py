@@ -27,7 +27,7 @@ import uuid
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import ModuleType
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 ACCOUNT_ID = "123456789012"  # the stable fake account of the dev server (devserver.template.ACCOUNT_ID)
 
@@ -237,6 +237,17 @@ def end_lines() -> None:
         stream.end_line() if isinstance(stream, LineStream) else stream.flush()
 
 
+def exit_without_teardown(code: int) -> NoReturn:
+    """End the process at once, as Lambda ends an environment (it freezes it, then stops it, never tearing its
+    interpreter down): output ended and flushed, exit handlers run (coverage saves its data in one), then out.
+    Freeing every module one by one (boto3's service models, moto's backends) took a worker, moto or the dev
+    server a few tenths of a second of CPU, paid by every warm worker at every stop and reload. The dev server's
+    command and moto's process end this way too."""
+    end_lines()
+    atexit._run_exitfuncs()
+    os._exit(code)  # pragma: no cover (coverage saved its data just before)
+
+
 def line_streams() -> None:
     for name in ("stdout", "stderr"):
         raw = cast(io.TextIOWrapper, getattr(sys, name)).detach()
@@ -297,10 +308,4 @@ if __name__ == "__main__":
     line_streams()
     start_coverage()
     serve(Connection(int(sys.argv[1])))
-    # Lambda never tears an environment's interpreter down (it freezes it, then stops it), and neither does this:
-    # freeing every module one by one (boto3's service models...) took a worker a few tenths of a second of CPU,
-    # which a dev server with many warm workers paid at every stop and reload. Exit handlers still run (coverage
-    # saves its data in one), and the output is flushed.
-    end_lines()
-    atexit._run_exitfuncs()
-    os._exit(0)  # pragma: no cover (coverage saved its data just before)
+    exit_without_teardown(0)

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from devserver.template import FOREACH_PREFIX, expand_foreach, read_template, template_lines
+from devserver.template import (
+    FOREACH_PREFIX,
+    expand_foreach,
+    load_template,
+    read_template,
+    resources_of_type,
+    template_lines,
+)
 
 OPERATIONS = "Fn::ForEach::FunctionOperations"  # every function's log group and alarm
 
@@ -199,13 +206,7 @@ def main(path: str) -> int:
     for problem in problems:
         print(problem, file=sys.stderr)
     if not problems:
-        functions = len(
-            [
-                r
-                for r in expand_foreach(read_template(path))["Resources"].values()
-                if r["Type"] == "AWS::Serverless::Function"
-            ]
-        )
+        functions = len(resources_of_type(load_template(path), "AWS::Serverless::Function"))
         print(
             f"{path}: {functions} functions with log groups and alarms, tables alarmed, retained and protected in prod"
         )

@@ -44,6 +44,11 @@ def logical_name(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
 
 
+def shape(path: str) -> str:
+    """The path with its parameters unnamed: API Gateway tells /a/{id} and /a/{post_id} apart by shape alone."""
+    return re.sub(r"\{[^}]+\}", "{}", path)
+
+
 def parameters(path: str) -> list[str]:
     return re.findall(r"\{([a-z][a-z0-9_]*)\}", path)
 
@@ -62,22 +67,21 @@ def check(root: Path, name: str, method: str, path: str) -> None:
     app = load_app(root / "template.yaml")
     if f"{logical_name(name)}Function" in app.functions:
         raise Refused(f"template.yaml has {logical_name(name)}Function already: choose another NAME")
-    shape = re.sub(r"\{[^}]+\}", "{}", path)
     for route in app.routes:
-        if (
-            route.method in (method, "ANY")
-            and re.sub(r"\{[^}]+\}", "{}", route.path) == shape
-            and "+" not in route.path
-        ):
+        if route.method in (method, "ANY") and shape(route.path) == shape(path) and "+" not in route.path:
             raise Refused(f"{route.method} {route.path} is served by {route.function} already (template.yaml)")
 
 
 def handler_source(name: str, method: str, path: str, bearer: bool) -> str:
     model = logical_name(name)
-    imports = ["from http import HTTPStatus", "", "from aws_lambda_powertools.event_handler import Response", ""]
-    pydantic = "from pydantic import BaseModel, ConfigDict, Field" if method in WITH_BODY else ""
-    pydantic = pydantic or "from pydantic import BaseModel, ConfigDict"
-    imports[3:3] = [pydantic]
+    pydantic = "BaseModel, ConfigDict, Field" if method in WITH_BODY else "BaseModel, ConfigDict"
+    imports = [
+        "from http import HTTPStatus",
+        "",
+        "from aws_lambda_powertools.event_handler import Response",
+        f"from pydantic import {pydantic}",
+        "",
+    ]
     apikit = ["from apikit.app import create_app, make_handler"]
     if bearer:
         apikit.append("from apikit.auth import Principal")
