@@ -115,8 +115,9 @@ token: $(VENV)/.installed ## print a local access token: make token USER_ID=alic
 	@$(PY) -m devserver token $(or $(USER_ID),alice)
 
 .PHONY: openapi
-openapi: $(VENV)/.installed ## docs/openapi.json and the catch-all's routes, from every handler's @route declaration
+openapi: $(VENV)/.installed ## docs/openapi.json and the catch-all's routes from every @route declaration; docs/schema.graphql
 	$(PY) scripts/openapi.py
+	$(PY) scripts/graphql_schema.py
 
 # --default-non-nullable false: a field with a default stays optional (a PATCH body's fields, Problem.errors,
 # which the API leaves out when empty). tests/unit/test_client_types.py runs this with CLIENT_TYPES=<temp file>.
@@ -126,10 +127,14 @@ client-types: node_modules/.installed ## clients/typescript/api.d.ts from docs/o
 	node_modules/.bin/openapi-typescript docs/openapi.json --default-non-nullable false --output $(CLIENT_TYPES)
 
 .PHONY: lint
+# A function with modules besides app.py imports them by name (Lambda puts its directory on sys.path): mypy checks
+# each such function on its own, with that directory on its path, and the rest together.
+OWN_MODULES = $(sort $(patsubst %/,%,$(dir $(filter-out %/app.py,$(wildcard functions/*/*.py)))))
 lint: $(VENV)/.installed ## ruff and mypy (strict) on functions, layer and dev server
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy $(or $(MYPY_PATHS),layers/shared/apikit functions devserver)
+	$(VENV)/bin/mypy $(or $(MYPY_PATHS),layers/shared/apikit functions devserver $(addprefix --exclude ,$(addsuffix /,$(OWN_MODULES))))
+	@$(if $(MYPY_PATHS),true,for function in $(OWN_MODULES); do MYPYPATH=$$function $(VENV)/bin/mypy $$function || exit 1; done)
 
 .PHONY: format
 format: $(VENV)/.installed ## apply ruff's fixes and formatting

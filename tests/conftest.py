@@ -6,6 +6,7 @@ import copy
 import functools
 import json
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -112,6 +113,10 @@ _loaded: dict[str, ModuleType] = {}
 def load_function(name: str) -> ModuleType:
     """Import functions/<name>/app.py under a unique module name (every function's module is called `app`)."""
     if name not in _loaded:
+        # As on Lambda, the function's directory is on sys.path: app.py imports its own modules by their names.
+        directory = str(ROOT / "functions" / name)
+        if directory not in sys.path:
+            sys.path.append(directory)
         _loaded[name] = load_module(ROOT / "functions" / name / "app.py", f"fn_{name}")
     return _loaded[name]
 

@@ -173,6 +173,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/graphql": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Run a GraphQL query (no mutation); GraphiQL for a browser, in dev */
+        get: operations["graphql_get"];
+        put?: never;
+        /** Run a GraphQL query or mutation (schema: docs/schema.graphql) */
+        post: operations["graphql_post"];
+        delete?: never;
+        options?: never;
+        /** Run a GraphQL query (no mutation); GraphiQL for a browser, in dev (headers only) */
+        head: operations["graphql_get_head"];
+        patch?: never;
+        trace?: never;
+    };
+    "/api/graphql/ide/{asset}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GraphiQL's files (dev only by default) */
+        get: operations["graphql_ide_asset"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /** GraphiQL's files (dev only by default) (headers only) */
+        head: operations["graphql_ide_asset_head"];
+        patch?: never;
+        trace?: never;
+    };
     "/api/health": {
         parameters: {
             query?: never;
@@ -431,6 +468,40 @@ export interface components {
              */
             url: string;
         };
+        /**
+         * GraphqlRequest
+         * @description The body of a POST, and the parameters of a GET once `variables` and `extensions` are read as JSON.
+         * @example {
+         *       "query": "query($n: Int) { posts(first: $n) { nodes { id title } } }"
+         *     }
+         */
+        GraphqlRequest: {
+            /**
+             * Query
+             * @default null
+             */
+            query?: string | null;
+            /**
+             * Variables
+             * @default null
+             */
+            variables?: {
+                [key: string]: components["schemas"]["JsonValue"];
+            } | null;
+            /**
+             * Operationname
+             * @default null
+             */
+            operationName?: string | null;
+            /**
+             * Extensions
+             * @default null
+             */
+            extensions?: {
+                [key: string]: components["schemas"]["JsonValue"];
+            } | null;
+        };
+        JsonValue: unknown;
         /**
          * LoginRequest
          * @example {
@@ -2273,6 +2344,665 @@ export interface operations {
             /** @description Not Found */
             404: {
                 headers: {
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    graphql_get: {
+        parameters: {
+            query?: {
+                query?: string;
+                variables?: string;
+                operationName?: string;
+                extensions?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data?: Record<string, never> | null;
+                        errors?: Record<string, never>[];
+                    };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Bad request syntax or unsupported method",
+                     *       "instance": "/api/graphql"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
+                    "WWW-Authenticate": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "No permission -- see authorization schemes",
+                     *       "instance": "/api/graphql"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Method Not Allowed */
+            405: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description The methods this path serves. */
+                    Allow: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Method Not Allowed",
+                     *       "status": 405,
+                     *       "detail": "Specified method is invalid for this resource",
+                     *       "instance": "/api/graphql"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Acceptable */
+            406: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not Acceptable",
+                     *       "status": 406,
+                     *       "detail": "URI not available in preferred format",
+                     *       "instance": "/api/graphql"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "The user has sent too many requests in a given amount of time (\"rate limiting\")",
+                     *       "instance": "/api/graphql"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    graphql_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "query": "query($n: Int) { posts(first: $n) { nodes { id title } } }"
+                 *     }
+                 */
+                "application/json": components["schemas"]["GraphqlRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data?: Record<string, never> | null;
+                        errors?: Record<string, never>[];
+                    };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Bad request syntax or unsupported method",
+                     *       "instance": "/api/graphql"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
+                    "WWW-Authenticate": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "No permission -- see authorization schemes",
+                     *       "instance": "/api/graphql"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Acceptable */
+            406: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not Acceptable",
+                     *       "status": 406,
+                     *       "detail": "URI not available in preferred format",
+                     *       "instance": "/api/graphql"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Content Too Large */
+            413: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Content Too Large",
+                     *       "status": 413,
+                     *       "detail": "Content is too large",
+                     *       "instance": "/api/graphql"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported Media Type",
+                     *       "status": 415,
+                     *       "detail": "Entity body in unsupported format",
+                     *       "instance": "/api/graphql"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Content */
+            422: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "",
+                     *       "instance": "/api/graphql"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "The user has sent too many requests in a given amount of time (\"rate limiting\")",
+                     *       "instance": "/api/graphql"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    graphql_get_head: {
+        parameters: {
+            query?: {
+                query?: string;
+                variables?: string;
+                operationName?: string;
+                extensions?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description `Bearer`, with `error="invalid_token"` when a token was refused. */
+                    "WWW-Authenticate": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Method Not Allowed */
+            405: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description The methods this path serves. */
+                    Allow: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Acceptable */
+            406: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    graphql_ide_asset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                asset: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "The user has sent too many requests in a given amount of time (\"rate limiting\")",
+                     *       "instance": "/api/graphql/ide/{asset}"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    graphql_ide_asset_head: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                asset: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit": string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining": string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset": string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy": string;
+                    /** @description Seconds to wait. */
+                    "Retry-After": string;
                     /** @description API Gateway's request id: quote it when reporting a problem. */
                     "X-Request-Id": string;
                     [name: string]: unknown;

@@ -14,6 +14,7 @@ import pytest
 
 from apikit.openapi import describe
 from apikit.routes import BEARER_AUTH, REFRESH_COOKIE_AUTH, Route, route
+from devserver.worker import LambdaContext
 from tests.conftest import ROOT, STRIPE_API_KEY, Result, assert_problem, bearer, invoke, load_event, load_function
 
 
@@ -40,11 +41,30 @@ def test_an_optional_scheme_is_documented_as_one_alternative_of_two():
     assert operation["security"] == [{"refreshCookie": []}, {}]
 
 
-def test_an_optional_bearer_is_refused_because_the_declaration_enforces_bearer_auth():
-    from apikit.app import create_app
+def _optional_bearer_answer(headers: dict[str, str]) -> Result:
+    """GET /api/x declared with an optional bearer token (as /api/graphql is), answering who the caller is."""
+    from apikit.app import create_app, make_handler
+    from apikit.responses import json_response
 
-    with pytest.raises(ValueError, match="optional"):
-        route(create_app(), "GET", "/api/x", summary="x", security=BEARER_AUTH, security_optional=True)
+    app = create_app()
+
+    @route(app, "GET", "/api/x", summary="x", security=BEARER_AUTH, security_optional=True)
+    def who(user: Any) -> Any:
+        return json_response({"user": user.user_id if user else None})
+
+    event = load_event("health/get.json", path="/api/x", headers=headers)
+    event["routeKey"] = "GET /api/x"
+    return Result.of(make_handler(app)(event, LambdaContext("test-function", 512, 10)))
+
+
+def test_an_optional_bearer_lets_anyone_in_and_still_checks_a_token_that_is_sent(aws):
+    assert _optional_bearer_answer({}).json() == {"user": None}
+    assert _optional_bearer_answer({"authorization": bearer("alice")}).json() == {"user": "alice"}
+    refused = _optional_bearer_answer({"authorization": "Bearer not-a-token"})
+    assert_problem(refused, 401)
+    assert 'error="invalid_token"' in refused.headers["www-authenticate"]
+    operation = describe([Route(("GET",), "/api/x", "x", "x", security=BEARER_AUTH, security_optional=True)])
+    assert operation["paths"]["/api/x"]["get"]["security"] == [{"bearerAuth": []}, {}]
 
 
 def _fits(document: dict[str, Any], model: str, instance: Any) -> bool:

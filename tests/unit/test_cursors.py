@@ -27,7 +27,8 @@ from tests.conftest import CURSOR_KEY, ROOT, Result, _client, assert_problem, be
 BUCKET = bucket_name("UploadsBucket")
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"  # base64url
 MAX_CURSOR = 2048  # apikit.validation.PageQuery's cursor max_length
-LIST_FUNCTIONS = {"PostsListFunction", "OrdersListFunction", "UploadsListFunction"}
+# The functions that page through lists; GraphQL pages through posts and orders as REST does.
+LIST_FUNCTIONS = {"PostsListFunction", "OrdersListFunction", "UploadsListFunction", "GraphqlFunction"}
 
 
 def list_posts(**query: str) -> Result:

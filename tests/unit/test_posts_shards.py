@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apikit.repositories.posts import BATCH_GET_ATTEMPTS
+from apikit.repositories import BATCH_GET_ATTEMPTS
 from devserver.template import create_tables, load_template, table_properties
 from tests.conftest import ROOT, Result, assert_problem, invoke, load_event
 
@@ -245,7 +245,7 @@ def test_unprocessed_keys_are_read_again_and_a_batch_never_read_is_a_503(aws, sh
     for n in range(6):
         put_post(f"{n:08x}-4444-4444-8444-444444444444", timestamp(n))
     answers, pauses = 0, []
-    monkeypatch.setattr("apikit.repositories.posts.time.sleep", pauses.append)
+    monkeypatch.setattr("apikit.repositories.time.sleep", pauses.append)
 
     def throttled(parsed: dict[str, Any], **_: Any) -> None:
         nonlocal answers

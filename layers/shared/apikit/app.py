@@ -72,6 +72,7 @@ def make_handler(
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         ratelimit.decisions.clear()
+        aws.calls.clear()
         for register in on_context:
             register(context)
         aws.set_deadline(context.get_remaining_time_in_millis())
@@ -94,7 +95,12 @@ def make_handler(
             metrics.add_metric(name="AuthFailures", unit=MetricUnit.Count, value=1)
         logger.info(
             "request",
-            extra={"method": http.get("method"), "path": event.get("rawPath"), "status": response["statusCode"]},
+            extra={
+                "method": http.get("method"),
+                "path": event.get("rawPath"),
+                "status": response["statusCode"],
+                "aws_calls": dict(aws.calls),
+            },
         )
         return response
 

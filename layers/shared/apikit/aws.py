@@ -10,6 +10,7 @@ answer; make_handler sets the deadline from the context at the start of each inv
 from __future__ import annotations
 
 import time
+from collections import Counter
 from functools import cache
 from typing import Any
 
@@ -85,10 +86,20 @@ def _refuse_late_attempts(**_: Any) -> None:
         raise DeadlineExceeded(seconds_left=seconds_left)
 
 
+# This invocation's AWS calls by "service.Operation" (retries not counted), for its request log line: what a
+# request cost is then one CloudWatch Logs Insights query away. make_handler clears it between invocations.
+calls: Counter[str] = Counter()
+
+
+def _count_call(model: Any, **_: Any) -> None:
+    calls[f"{model.service_model.endpoint_prefix}.{model.name}"] += 1
+
+
 def client(service: str, config: Config | None = None) -> Any:
     """A boto3 client with CONFIG (merged with `config`) that sends no attempt it has no time for."""
     aws_client = boto3.client(service, config=CONFIG.merge(config) if config else CONFIG)
     aws_client.meta.events.register("before-send", _refuse_late_attempts)
+    aws_client.meta.events.register("before-call", _count_call)
     return aws_client
 
 

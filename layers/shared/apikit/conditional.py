@@ -65,7 +65,11 @@ def if_match_versions(event: APIGatewayProxyEventV2) -> list[int] | None:
     An If-Match that names no version of ours gives an empty list: the write must then fail with 412. More than
     MAX_IF_MATCH_VERSIONS different versions is a 400: the write's condition could not hold them.
     """
-    header = event.headers.get("if-match")
+    return accepted_versions(event.headers.get("if-match"))
+
+
+def accepted_versions(header: str | None) -> list[int] | None:
+    """`if_match_versions` of an If-Match value given some other way (GraphQL's `ifMatch` argument)."""
     tags = None if header is None else _entity_tags(header)
     if tags is None:
         return None

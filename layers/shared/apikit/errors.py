@@ -54,6 +54,10 @@ class MethodNotAllowed(ApiError):
         super().__init__("The method is not allowed for this resource.", headers={"Allow": ", ".join(allowed)})
 
 
+class NotAcceptable(ApiError):
+    status = HTTPStatus.NOT_ACCEPTABLE
+
+
 class Conflict(ApiError):
     status = HTTPStatus.CONFLICT
 

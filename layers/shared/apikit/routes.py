@@ -146,7 +146,8 @@ def route(
     its name), `query` with `query`, `body` with `body`. Checks run in that order: 401 before 400 before 422.
     A `body` given as a JSON schema (a multipart form, say) is documented with it and checked only for its media
     type: the handler receives the bytes, and bounds and parses them itself.
-    `security_optional`: the handler also answers without the credential (logout without its cookie, say).
+    `security_optional`: the handler also answers without the credential (logout without its cookie, say); with
+    `BEARER_AUTH`, `user` is then None, and a token that is sent is still checked (401 when invalid).
     Every route is also counted against its function's rate limit (`apikit.ratelimit`), after the 401 check.
     With `app=None` the route is only declared: for a handler without a resolver (see `ROUTE` in /api/hello).
     """
@@ -161,8 +162,6 @@ def route(
         # The function answers HEAD as GET, body and all; the gateway sends the headers only, with the body's
         # Content-Length. template.yaml routes HEAD to the function too: an HTTP API's GET route does not match it.
         method_list = (*method_list, "HEAD")
-    if security_optional and security is BEARER_AUTH:
-        raise ValueError(f"{path}: bearer auth is enforced by the declaration, so it cannot be optional")
 
     def decorate(handler: Handler) -> Handler:
         declared = Route(
@@ -208,12 +207,14 @@ def _validating(app: APIGatewayHttpResolver, declared: Route, handler: Handler) 
         event = app.current_event
         arguments: dict[str, Any] = {}
         if declared.security is BEARER_AUTH:
-            try:
-                arguments["user"] = require_user(event)
-            except Unauthorized:
-                ratelimit.enforce(event.raw_event, None)  # by address first: guessing tokens is limited too
-                raise
-        ratelimit.enforce(event.raw_event, arguments["user"].user_id if "user" in arguments else None)
+            arguments["user"] = None
+            if not declared.security_optional or "authorization" in event.headers:
+                try:
+                    arguments["user"] = require_user(event)
+                except Unauthorized:
+                    ratelimit.enforce(event.raw_event, None)  # by address first: guessing tokens is limited too
+                    raise
+        ratelimit.enforce(event.raw_event, arguments["user"].user_id if arguments.get("user") else None)
         if declared.path_model is not None:
             arguments["path"] = parse_path(path_parameters, declared.path_model)
         else:

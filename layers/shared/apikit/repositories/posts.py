@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
@@ -11,10 +10,9 @@ from typing import Annotated, Any, ClassVar
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
-from apikit.aws import not_now
 from apikit.config import get_settings
 from apikit.errors import Forbidden, NotFound, PreconditionFailed
-from apikit.repositories import dynamodb, error_code
+from apikit.repositories import batch_get, dynamodb, error_code
 from apikit.repositories.pages import ShardedListing, query_page
 from apikit.validation import MULTILINE, NOT_BLANK
 
@@ -35,7 +33,6 @@ ENTITY = "post"
 INDEX_AUTHOR = "ByAuthor"
 _CURSOR_KEYS = {INDEX_ALL: {"id", "entity", "created_at"}, INDEX_AUTHOR: {"id", "author_id", "created_at"}}
 _SHARD_KEYS = {"id", SHARD, "created_at"}
-BATCH_GET_ATTEMPTS = 4  # UnprocessedKeys (a throttled partition) read again after 50, 100, 200 ms, then a 503
 
 
 _EXAMPLE: dict[str, JsonValue] = {
@@ -132,6 +129,10 @@ def _to_post(item: dict[str, Any]) -> Post:
     )
 
 
+def _key(post_id: str) -> dict[str, Any]:
+    return {"id": {"S": post_id}}
+
+
 def shard_of(post_id: str, shards: int) -> str:
     """The ByShard partition a post is listed in: a hash of its id, so posts spread evenly whatever their ids."""
     number = int.from_bytes(hashlib.sha256(post_id.encode()).digest()[:8], "big")
@@ -199,19 +200,11 @@ class PostsRepository:
 
     def _read_many(self, post_ids: list[str]) -> list[Post]:
         """The posts of `post_ids` that exist, in that order, in one BatchGetItem (up to 100 ids, a page's most)."""
-        found: dict[str, Post] = {}
-        request: dict[str, Any] = {
-            self.table: {"Keys": [{"id": {"S": post_id}} for post_id in dict.fromkeys(post_ids)]}
+        unique = list(dict.fromkeys(post_ids))
+        found = {
+            item["id"]["S"]: _to_post(item) for item in batch_get(self.table, [_key(post_id) for post_id in unique])
         }
-        for attempt in range(BATCH_GET_ATTEMPTS):
-            if attempt:
-                time.sleep(0.025 * 2**attempt)
-            response = dynamodb().batch_get_item(RequestItems=request)
-            found |= {item["id"]["S"]: _to_post(item) for item in response["Responses"].get(self.table, [])}
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                return [found[post_id] for post_id in dict.fromkeys(post_ids) if post_id in found]
-        raise not_now()  # still throttled after BATCH_GET_ATTEMPTS reads
+        return [found[post_id] for post_id in unique if post_id in found]
 
     def update(self, post_id: str, caller_id: str, changes: dict[str, str], if_match: list[int] | None = None) -> Post:
         """Set the given fields in one conditional UpdateItem; `if_match` lists the versions the caller accepts.

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from apikit.config import get_settings
 from apikit.errors import Conflict
-from apikit.repositories import dynamodb
+from apikit.repositories import batch_get, dynamodb
 
 
 class User(BaseModel):
@@ -35,6 +35,13 @@ class User(BaseModel):
     created_at: str
 
 
+class Profile(BaseModel):
+    """What any user may read of another: never the email."""
+
+    id: str
+    name: str
+
+
 @dataclass(frozen=True)
 class Credentials:
     user_id: str
@@ -47,6 +54,9 @@ def _user_key(user_id: str) -> dict[str, Any]:
 
 def _email_key(email: str) -> dict[str, Any]:
     return {"pk": {"S": f"email#{email}"}}
+
+
+_PUBLIC = {"#id": "id", "#name": "name"}  # `name` is a DynamoDB reserved word
 
 
 class UsersRepository:
@@ -97,6 +107,15 @@ class UsersRepository:
         return User(
             id=item["id"]["S"], email=item["email"]["S"], name=item["name"]["S"], created_at=item["created_at"]["S"]
         )
+
+    def profiles(self, user_ids: list[str]) -> dict[str, Profile]:
+        """The profiles of the users in `user_ids` (at most 100) that exist, by id, in one BatchGetItem."""
+        keys = [_user_key(user_id) for user_id in dict.fromkeys(user_ids)]
+        if not keys:
+            return {}
+        # Only the public fields are read: an email never leaves the table through this call.
+        items = batch_get(self.table, keys, ProjectionExpression="#id, #name", ExpressionAttributeNames=_PUBLIC)
+        return {item["id"]["S"]: Profile(id=item["id"]["S"], name=item["name"]["S"]) for item in items}
 
     def replace_hash(self, email: str, user_id: str, password_hash: str) -> None:
         dynamodb().update_item(
