@@ -268,17 +268,17 @@ def measure(repeats: int, warm_runs: int) -> dict[str, Any]:
         # Round-robin, so that a burst of load elsewhere on the machine hits every library alike.
         cold: dict[str, list[dict[str, Any]]] = {name: [] for name in APPS}
         warm: dict[str, list[float]] = {name: [check["warm_us"]] for name, check in checks.items()}
-        for repeat in range(repeats):
+        for _ in range(repeats):
             for name in APPS:
                 cold[name].append(run(name, 0))
-                if repeat < 2:
-                    warm[name].append(run(name, warm_runs)["warm_us"])
+                warm[name].append(run(name, warm_runs)["warm_us"])
 
     rows = []
     for name, samples in cold.items():
         by_package = sorted(checks[name]["by_package"].items(), key=lambda item: -item[1])
         rows.append(
             {
+                "name": name,
                 "library": LIBRARIES[name],
                 **{f"{key}_p50": statistics.median(sample[key] for sample in samples) for key in TIMES},
                 **{f"{key}_p90": percentile([sample[key] for sample in samples], 0.9) for key in ("total", "wall")},
@@ -333,14 +333,14 @@ def text(result: dict[str, Any]) -> str:
         return f"{less:.0f} ms less (median {fast[key]:.0f} against {slow[key]:.0f} ms, {times:.2f}x)"
 
     verdict = (
-        f"**{fast['library']} has the lower cold start: {than('total_p50')} in the process than "
-        f"{slow['library']}, {than('wall_p50')} from the interpreter's start to its exit. Over graphql-core alone, "
-        f"{fast['library']} adds {fast['total_p50'] - core['total_p50']:.0f} ms and {slow['library']} "
+        f"**{fast['name']} has the lower cold start: {than('total_p50')} in the process than "
+        f"{slow['name']}, {than('wall_p50')} from the interpreter's start to its exit. Over graphql-core alone, "
+        f"{fast['name']} adds {fast['total_p50'] - core['total_p50']:.0f} ms and {slow['name']} "
         f"{slow['total_p50'] - core['total_p50']:.0f} ms.** Where it goes: importing the library "
         f"{fast['import_p50']:.0f} against {slow['import_p50']:.0f} ms, building the schema {fast['build_p50']:.1f} "
         f"against {slow['build_p50']:.1f} ms, {fast['modules']} against {slow['modules']} modules imported. Warm, "
-        f"a query costs {fast['warm_us']:.0f} µs with {fast['library']} and {slow['warm_us']:.0f} µs with "
-        f"{slow['library']}."
+        f"a query costs {fast['warm_us']:.0f} µs with {fast['name']} and {slow['warm_us']:.0f} µs with "
+        f"{slow['name']}."
     )
     return (
         f"{HEADING}\n\n"
@@ -373,7 +373,7 @@ def text(result: dict[str, Any]) -> str:
                 "installed MB, with its dependencies: files / with pip's .pyc",
                 "packages",
                 "modules imported: most by package",
-                f"warm µs per query ({result['warm_runs']} in one process)",
+                f"warm µs per query: {result['warm_runs']} in a process, median of {result['repeats'] + 1}",
                 "x graphql-core",
             ],
             other,
