@@ -37,6 +37,7 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 
 # The last dev server on Werkzeug's threaded WSGI server: its figures are measured in the same run, side by side.
 BASELINE_REVISION = "83ab4c7"
+from benchmarks import graphql_bench  # noqa: E402  (section 8, its text too: graphql_bench.py alone can record it)
 from benchmarks.soak import SOAK_HEADING  # noqa: E402  (its section of docs/benchmarks.md is soak.py's)
 
 
@@ -236,13 +237,16 @@ def main() -> int:
     listing_section = listing_text(listing)
     print(listing_section, "\n", flush=True)
 
+    graphql_section = graphql_bench.text(measure("graphql_bench", 5 if options.quick else 15))
+    print(graphql_section, "\n", flush=True)
+
     # The soak run's section is `make soak --record`'s (benchmarks/soak.py): kept as it is.
     output = Path(options.output)
     previous = output.read_text() if output.exists() else ""
     if SOAK_HEADING in previous:
         soak = SOAK_HEADING + previous.split(SOAK_HEADING, 1)[1]
         sections.append(soak.split(LISTING_HEADING, 1)[0].rstrip())
-    sections.append(listing_section)
+    sections += [listing_section, graphql_section]
     output.write_text("\n\n".join(sections) + "\n")
     print(f"Written to {options.output}")
     return 0
