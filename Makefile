@@ -119,6 +119,10 @@ openapi: $(VENV)/.installed ## docs/openapi.json and the catch-all's routes from
 	$(PY) scripts/openapi.py
 	$(PY) scripts/graphql_schema.py
 
+.PHONY: graphql
+graphql: $(VENV)/.installed ## docs/schema.graphql, and the persisted-query allow-list from clients/graphql/*.graphql
+	$(PY) scripts/graphql_schema.py
+
 # --default-non-nullable false: a field with a default stays optional (a PATCH body's fields, Problem.errors,
 # which the API leaves out when empty). tests/unit/test_client_types.py runs this with CLIENT_TYPES=<temp file>.
 CLIENT_TYPES = clients/typescript/api.d.ts

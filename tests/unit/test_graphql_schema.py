@@ -25,4 +25,4 @@ def test_a_changed_schema_makes_the_check_fail_and_name_the_command(tmp_path, mo
     monkeypatch.setattr(sys, "argv", ["graphql_schema.py", "--check"])
 
     assert script.main() == 1
-    assert "is stale: run `make openapi`" in capsys.readouterr().err
+    assert "is stale: run `make graphql`" in capsys.readouterr().err
