@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import io
 import json
 import os
 import sys
@@ -265,3 +266,13 @@ def write_post(method: str, post_id: str, user: str | None = "alice", **changes:
     function, sample = WRITES[method]
     headers = {"if-match": None, "authorization": bearer(user) if user else None, **changes.pop("headers", {})}
     return invoke(function, post_event(sample, post_id, headers=headers, **changes))
+
+
+@pytest.fixture
+def log_lines(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    """What the shared Powertools Logger writes (its handler holds the stdout of import time, not capsys')."""
+    from apikit.logging import logger
+
+    stream = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", stream)
+    return stream

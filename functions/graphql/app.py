@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 import ide
 import protection
@@ -41,7 +41,7 @@ from apikit.errors import ApiError, BadRequest, MethodNotAllowed, NotAcceptable
 from apikit.logging import logger
 from apikit.metrics import unhandled_error
 from apikit.routes import BEARER_AUTH, route
-from apikit.validation import loads_json, validate_request, validation_errors
+from apikit.validation import MULTILINE, loads_json, validate_request, validation_errors
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -67,7 +67,7 @@ class GraphqlRequest(BaseModel):
         strict=True,
         json_schema_extra={"examples": [{"query": "query($n: Int) { posts(first: $n) { nodes { id title } } }"}]},
     )
-    query: str | None = None
+    query: Annotated[str, MULTILINE] | None = None  # a document in lines, indented with tabs or spaces
     variables: dict[str, JsonValue] | None = None
     operationName: str | None = None  # the specification's name
     extensions: dict[str, JsonValue] | None = None
@@ -77,7 +77,7 @@ class GraphqlParameters(BaseModel):
     """A GET's query string: `variables` and `extensions` are JSON text, as the specification encodes them."""
 
     model_config = ConfigDict(extra="forbid")
-    query: str | None = None
+    query: Annotated[str, MULTILINE] | None = None
     variables: str | None = None
     operationName: str | None = None
     extensions: str | None = None
@@ -182,7 +182,10 @@ def run(request: GraphqlRequest, user: Principal | None, mutations_allowed: bool
         return refusal(str(refused), refused.code), False
     except GraphQLError as error:
         return {"errors": [error_entry(error, "GRAPHQL_PARSE_FAILED")]}, False
-    errors = validate(schema, document, [*specified_rules, *protection.rules(request.variables)])
+    # The limits run once the document is valid: ariadne's cost rule would recurse forever on a fragment cycle.
+    errors = validate(schema, document, specified_rules) or validate(
+        schema, document, protection.rules(request.variables)
+    )
     if errors:
         return {"errors": [error_entry(error, "GRAPHQL_VALIDATION_FAILED") for error in errors]}, False
     operation = get_operation_ast(document, request.operationName)

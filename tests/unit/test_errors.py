@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
 from typing import Any
@@ -259,16 +258,6 @@ def test_two_requests_get_their_own_request_ids(aws):
 
 
 # Logs: a line per request, never the bearer token or the body.
-
-
-@pytest.fixture
-def log_lines(monkeypatch) -> io.StringIO:
-    """What the shared Powertools Logger writes (its handler holds the stdout of import time, not capsys')."""
-    from apikit.logging import logger
-
-    stream = io.StringIO()
-    monkeypatch.setattr(logger.registered_handler, "stream", stream)
-    return stream
 
 
 def test_logs_carry_the_request_but_not_the_token_or_the_body(aws, log_lines):
