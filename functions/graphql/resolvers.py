@@ -80,7 +80,13 @@ def checked[Model: BaseModel](model: type[Model], data: dict[str, Any], argument
     try:
         return validate_request(model, data)
     except ValidationError as error:
-        raise UnprocessableContent(validation_errors(error, argument), "The input is invalid.") from error
+        errors = validation_errors(error, argument)
+        raise UnprocessableContent(errors, invalid(errors)) from error
+
+
+def invalid(errors: list[dict[str, Any]]) -> str:
+    """The message a client shows: each field and REST's wording for it (`extensions.errors` has them apart)."""
+    return "Invalid: " + "; ".join(f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in errors)
 
 
 def connection(info: Info, items: list[Any], next_cursor: str | None) -> dict[str, Any]:
@@ -98,13 +104,10 @@ def page_of(first: int, after: str | None) -> PageQuery:
     try:
         return validate_request(PageQuery, {"limit": first, "cursor": after})
     except ValidationError as error:
-        # REST's names for the same bounds are limit and cursor: here they are first and after.
-        errors = validation_errors(error, "arguments")
-        for item in errors:
-            item["loc"] = [
-                "first" if part == "limit" else "after" if part == "cursor" else part for part in item["loc"]
-            ]
-        raise BadRequest("The arguments are invalid.", errors=errors) from error
+        # REST's names for the same bounds are limit and cursor: here they are the arguments first and after.
+        names = {"limit": "first", "cursor": "after"}
+        errors = [{**item, "loc": [names[item["loc"][1]]]} for item in validation_errors(error, "arguments")]
+        raise BadRequest(invalid(errors), errors=errors) from error
 
 
 def posts_page(info: Info, first: int, after: str | None, author: str | None) -> dict[str, Any]:
@@ -169,16 +172,16 @@ def resolve_create_post(_: None, info: Info, input: dict[str, Any]) -> Post:
 
 
 @mutation.field("updatePost")
-def resolve_update_post(_: None, info: Info, id: str, input: dict[str, Any], ifMatch: str | None = None) -> Post:
+def resolve_update_post(_: None, info: Info, id: str, input: dict[str, Any], if_match: str | None = None) -> Post:
     user = signed_in(info)
     changes = checked(PostPatch, input, "input").changes()
-    return posts.update(id, user.user_id, changes, accepted_versions(ifMatch))
+    return posts.update(id, user.user_id, changes, accepted_versions(if_match))
 
 
 @mutation.field("deletePost")
-def resolve_delete_post(_: None, info: Info, id: str, ifMatch: str | None = None) -> str:
+def resolve_delete_post(_: None, info: Info, id: str, if_match: str | None = None) -> str:
     user = signed_in(info)
-    posts.delete(id, user.user_id, accepted_versions(ifMatch))
+    posts.delete(id, user.user_id, accepted_versions(if_match))
     return id
 
 

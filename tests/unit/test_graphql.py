@@ -308,3 +308,21 @@ def test_the_request_log_line_names_the_operation_and_its_aws_calls(aws, log_lin
     request = next(line for line in map(json.loads, log_lines.getvalue().splitlines()) if line["message"] == "request")
     assert request["graphql_operation"] == "Feed"
     assert request["aws_calls"] == {"dynamodb.Query": 16}
+
+
+def test_if_match_writes_over_the_version_read_and_refuses_a_stale_one(aws):
+    post = create("ada", "first")
+    update = "mutation($id: ID!, $tag: String) { updatePost(id: $id, input: {title: $title}, ifMatch: $tag) { etag } }"
+    update = update.replace("$title", '"second"')
+    delete = "mutation($id: ID!, $tag: String) { deletePost(id: $id, ifMatch: $tag) }"
+
+    written = call(update, {"id": post["id"], "tag": post["etag"]}, authorization=bearer("ada"))
+    stale = call(update, {"id": post["id"], "tag": post["etag"]}, authorization=bearer("ada"))
+    stale_delete = call(delete, {"id": post["id"], "tag": post["etag"]}, authorization=bearer("ada"))
+    deleted = call(delete, {"id": post["id"], "tag": '"v2"'}, authorization=bearer("ada"))
+
+    assert written.json() == {"data": {"updatePost": {"etag": '"v2"'}}}
+    for refused in (stale, stale_delete):
+        assert refused.json()["errors"][0]["extensions"] == {"code": "CONFLICT"}
+        assert refused.json()["errors"][0]["message"] == "The post has changed since the given If-Match version."
+    assert deleted.json() == {"data": {"deletePost": post["id"]}}
