@@ -2930,6 +2930,34 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not Found",
+                     *       "status": 404,
+                     *       "detail": "Nothing matches the given URI",
+                     *       "instance": "/api/graphql/ide/{asset}"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too Many Requests */
             429: {
                 headers: {
@@ -2975,6 +3003,23 @@ export interface operations {
         responses: {
             /** @description OK */
             200: {
+                headers: {
+                    /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
+                    "RateLimit-Limit"?: string;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: string;
+                    /** @description The limit and its window in seconds, e.g. `60;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description API Gateway's request id: quote it when reporting a problem. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     /** @description Requests allowed in the current window. The rate-limit fields are left out only when the counter is unavailable and the request is served anyway. */
                     "RateLimit-Limit"?: string;

@@ -137,7 +137,14 @@ def graphql_get(user: Principal | None, query: GraphqlParameters) -> Response[st
     return answer(request, user, mutations_allowed=False)
 
 
-@route(app, "GET", "/api/graphql/ide/{asset}", summary="GraphiQL's files (dev only by default)", tag="graphql")
+@route(
+    app,
+    "GET",
+    "/api/graphql/ide/{asset}",
+    summary="GraphiQL's files (dev only by default)",
+    errors=(HTTPStatus.NOT_FOUND,),
+    tag="graphql",
+)
 def graphql_ide_asset(asset: str) -> Response[str]:
     return ide.asset(asset, app.current_event)
 
