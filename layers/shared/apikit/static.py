@@ -78,8 +78,8 @@ def serve(
         "X-Content-Type-Options": "nosniff",
         **(headers or {}),
     }
-    if file.compressible:
-        answer["Vary"] = "Accept-Encoding"
+    if file.compressible:  # added to the caller's Vary (the GraphiQL page's Accept), not in its place
+        answer["Vary"] = f"{answer['Vary']}, Accept-Encoding" if "Vary" in answer else "Accept-Encoding"
     if not_modified(event, answer["ETag"]):
         return Response(HTTPStatus.NOT_MODIFIED, None, "", answer)
     if compress:
