@@ -87,6 +87,19 @@ swagger-ui: node_modules/.installed ## vendor Swagger UI's files into functions/
 	mkdir -p functions/docs/swagger-ui
 	cp $(addprefix node_modules/swagger-ui-dist/,$(SWAGGER_UI_FILES)) functions/docs/swagger-ui/
 
+# The same for the GraphiQL page (functions/graphql/ide.py): GraphiQL's browser build and the React 18 it runs on,
+# each package's LICENSE beside them (as LICENSE.<package>: three files of one name). tests/unit/test_graphiql.py
+# fails when these copies differ from the pinned packages: after bumping one in package.json, run this again.
+GRAPHIQL_FILES = graphiql/graphiql.min.js graphiql/graphiql.min.css react/umd/react.production.min.js \
+  react-dom/umd/react-dom.production.min.js
+GRAPHIQL_PACKAGES = graphiql react react-dom
+.PHONY: graphiql
+graphiql: node_modules/.installed ## vendor GraphiQL's files into functions/graphql/graphiql/ from node_modules
+	rm -rf functions/graphql/graphiql
+	mkdir -p functions/graphql/graphiql
+	cp $(addprefix node_modules/,$(GRAPHIQL_FILES)) functions/graphql/graphiql/
+	for package in $(GRAPHIQL_PACKAGES); do cp node_modules/$$package/LICENSE functions/graphql/graphiql/LICENSE.$$package; done
+
 .PHONY: dev
 dev: $(VENV)/.installed ## run the API on http://127.0.0.1:3000 (flags: make dev ARGS="--port 3001")
 	$(PY) -m devserver $(ARGS)

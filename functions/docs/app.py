@@ -7,24 +7,20 @@ calls no AWS service, so its role grants nothing beyond writing its logs.
 
 from __future__ import annotations
 
-import base64
-import gzip
-import hashlib
 from http import HTTPStatus
 from pathlib import Path
 
 from aws_lambda_powertools.event_handler import Response
 
 from apikit.app import create_app, make_handler
-from apikit.conditional import not_modified
 from apikit.errors import NotFound
 from apikit.routes import route
+from apikit.static import CSS, HTML, JAVASCRIPT, REVALIDATE, File, serve, serve_asset
 
 HERE = Path(__file__).parent
 VENDORED = HERE / "swagger-ui"
 DOCUMENT_PATH = "/api/openapi.json"
 PAGE_PATH = "/api/docs"
-JAVASCRIPT = "text/javascript; charset=utf-8"
 
 # Swagger UI runs with no inline script, style or event handler, and talks only to this origin (verified in
 # tests/browser/test_swagger_ui.py, which fails on any violation):
@@ -41,41 +37,10 @@ CONTENT_SECURITY_POLICY = "; ".join(
     ]
 )
 PAGE_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "Referrer-Policy": "no-referrer"}
-REVALIDATE = "no-cache"  # caches keep a copy but ask first; the ETag makes asking cheap (304)
-IMMUTABLE = "public, max-age=31536000, immutable"  # for a versioned URL: a new version is a new URL
-GZIP_FROM = 1024  # bytes; below this, gzip's header and base64 outweigh the saving
-
-
-class File:
-    """One file as served: its bytes, its type, a content hash, and a gzip copy made on first demand."""
-
-    def __init__(self, body: bytes, content_type: str) -> None:
-        self.content_type = content_type
-        binary = not content_type.startswith(("text/", "application/json"))
-        self.body: str | bytes = body if binary else body.decode()  # text goes to API Gateway as is, not base64
-        self.raw = body
-        self.compressible = not binary and len(body) >= GZIP_FROM
-        self.version = hashlib.sha256(body).hexdigest()[:16]
-        self._gzipped: str | None = None
-
-    @classmethod
-    def read(cls, path: Path, content_type: str) -> File:
-        return cls(path.read_bytes(), content_type)
-
-    def gzipped(self) -> str:
-        """The gzip copy, base64-encoded as Lambda returns binary bodies.
-
-        Made once per container, on the first request that accepts gzip: ~40 ms turns the 1.7 MB bundle into 460 KB.
-        """
-        if self._gzipped is None:
-            self._gzipped = base64.b64encode(gzip.compress(self.raw, mtime=0)).decode()
-        return self._gzipped
-
-
 # The allow-list: a name in the URL only ever picks one of these; no path is built from it.
 ASSETS = {
     "swagger-ui-bundle.js": File.read(VENDORED / "swagger-ui-bundle.js", JAVASCRIPT),
-    "swagger-ui.css": File.read(VENDORED / "swagger-ui.css", "text/css; charset=utf-8"),
+    "swagger-ui.css": File.read(VENDORED / "swagger-ui.css", CSS),
     "favicon-32x32.png": File.read(VENDORED / "favicon-32x32.png", "image/png"),
     "initializer.js": File.read(HERE / "initializer.js", JAVASCRIPT),
 }
@@ -103,7 +68,7 @@ PAGE = File(
 </body>
 </html>
 """.encode(),
-    "text/html; charset=utf-8",
+    HTML,
 )
 
 app = create_app()
@@ -114,46 +79,6 @@ CACHING = {
     "ETag": "A hash of the content.",
     "Cache-Control": "`no-cache` (revalidate with If-None-Match), or a year for a URL with the current `?v=`.",
 }
-
-
-def accepts_gzip(accept_encoding: str) -> bool:
-    """Whether Accept-Encoding lists gzip with a weight above zero (RFC 9110 section 12.5.3)."""
-    for item in accept_encoding.lower().split(","):
-        coding, *parameters = (part.strip() for part in item.split(";"))
-        weights = [value for name, _, value in (p.partition("=") for p in parameters) if name.strip() == "q"]
-        try:
-            weight = float(weights[0]) if weights else 1.0
-        except ValueError:
-            weight = 0.0
-        if coding == "gzip" and weight > 0:
-            return True
-    return False
-
-
-def serve(file: File, cache_control: str, headers: dict[str, str] | None = None) -> Response[str | bytes]:
-    """The file with its ETag, or 304 when If-None-Match still matches; gzip when the client accepts it."""
-    event = app.current_event
-    compress = file.compressible and accepts_gzip(event.headers.get("accept-encoding", ""))
-    # Each encoding is a representation of its own, so each has its own strong ETag (RFC 9110 section 8.8.3).
-    answer = {
-        "ETag": f'"{file.version}-gzip"' if compress else f'"{file.version}"',
-        "Cache-Control": cache_control,
-        "X-Content-Type-Options": "nosniff",
-        **(headers or {}),
-    }
-    if file.compressible:
-        answer["Vary"] = "Accept-Encoding"
-    if not_modified(event, answer["ETag"]):
-        return Response(HTTPStatus.NOT_MODIFIED, None, "", answer)
-    if compress:
-        response: Response[str | bytes] = Response(
-            HTTPStatus.OK, file.content_type, file.gzipped(), {**answer, "Content-Encoding": "gzip"}
-        )
-        # Already base64 (API Gateway decodes it on the way out). Not bytes: Powertools would JSON-encode bytes
-        # under an application/json type.
-        response.base64_encoded = True
-        return response
-    return Response(HTTPStatus.OK, file.content_type, file.body, answer)
 
 
 @route(
@@ -169,7 +94,7 @@ def serve(file: File, cache_control: str, headers: dict[str, str] | None = None)
 )
 def openapi_document() -> Response[str | bytes]:
     """Generated from every route's own declaration by `make openapi`."""
-    return serve(DOCUMENT, REVALIDATE)
+    return serve(app.current_event, DOCUMENT, REVALIDATE)
 
 
 @route(
@@ -186,7 +111,7 @@ def openapi_document() -> Response[str | bytes]:
 )
 def swagger_ui() -> Response[str | bytes]:
     """The page you are reading. Use Authorize with an `access_token` from signup or login, then Try it out."""
-    return serve(PAGE, REVALIDATE, PAGE_HEADERS)
+    return serve(app.current_event, PAGE, REVALIDATE, PAGE_HEADERS)
 
 
 @route(
@@ -207,10 +132,7 @@ def swagger_ui_asset(asset: str) -> Response[str | bytes]:
     file = ASSETS.get(asset)
     if file is None:
         raise NotFound("No such file in the API docs.")
-    # Cached for a year only under the URL the page links to, whose ?v= is the content's hash: after a
-    # deploy the page names new URLs, and an old or missing ?v= is revalidated instead of kept.
-    current = app.current_event.get_query_string_value("v") == file.version
-    return serve(file, IMMUTABLE if current else REVALIDATE)
+    return serve_asset(app.current_event, file)
 
 
 lambda_handler = make_handler(app)
