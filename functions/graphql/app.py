@@ -105,7 +105,7 @@ DECLARATION: dict[str, Any] = {
     errors=(HTTPStatus.NOT_ACCEPTABLE,),
     **DECLARATION,
 )
-def graphql_post(user: Principal | None, body: GraphqlRequest) -> Response[str]:
+def graphql_post(user: Principal | None, body: GraphqlRequest) -> Response[str | bytes]:
     return answer(body, user, mutations_allowed=True)
 
 
@@ -118,7 +118,7 @@ def graphql_post(user: Principal | None, body: GraphqlRequest) -> Response[str]:
     errors=(HTTPStatus.METHOD_NOT_ALLOWED, HTTPStatus.NOT_ACCEPTABLE),
     **DECLARATION,
 )
-def graphql_get(user: Principal | None, query: GraphqlParameters) -> Response[str]:
+def graphql_get(user: Principal | None, query: GraphqlParameters) -> Response[str | bytes]:
     event = app.current_event
     if query.query is None and ide.enabled() and ide.wants_ide(event):
         return ide.page(event)
@@ -145,7 +145,7 @@ def graphql_get(user: Principal | None, query: GraphqlParameters) -> Response[st
     errors=(HTTPStatus.NOT_FOUND,),
     tag="graphql",
 )
-def graphql_ide_asset(asset: str) -> Response[str]:
+def graphql_ide_asset(asset: str) -> Response[str | bytes]:
     return ide.asset(asset, app.current_event)
 
 
@@ -170,14 +170,14 @@ def media_type(accept: str | None) -> str:
     return chosen
 
 
-def answer(request: GraphqlRequest, user: Principal | None, *, mutations_allowed: bool) -> Response[str]:
+def answer(request: GraphqlRequest, user: Principal | None, *, mutations_allowed: bool) -> Response[str | bytes]:
     chosen = media_type(app.current_event.headers.get("accept"))
     result, ran = run(request, user, mutations_allowed)
     # graphql-response+json: a request that never ran is a 400; application/json: always 200 (the specification).
     status = HTTPStatus.OK if ran or chosen == JSON else HTTPStatus.BAD_REQUEST
-    return Response(
-        status_code=status, content_type=chosen, body=json.dumps(result, separators=(",", ":"), ensure_ascii=False)
-    )
+    body = json.dumps(result, separators=(",", ":"), ensure_ascii=False)
+    # The media type follows Accept, and GET /api/graphql answers a browser with GraphiQL: caches must key on it.
+    return Response(status_code=status, content_type=chosen, body=body, headers={"Vary": "Accept"})
 
 
 def run(request: GraphqlRequest, user: Principal | None, mutations_allowed: bool) -> tuple[dict[str, Any], bool]:

@@ -326,3 +326,7 @@ def test_if_match_writes_over_the_version_read_and_refuses_a_stale_one(aws):
         assert refused.json()["errors"][0]["extensions"] == {"code": "CONFLICT"}
         assert refused.json()["errors"][0]["message"] == "The post has changed since the given If-Match version."
     assert deleted.json() == {"data": {"deletePost": post["id"]}}
+
+
+def test_an_answer_varies_with_accept(aws):
+    assert call("{ __typename }").headers["vary"] == "Accept"

@@ -127,7 +127,7 @@ def test_the_routes_are_in_the_template_the_document_and_the_catch_all(project):
     routes = (project / "functions" / "not_found" / "routes.json").read_text()
     document = (project / "docs" / "openapi.json").read_text()
 
-    assert "- [SessionDemo, Echo, Greet, Health," in template  # each with its own log group and alarms
+    assert "- [SessionDemo, Echo, Greet, Graphql, Health," in template  # each with its own log group and alarms
     assert 'Path: "/api/session-demo", Method: POST' in template
     assert (
         "AWSSecretsManagerGetSecretValuePolicy: {SecretArn: !Ref JwtPublicKeys}"

@@ -36,6 +36,7 @@ def describe_here(function: Function, monkeypatch: pytest.MonkeyPatch) -> dict[s
             monkeypatch.setenv(name, value)
     monkeypatch.setattr(routes, "DECLARED", [])
     module_name, _, handler_name = function.handler.rpartition(".")
+    monkeypatch.syspath_prepend(str(function.code_dir))  # as Lambda: a function imports its own modules by name
     module = load_module(function.code_dir / f"{module_name.replace('.', '/')}.py", f"openapi_{function.logical_id}")
     if hasattr(module, "ROUTE"):
         declaration = dict(module.ROUTE)
