@@ -40,6 +40,7 @@ from apikit.auth import Principal
 from apikit.errors import ApiError, BadRequest, MethodNotAllowed, NotAcceptable
 from apikit.logging import logger
 from apikit.metrics import unhandled_error
+from apikit.negotiation import quality
 from apikit.routes import BEARER_AUTH, route
 from apikit.validation import MULTILINE, loads_json, validate_request, validation_errors
 
@@ -150,24 +151,17 @@ def graphql_ide_asset(asset: str) -> Response[str | bytes]:
 
 
 def media_type(accept: str | None) -> str:
-    """The response's media type for this Accept header: graphql-response+json when asked for, else JSON; 406 when
-    the client takes neither (the specification's rules; a missing Accept means application/json)."""
+    """The response's media type for this Accept header, by the specification's rules: graphql-response+json when
+    the client prefers it, else JSON (also for no Accept at all); 406 when the client takes neither."""
     if not accept:
         return JSON
-    weights: dict[str, float] = {}
-    for item in accept.lower().split(","):
-        kind, *parameters = (part.strip() for part in item.split(";"))
-        quality = next((value for name, _, value in (p.partition("=") for p in parameters) if name == "q"), "1")
-        try:
-            weights[kind] = max(weights.get(kind, 0.0), float(quality))
-        except ValueError:
-            continue
-    ranked = [(weights.get(GRAPHQL_RESPONSE, 0.0), GRAPHQL_RESPONSE), (weights.get(JSON, 0.0), JSON)]
-    ranked += [(weights.get(wildcard, 0.0), JSON) for wildcard in ("*/*", "application/*")]
-    weight, chosen = max(ranked, key=lambda pair: pair[0])
-    if weight <= 0:
+    graphql, plain = quality(accept, GRAPHQL_RESPONSE), quality(accept, JSON)
+    if max(graphql, plain) <= 0:
         raise NotAcceptable(f"This endpoint answers {GRAPHQL_RESPONSE} or {JSON}.")
-    return chosen
+    # A tie goes to graphql-response+json only when the client names it: `*/*` may be an older client's.
+    if graphql > plain or (graphql == plain and GRAPHQL_RESPONSE in accept.lower()):
+        return GRAPHQL_RESPONSE
+    return JSON
 
 
 def answer(request: GraphqlRequest, user: Principal | None, *, mutations_allowed: bool) -> Response[str | bytes]:

@@ -7,13 +7,14 @@ graphiql/ from the pinned npm packages, and our initializer.js and page.css besi
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from protection import switch
 
 from apikit.errors import NotFound
+from apikit.negotiation import quality
 from apikit.static import CSS, HTML, JAVASCRIPT, REVALIDATE, File, serve, serve_asset
 
 HERE = Path(__file__).parent
@@ -86,32 +87,9 @@ PAGE = File(
 
 
 def enabled() -> bool:
-    """GRAPHIQL: "on", "off", or "auto" (the default): on only where AWS_SAM_LOCAL is "true", which the dev server
-    and `sam local` set and Lambda never does. A deployed API serves no IDE unless its template says "on"."""
-    setting = os.environ.get("GRAPHIQL") or "auto"
-    if setting == "auto":
-        return os.environ.get("AWS_SAM_LOCAL") == "true"
-    if setting not in ("on", "off"):
-        raise ValueError(f'GRAPHIQL is "{setting}": set it to "on", "off" or "auto"')
-    return setting == "on"
-
-
-def _quality(accept: str, media_type: str) -> float:
-    """The weight Accept gives media_type: that of its most specific matching range (RFC 9110 section 12.5.1)."""
-    kind = media_type.split("/")[0]
-    specificity, quality = -1, 0.0
-    for item in accept.lower().split(","):
-        media_range, *parameters = (part.strip() for part in item.split(";"))
-        rank = {media_type: 2, f"{kind}/*": 1, "*/*": 0}.get(media_range)
-        if rank is None or rank <= specificity:
-            continue
-        weights = [value for name, _, value in (p.partition("=") for p in parameters) if name.strip() == "q"]
-        try:
-            weight = float(weights[0]) if weights else 1.0
-        except ValueError:
-            weight = 0.0
-        specificity, quality = rank, weight
-    return quality
+    """GRAPHIQL: "on", "off", or "auto" (the default): on only in the dev server and `sam local`. A deployed API
+    serves no IDE unless its template says "on"."""
+    return switch("GRAPHIQL")
 
 
 def wants_ide(event: APIGatewayProxyEventV2) -> bool:
@@ -120,8 +98,8 @@ def wants_ide(event: APIGatewayProxyEventV2) -> bool:
     if event.http_method not in ("GET", "HEAD") or "query" in (event.query_string_parameters or {}):
         return False
     accept = event.headers.get("accept", "")
-    html = _quality(accept, "text/html")
-    return html > 0 and all(html > _quality(accept, media_type) for media_type in GRAPHQL_MEDIA_TYPES)
+    html = quality(accept, "text/html")
+    return html > 0 and all(html > quality(accept, media_type) for media_type in GRAPHQL_MEDIA_TYPES)
 
 
 def page(event: APIGatewayProxyEventV2) -> Response[str | bytes]:

@@ -48,9 +48,11 @@ class Refused(Exception):
 
 
 def switch(name: str) -> bool:
-    """An on/off setting whose default, "auto", is on in the dev server or `sam local` (which set AWS_SAM_LOCAL) and
-    off on AWS."""
-    value = os.environ.get(name, "auto").lower()
+    """An "on", "off" or "auto" setting (the template's AllowedValues); "auto", the default, is on only where
+    AWS_SAM_LOCAL is "true", which the dev server and `sam local` set and Lambda never does."""
+    value = os.environ.get(name) or "auto"
+    if value not in ("on", "off", "auto"):
+        raise ValueError(f'{name} is "{value}": set it to "on", "off" or "auto"')
     return value == "on" or (value == "auto" and os.environ.get("AWS_SAM_LOCAL") == "true")
 
 

@@ -12,13 +12,12 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from apikit.errors import NotFound
-from devserver.worker import load_module
-from tests.conftest import ROOT, assert_problem, invoke_fresh_app, load_event
+from tests.conftest import ROOT, assert_problem, invoke_fresh_app, load_event, load_function
 from tests.unit.test_docs import PageParser, directives
 
 FUNCTION = ROOT / "functions" / "graphql"
 VENDORED = FUNCTION / "graphiql"
-ide = load_module(FUNCTION / "ide.py", "fn_graphql_ide")
+ide = load_function("graphql").ide  # as app.py imports it, with the function's directory on sys.path
 
 # Each file `make graphiql` copies, and where it comes from in node_modules.
 VENDORED_FROM = {

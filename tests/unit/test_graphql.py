@@ -330,3 +330,27 @@ def test_if_match_writes_over_the_version_read_and_refuses_a_stale_one(aws):
 
 def test_an_answer_varies_with_accept(aws):
     assert call("{ __typename }").headers["vary"] == "Accept"
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/graphql-response+json;q=0, application/json;q=0, */*",
+        "application/graphql-response+json;q=0, application/json;q=0, application/*",
+    ],
+)
+def test_a_media_type_refused_by_name_is_refused_whatever_the_wildcards(aws, accept):
+    assert call("{ __typename }", accept=accept).status == 406
+    # JSON refused by name, anything else welcome: the other JSON type.
+    other = call("{ __typename }", accept="application/json;q=0, */*")
+    assert other.headers["content-type"] == "application/graphql-response+json"
+
+
+@pytest.mark.parametrize("name", ["GRAPHQL_INTROSPECTION", "GRAPHIQL"])
+def test_a_switch_set_to_another_value_fails_loudly(monkeypatch, name):
+    from protection import switch
+
+    monkeypatch.setenv(name, "yes")
+
+    with pytest.raises(ValueError, match=f'{name} is "yes"'):
+        switch(name)
