@@ -224,7 +224,8 @@ def error_entry(error: GraphQLError, code: str) -> dict[str, Any]:
     """A GraphQL error as the client sees it: the layer's message and a code; never a stack trace."""
     entry = error.formatted
     original = error.original_error
-    if original is None:  # graphql-core's own: a syntax, validation or variables error
+    # graphql-core's own (a syntax, validation or variables error), or one a validation rule raised inside it.
+    if original is None or isinstance(original, GraphQLError):
         return {**entry, "extensions": {"code": code}}
     if not isinstance(original, ApiError):
         refused = aws.unavailable(original)  # a throttle or an AWS fault keeps its meaning: "not now"

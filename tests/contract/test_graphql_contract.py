@@ -11,10 +11,6 @@ INTERNAL_SERVER_ERROR, which is how the API words a resolver that crashed (Graph
 Python internals in the body. Not schemathesis' own GraphQL checks: its not_a_server_error counts any error that has
 a `path` and no client-error code as the server's fault, so UNAUTHENTICATED (`me` without a token), FORBIDDEN and
 NOT_FOUND, which are the API doing its job, would all fail it.
-
-Each query is sent on one line (graphql-core's strip_ignored_characters: the same document): the API refuses a
-query with a line break (tests/integration/test_graphql.py::test_a_query_on_several_lines_runs, a known bug), and
-every query schemathesis prints has some.
 """
 
 from __future__ import annotations
@@ -25,7 +21,6 @@ import re
 import pytest
 import requests
 import schemathesis
-from graphql import strip_ignored_characters
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.config import SchemathesisConfig
@@ -40,16 +35,10 @@ EXAMPLES_PER_FIELD = 2 * int(os.environ.get("CONTRACT_MAX_EXAMPLES", "10"))
 # explicit, empty configuration: not a schemathesis.toml found from the working directory.
 schema = schemathesis.graphql.from_path(ROOT / "docs" / "schema.graphql", config=SchemathesisConfig.from_dict({}))
 INTERNALS = re.compile(r"Traceback|File \"|\.py\b|site-packages|botocore|\b[A-Z][A-Za-z]*(?:Error|Exception)\b")
+
+
 # Fields whose fuzzing meets a known bug, and which. Strict: once the bug is fixed the test passes, and fails as
 # XPASS until its line here is removed.
-KNOWN_BUGS = {
-    "Mutation.updatePost": "bug: any ifMatch, even null, is INTERNAL_SERVER_ERROR (resolvers.py takes `ifMatch`, "
-    'ariadne passes `if_match`); minimal case: mutation { updatePost(id: "", input: {}, ifMatch: null) { id } }',
-    "Mutation.deletePost": "bug: any ifMatch, even null, is INTERNAL_SERVER_ERROR (resolvers.py takes `ifMatch`, "
-    'ariadne passes `if_match`); minimal case: mutation { deletePost(id: "", ifMatch: null) }',
-}
-
-
 @pytest.fixture(scope="module")
 def bearer(contract_server: DevServerProcess) -> str:
     """An access token of the fuzz user, whom conftest.py signed up."""
@@ -92,12 +81,7 @@ STRATEGIES = {label: cases(operation) for label, operation in FIELDS.items()}
 @pytest.mark.parametrize("signed_in", [False, True], ids=["anonymous", "bearer"])
 @pytest.mark.parametrize(
     "field",
-    [
-        pytest.param(
-            label, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[label])] if label in KNOWN_BUGS else []
-        )
-        for label in FIELDS
-    ],
+    [label for label in FIELDS],
 )
 @settings(
     max_examples=EXAMPLES_PER_FIELD,
@@ -111,7 +95,6 @@ def test_every_field_answers_graphql_whatever_it_is_sent(
     field: str, signed_in: bool, contract_server: DevServerProcess, bearer: str, data: st.DataObject
 ) -> None:
     case = data.draw(STRATEGIES[field], label="case")
-    case.body = strip_ignored_characters(case.body)
     headers = {"Authorization": f"Bearer {bearer}"} if signed_in else {}
 
     response = case.call(base_url=f"{contract_server.url}/api/graphql", headers=headers, timeout=30)

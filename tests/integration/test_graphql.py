@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 import requests
 import stripe
-from gql import Client, GraphQLRequest, gql
+from gql import Client, gql
 from gql.transport.exceptions import TransportQueryError, TransportServerError
 from gql.transport.requests import RequestsHTTPTransport
-from graphql import GraphQLError, build_schema, print_schema, strip_ignored_characters
+from graphql import GraphQLError, build_schema, print_schema
 
 from apikit.auth import issue_access_token
 from devserver.template import load_app
@@ -111,27 +111,6 @@ def no_internals(response: requests.Response, *_: Any, **__: Any) -> None:
     )
 
 
-class SingleLineRequest(GraphQLRequest):
-    """The same document as gql sends it, on one line (graphql-core's strip_ignored_characters)."""
-
-    @property
-    def payload(self) -> dict[str, Any]:
-        payload = super().payload
-        payload["query"] = strip_ignored_characters(payload["query"])
-        return payload
-
-
-class SingleLineTransport(RequestsHTTPTransport):
-    """gql's requests transport, sending each query without the line breaks gql prints.
-
-    The API refuses every query that holds a line break (test_a_query_on_several_lines_runs, a known bug): until that
-    is fixed, the other tests send their queries this way, so that they test everything else.
-    """
-
-    def execute(self, request: GraphQLRequest, *args: Any, **kwargs: Any) -> Any:
-        return super().execute(SingleLineRequest(request), *args, **kwargs)
-
-
 class Gql:
     """A gql Client over HTTP to one server, as one user (or anonymous); every HTTP answer it got, in `responses`."""
 
@@ -141,12 +120,11 @@ class Gql:
         token: str | None = None,
         *,
         fetch_schema: bool = False,
-        transport: type[RequestsHTTPTransport] = SingleLineTransport,
     ) -> None:
         self.responses: list[requests.Response] = []
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.client = Client(
-            transport=transport(
+            transport=RequestsHTTPTransport(
                 url=server.url + GRAPHQL, headers=headers, timeout=30, hooks={"response": [no_internals, self._seen]}
             ),
             fetch_schema_from_transport=fetch_schema,
@@ -466,11 +444,6 @@ def test_another_users_update_and_delete_are_forbidden_and_change_nothing(api, a
     assert read_post(api, post["id"]) == post
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: resolvers.py takes `ifMatch`, ariadne's convert_names_case passes `if_match`: any ifMatch is a "
-    "TypeError, answered INTERNAL_SERVER_ERROR",
-)
 def test_a_stale_if_match_is_a_conflict_and_changes_nothing(api, ada):
     client = Gql(api, ada.token)
     post = create_post(api, ada, "Version one")
@@ -487,11 +460,6 @@ def test_a_stale_if_match_is_a_conflict_and_changes_nothing(api, ada):
     assert (after["title"], after["etag"], after["updatedAt"]) == ("Version two", current["etag"], current["updatedAt"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: resolvers.py takes `ifMatch`, ariadne's convert_names_case passes `if_match`: any ifMatch is a "
-    "TypeError, answered INTERNAL_SERVER_ERROR",
-)
 def test_the_current_if_match_writes(api, ada):
     client = Gql(api, ada.token)
     post = create_post(api, ada, "Version one")
@@ -505,10 +473,6 @@ def test_the_current_if_match_writes(api, ada):
     assert api.get(f"/api/posts/{post['id']}").status_code == 404
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: resolvers.py takes `ifMatch`, ariadne's convert_names_case passes `if_match` (found by the fuzzer)",
-)
 def test_an_explicit_null_if_match_is_no_condition(api):
     """The fuzzer's smallest case: no token, an id that is no post, `ifMatch: null`."""
     refused = Gql(api).refused('mutation { deletePost(id: "", ifMatch: null) }')
@@ -640,7 +604,7 @@ def test_first_over_100_is_bad_user_input_with_rests_messages(api):
     assert codes(refused) == ["BAD_USER_INPUT"]
     ours = refused.errors[0]["extensions"]["errors"]
     assert [error["msg"] for error in ours] == [error["msg"] for error in rest["errors"]]
-    assert [error["loc"] for error in ours] == [["arguments", "first"]]
+    assert [error["loc"] for error in ours] == [["first"]]  # the argument, as ["input", "title"] names one
     assert [error["loc"] for error in rest["errors"]] == [["query", "limit"]]
 
 
@@ -762,14 +726,9 @@ def test_a_body_that_is_not_json_is_a_400_problem(api):
     assert body["detail"] == "The request body is not valid JSON."
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: app.py's GraphqlRequest.query (and GraphqlParameters.query) refuse control characters, line breaks "
-    "included: every query gql prints (on several lines) is a 422",
-)
 def test_a_query_on_several_lines_runs(api, ada):
     """gql's own transport, as a client app uses it: it sends the document as graphql-core prints it."""
-    client = Gql(api, ada.token, transport=RequestsHTTPTransport)
+    client = Gql(api, ada.token)
 
     me = client.run("{ me { id posts(first: 1) { nodes { id } } } }")
 
@@ -831,11 +790,6 @@ def test_persisted_only_refuses_other_queries_and_runs_the_allow_listed_hash(per
     assert allowed.json() == {"data": {"posts": {"nodes": [], "pageInfo": {"hasNextPage": False, "endCursor": None}}}}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: app.py's GraphqlRequest.query refuses line breaks, and every allow-listed text has some: "
-    "persisted-only mode can never run a query sent whole",
-)
 def test_persisted_only_runs_an_allow_listed_query_sent_whole(persisted_only_api):
     response = post_graphql(persisted_only_api, {"query": FEED, "variables": {"first": 1}})
 
@@ -883,11 +837,6 @@ def test_a_page_of_posts_reads_all_its_authors_in_one_batch(api, ada, bob, cy):
 # --- found by the GraphQL fuzzer (tests/contract/test_graphql_contract.py) ----------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: app.py's error_entry treats a validation error that ariadne's cost validator re-raises (it has an "
-    "original_error) as a resolver crash: 'An unexpected error occurred.', logged as unhandled, UnhandledErrors metric",
-)
 def test_a_missing_argument_is_a_validation_error_not_an_unexpected_one(api):
     response = post_graphql(api, {"query": "{ post { id } }"})
 
@@ -900,11 +849,6 @@ def test_a_missing_argument_is_a_validation_error_not_an_unexpected_one(api):
     assert unhandled_errors_logged(api, response) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: app.py's error_entry treats graphql-core's variable coercion errors (they have an original_error) as "
-    "a resolver crash: 'An unexpected error occurred.', logged as unhandled, UnhandledErrors metric",
-)
 def test_a_variable_of_the_wrong_type_says_which_and_why(api):
     response = post_graphql(
         api, {"query": "query($n: Int) { posts(first: $n) { nodes { id } } }", "variables": {"n": "x"}}
