@@ -183,9 +183,12 @@ def run(request: GraphqlRequest, user: Principal | None, mutations_allowed: bool
         return refusal(str(refused), refused.code), False
     except GraphQLError as error:
         return {"errors": [error_entry(error, "GRAPHQL_PARSE_FAILED")]}, False
-    # The limits run once the document is valid: ariadne's cost rule would recurse forever on a fragment cycle.
-    errors = validate(schema, document, specified_rules) or validate(
-        schema, document, protection.rules(request.variables)
+    # The field count first, as the standard rules' cost grows with it; depth and cost once the document is valid
+    # (ariadne's cost rule would recurse forever on a fragment cycle, which a standard rule refuses).
+    errors = (
+        validate(schema, document, [protection.FieldLimit])
+        or validate(schema, document, specified_rules)
+        or validate(schema, document, protection.rules(request.variables))
     )
     if errors:
         return {"errors": [error_entry(error, "GRAPHQL_VALIDATION_FAILED") for error in errors]}, False

@@ -15,6 +15,7 @@ from typing import Any
 from ariadne.validation import cost_validator
 from graphql import (
     ASTValidationRule,
+    DocumentNode,
     FieldNode,
     FragmentSpreadNode,
     GraphQLError,
@@ -27,6 +28,9 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 
 PERSISTED_QUERIES_FILE = Path(__file__).with_name("persisted-queries.json")
 MAX_TOKENS = 2_000  # graphql-core stops parsing past this many tokens: parsing costs CPU before any rule runs
+# graphql-core's rule for fields of one name (OverlappingFieldsCanBeMerged) compares them pairwise: 1,000 fields
+# took 70 ms and exhausted its recursion. No screen needs this many; checked first, before that rule runs.
+MAX_FIELDS = 300
 MAX_DEPTH = 8  # posts > edges > node > author > posts > edges > node > title, and no deeper
 # Each field costs 1, and a list's fields cost once per item it may hold (`first`): a page of 100 posts with their
 # authors is about 300; a page of posts each with a page of its author's posts, 20 x 20, about 1,300.
@@ -54,6 +58,21 @@ def switch(name: str) -> bool:
     if value not in ("on", "off", "auto"):
         raise ValueError(f'{name} is "{value}": set it to "on", "off" or "auto"')
     return value == "on" or (value == "auto" and os.environ.get("AWS_SAM_LOCAL") == "true")
+
+
+class FieldLimit(ValidationRule):
+    """Refuses a document of more than MAX_FIELDS fields in all, fragments counted once (before the standard rules)."""
+
+    fields = 0
+
+    def enter_field(self, *_: Any) -> None:
+        self.fields += 1
+
+    def leave_document(self, node: DocumentNode, *_: Any) -> None:
+        if self.fields > MAX_FIELDS:
+            self.report_error(
+                GraphQLError(f"The document selects {self.fields} fields; at most {MAX_FIELDS} are allowed.")
+            )
 
 
 class DepthLimit(ValidationRule):

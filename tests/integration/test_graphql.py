@@ -650,19 +650,32 @@ def test_a_query_that_costs_too_much_is_refused_before_it_runs(api):
     )
 
 
-def aliases(count: int) -> str:
-    """A query of 3 tokens per alias, and 11 more. (Aliases: a thousand `id`s side by side already exhaust
-    graphql-core's recursion in validation, which refuses them as "Validation aborted.")"""
-    return "{ posts(first: 1) { nodes { " + " ".join(f"a{number}: id" for number in range(count)) + " } } }"
+def commented(comments: int) -> str:
+    """A query of 14 tokens, and a comment line each (graphql-core's token limit counts comments too). Sent raw:
+    gql prints a document again before sending it, without its comments."""
+    return "{ posts(first: 1) { nodes { id } } }" + "\n# a comment" * comments
 
 
 def test_a_query_of_more_than_2000_tokens_is_refused_before_it_runs(api):
+    allowed = post_graphql(api, {"query": commented(1986)})  # 2,000 tokens
+    refused = post_graphql(api, {"query": commented(1987)})  # 2,001
+
+    assert allowed.json()["data"]["posts"] is not None
+    body = refused.json()
+    assert "data" not in body, body
+    assert [entry["extensions"]["code"] for entry in body["errors"]] == ["GRAPHQL_PARSE_FAILED"]
+    assert "Document contains more than 2000 tokens" in body["errors"][0]["message"]
+    assert not any(read in request_log(api, refused)["aws_calls"] for read in READS)
+
+
+def test_a_document_of_more_than_300_fields_is_refused_before_it_runs(api):
     client = Gql(api)
-    client.run(aliases(600))  # 1,811 tokens
+    aliases = " ".join(f"a{number}: id" for number in range(298))
+    client.run("{ posts(first: 1) { nodes { " + aliases + " } } }")  # 300 fields
 
-    client.refused(aliases(700))  # 2,111
+    client.refused("{ posts(first: 1) { nodes { " + aliases + " a298: id } } }")
 
-    assert_refused_before_running(api, client, "GRAPHQL_PARSE_FAILED", "Document contains more than 2000 tokens")
+    assert_refused_before_running(api, client, "GRAPHQL_VALIDATION_FAILED", "at most 300 are allowed")
 
 
 # --- HTTP: GET, Accept, sizes, bodies -----------------------------------------------------------------------------
