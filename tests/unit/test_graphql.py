@@ -246,7 +246,7 @@ def test_introspection_is_on_in_dev_and_off_on_aws_unless_configured(aws, monkey
 def test_a_persisted_query_runs_by_its_hash_and_an_unknown_hash_asks_for_the_query(aws):
     from protection import persisted_queries
 
-    digest, text = next((digest, text) for digest, text in persisted_queries().items() if text.startswith("query Feed"))
+    digest = next(digest for digest, text in persisted_queries().items() if text.startswith("query Feed"))
     by_hash = {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}}}
     unknown = {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}}
 
