@@ -8,23 +8,19 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect
+from playwright.sync_api import Browser, Locator, expect
 
-from tests.browser.test_swagger_ui import CATCH_VIOLATIONS, TIMEOUT_MS, transferred
+from tests.browser.conftest import Watched
+from tests.browser.test_swagger_ui import transferred
 from tests.integration.conftest import DevServer
 
 QUERY = "{ posts(first: 1) { nodes { id title } } }"
 
 
-@dataclass
-class Ide:
+class Ide(Watched):
     """The GraphiQL page in a fresh browser context, and everything that went wrong in it."""
-
-    page: Page
-    problems: list[str] = field(default_factory=list)
 
     def editor(self, label: str) -> Locator:
         """The query editor, or the variables or headers one: GraphiQL's sections are labelled "Query Editor" and
@@ -48,40 +44,22 @@ class Ide:
 
     def assert_clean(self) -> None:
         """No CSP violation at all, and no console error or warning, uncaught error or failed request."""
-        assert self.page.evaluate("window.__violations") == []
+        assert self.violations() == []
         assert self.problems == []
 
 
 @pytest.fixture
 def ide(browser: Browser, api: DevServer) -> Iterator[Ide]:
-    context = browser.new_context()
-    context.set_default_timeout(TIMEOUT_MS)
-    context.add_init_script(CATCH_VIOLATIONS)
-    page = context.new_page()
-    opened = Ide(page)
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type in {"error", "warning"}:
-            opened.problems.append(f"console {message.type}: {message.text}")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: opened.problems.append(f"uncaught: {error}"))
-    page.on("requestfailed", lambda request: opened.problems.append(f"failed: {request.url} {request.failure}"))
-
     # A navigation: chromium sends its own Accept (text/html first), as when a developer opens the URL.
-    answer = page.goto(api.url + "/api/graphql")
-    assert answer is not None
-    assert answer.status == 200
+    opened, answer = Ide.open(browser, api.url + "/api/graphql")
     assert answer.request.all_headers()["accept"].startswith("text/html")
     assert answer.headers["content-type"] == "text/html; charset=utf-8"
-    # The page really runs under the policy the unit tests check, not under a relaxed one.
-    assert "script-src 'self'" in answer.headers["content-security-policy"]
     expect(opened.editor("Query Editor")).to_be_visible()
     # GraphiQL has the schema (its introspection query went through the same fetcher): the docs list Query.
-    page.get_by_role("button", name="Show Documentation Explorer").click()
-    expect(page.locator(".graphiql-doc-explorer")).to_contain_text("Query")
+    opened.page.get_by_role("button", name="Show Documentation Explorer").click()
+    expect(opened.page.locator(".graphiql-doc-explorer")).to_contain_text("Query")
     yield opened
-    context.close()
+    opened.context.close()
 
 
 @pytest.fixture

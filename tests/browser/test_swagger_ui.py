@@ -7,29 +7,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
+from tests.browser.conftest import Watched
 from tests.integration.conftest import DevServer
 
-# Collected in the page itself, before any of its scripts run: the browser's own report of what the CSP refused.
-CATCH_VIOLATIONS = """
-window.__violations = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.__violations.push(`${event.effectiveDirective} refused ${event.blockedURI || "inline"}`);
-});
-"""
-TIMEOUT_MS = 15_000
 
-
-@dataclass
-class Docs:
+class Docs(Watched):
     """The docs page in a fresh browser context, and everything that went wrong in it."""
-
-    page: Page
-    problems: list[str] = field(default_factory=list)
 
     def operation(self, element_id: str) -> Locator:
         """An operation expanded, in "Try it out" mode (ids are Swagger UI's: operations-<tag>-<operationId>)."""
@@ -47,7 +34,7 @@ class Docs:
 
     def assert_clean(self, expected: str | None = None) -> None:
         """No CSP violation at all, and no console error, uncaught error or failed request but the expected one."""
-        assert self.page.evaluate("window.__violations") == []
+        assert self.violations() == []
         assert [problem for problem in self.problems if expected is None or expected not in problem] == []
 
 
@@ -59,28 +46,10 @@ def transferred(page: Page) -> dict[str, int]:
 
 @pytest.fixture
 def docs(browser: Browser, api: DevServer) -> Iterator[Docs]:
-    context = browser.new_context()
-    context.set_default_timeout(TIMEOUT_MS)
-    context.add_init_script(CATCH_VIOLATIONS)
-    page = context.new_page()
-    opened = Docs(page)
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type in {"error", "warning"}:
-            opened.problems.append(f"console {message.type}: {message.text}")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: opened.problems.append(f"uncaught: {error}"))
-    page.on("requestfailed", lambda request: opened.problems.append(f"failed: {request.url} {request.failure}"))
-
-    answer = page.goto(api.url + "/api/docs")
-    assert answer is not None
-    assert answer.status == 200
-    # The page really runs under the policy the unit tests check, not under a relaxed one.
-    assert "script-src 'self'" in answer.headers["content-security-policy"]
-    expect(page.locator(".opblock-tag-section").first).to_be_visible()
+    opened, _ = Docs.open(browser, api.url + "/api/docs")
+    expect(opened.page.locator(".opblock-tag-section").first).to_be_visible()
     yield opened
-    context.close()
+    opened.context.close()
 
 
 @pytest.fixture
