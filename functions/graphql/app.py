@@ -129,13 +129,17 @@ def graphql_get(user: Principal | None, query: GraphqlParameters) -> Response[st
             {
                 "query": query.query,
                 "operationName": query.operationName,
-                "variables": None if query.variables is None else loads_json(query.variables.encode()),
-                "extensions": None if query.extensions is None else loads_json(query.extensions.encode()),
+                "variables": json_parameter("variables", query.variables),
+                "extensions": json_parameter("extensions", query.extensions),
             },
         )
     except ValidationError as error:
         raise BadRequest("The query string is invalid.", errors=validation_errors(error, "query")) from error
     return answer(request, user, mutations_allowed=False)
+
+
+def json_parameter(name: str, text: str | None) -> Any:
+    return None if text is None else loads_json(text.encode(), f"The `{name}` parameter")
 
 
 @route(

@@ -368,3 +368,14 @@ def test_a_document_of_more_than_300_fields_is_refused_before_the_costly_rules(a
         }
     ]
     assert "300 are allowed" in aliased.json()["errors"][0]["message"]  # 302 with posts and nodes
+
+
+@pytest.mark.parametrize("name", ["variables", "extensions"])
+def test_a_get_whose_json_parameter_is_not_json_says_which(aws, name):
+    event = load_event("graphql/get.json")
+    event["queryStringParameters"][name] = "{not json"
+
+    answer = invoke("graphql", event)
+
+    assert answer.status == 400
+    assert answer.json()["detail"] == f"The `{name}` parameter is not valid JSON."

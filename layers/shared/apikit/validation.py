@@ -134,24 +134,24 @@ _DECODER = json.JSONDecoder(
 )
 
 
-def loads_json(data: bytes) -> Any:
-    """The request body as JSON, within this API's bounds; 400 with the reason for anything else."""
+def loads_json(data: bytes, what: str = "The request body") -> Any:
+    """`data` as JSON, within this API's bounds; 400 with the reason for anything else, naming `what` was read."""
     try:
         # As json.loads reads bytes: UTF-8, or UTF-16/32 told by the first bytes.
         document = _DECODER.decode(data.decode(json.detect_encoding(data), "surrogatepass"))
     except _Refused as error:
         raise BadRequest(str(error)) from error
     except RecursionError as error:  # far deeper than the bound: the parser ran out of stack first
-        raise _too_deep() from error
+        raise _too_deep(what) from error
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise BadRequest("The request body is not valid JSON.") from error
+        raise BadRequest(f"{what} is not valid JSON.") from error
     if _deeper_than(document, MAX_JSON_DEPTH):
-        raise _too_deep()
+        raise _too_deep(what)
     return document
 
 
-def _too_deep() -> BadRequest:
-    return BadRequest(f"The request body is nested more than {MAX_JSON_DEPTH} levels deep.")
+def _too_deep(what: str) -> BadRequest:
+    return BadRequest(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep.")
 
 
 # Text. Every string a request model reads (body, query) is refused control characters: Unicode's category Cc, C0
