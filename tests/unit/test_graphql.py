@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import Result, bearer, invoke, load_event
+from tests.conftest import Result, assert_problem, bearer, invoke, load_event
 
 FEED = "{ posts(first: 20) { nodes { id title author { id name } } pageInfo { hasNextPage endCursor } } }"
 
@@ -379,3 +379,17 @@ def test_a_get_whose_json_parameter_is_not_json_says_which(aws, name):
 
     assert answer.status == 400
     assert answer.json()["detail"] == f"The `{name}` parameter is not valid JSON."
+
+
+def test_requests_are_rate_limited_per_user_when_signed_in_and_per_address_otherwise(aws, monkeypatch):
+    monkeypatch.setenv("RATE_LIMIT", "2/hour")
+    query = "{ __typename }"
+
+    anonymous = [call(query) for _ in range(3)]
+    ada = [call(query, authorization=bearer("ada")) for _ in range(3)]
+    grace = call(query, authorization=bearer("grace"))
+
+    assert [answer.status for answer in anonymous] == [200, 200, 429]
+    assert [answer.status for answer in ada] == [200, 200, 429]  # her own count, not the address's
+    assert grace.status == 200
+    assert assert_problem(ada[2], 429)["detail"] == "The limit is 2 requests per 3600 seconds. Try again later."
