@@ -94,12 +94,13 @@ def walk(limit: int, between: Callable[[int], None] = lambda page: None) -> list
     limit=st.integers(min_value=1, max_value=12),
     chance=st.randoms(use_true_random=False),  # which ids, and which posts are deleted between pages
 )
-def test_pages_are_complete_and_newest_first_across_shards_with_deletes_between_pages(
+def test_pages_are_complete_and_newest_first_across_shards_with_writes_between_pages(
     aws, shards, shard_count, times, limit, chance
 ):
-    """Random timestamps (ties included), shard counts and page sizes; between pages, random posts are deleted.
-    Every post never deleted is listed exactly once; no post is listed after its deletion; the walk is newest
-    first; every page but the last holds exactly `limit` posts."""
+    """Random timestamps (ties included), shard counts and page sizes; between pages, random posts are deleted and
+    new ones written. Every post never deleted is listed exactly once; no post is listed after its deletion; no post
+    written during the walk is listed (it is newer than where the walk is); the walk is newest first; every page but
+    the last holds exactly `limit` posts."""
     shards(shard_count)
     for item in client().scan(TableName=TABLE)["Items"]:  # hypothesis runs every example on the same table
         client().delete_item(TableName=TABLE, Key={"id": item["id"]})
@@ -108,22 +109,54 @@ def test_pages_are_complete_and_newest_first_across_shards_with_deletes_between_
         put_post(post_id, created_at)
     deleted: dict[str, int] = {}  # post id -> the page after which it was deleted
 
-    def delete_some(page: int) -> None:
+    written: set[str] = set()
+
+    def delete_and_write_some(page: int) -> None:
         for post_id in chance.sample(sorted(posts), k=min(len(posts), chance.randrange(3))):
             client().delete_item(TableName=TABLE, Key={"id": {"S": post_id}})
             deleted.setdefault(post_id, page)
+        for _ in range(chance.randrange(3)):  # newer than every post of the walk, as a post written now is
+            post_id = f"{len(posts) + len(written):08x}-0000-4000-8000-{chance.getrandbits(48):012x}"
+            put_post(post_id, timestamp(1000 + len(written)))
+            written.add(post_id)
 
-    pages = walk(limit, delete_some)
+    pages = walk(limit, delete_and_write_some)
 
     listed = [(number, post["id"], post["created_at"]) for number, page in enumerate(pages, 1) for post in page]
     ids = [post_id for _, post_id, _ in listed]
     assert len(ids) == len(set(ids))  # never twice
     assert set(posts) - set(deleted) <= set(ids)  # every post that was never deleted
     assert all(page <= deleted[post_id] for page, post_id, _ in listed if post_id in deleted)
+    assert not written & set(ids)
     assert [created_at for *_, created_at in listed] == sorted((c for *_, c in listed), reverse=True)
     assert all(len(page) == limit for page in pages[:-1])
     if not deleted:
         assert len(pages) == max(1, -(-len(posts) // limit))  # no empty page after the last post
+
+
+def test_a_post_written_into_any_shard_during_a_walk_is_not_listed_by_its_later_pages(aws, shards):
+    """A shard a page queried but took nothing from resumes at the page's end, not at its own start: a post written
+    there since (newer than the walk) would otherwise come back first, out of order."""
+    from apikit.repositories.posts import shard_of
+
+    shards(16)
+    for n in range(7):
+        put_post(f"{n:08x}-2222-4222-8222-222222222222", timestamp(n * 1000))
+    first = list_posts(limit="3").json()
+    newer: dict[str, str] = {}  # one new post in each of the 16 shards
+    number = 0
+    while len(newer) < 16:
+        post_id = f"{number:08x}-3333-4333-8333-333333333333"
+        newer.setdefault(shard_of(post_id, 16), post_id)
+        number += 1
+    for n, post_id in enumerate(newer.values()):
+        put_post(post_id, timestamp(10_000 + n))
+
+    second = list_posts(limit="10", cursor=first["next_cursor"]).json()
+
+    listed = [post["created_at"] for post in first["items"] + second["items"]]
+    assert listed == [timestamp(n * 1000) for n in reversed(range(7))]
+    assert second["next_cursor"] is None
 
 
 def test_three_hundred_posts_over_16_shards_walk_page_by_page(aws, shards):
@@ -311,7 +344,8 @@ def test_an_all_posts_cursor_holds_a_position_per_shard_and_nothing_readable(aws
     raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
 
     assert b"post#" not in raw  # the shard names are in the signature's context, not repeated
-    assert len(raw) == 16 + (2 + 27) + (2 + 36) + 16  # 16 states, one key (its date and id), the tag
+    # Where the walk is (a date), 16 states, one shard's key (its date and id), the tag.
+    assert len(raw) == (2 + 27) + 16 + (2 + 27) + (2 + 36) + 16
 
 
 # --- migrating a stack's posts to ByShard ---------------------------------------------------------------------------

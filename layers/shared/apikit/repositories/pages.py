@@ -189,8 +189,10 @@ class ShardedListing:
     Each page queries every shard that is not done, in parallel, for one more item than the page holds (the most one
     shard can give it, and one to tell whether the shard has more), merges them by `sort_key` and takes `limit`
     items. The cursor records, per shard, the key of the last item taken from it (items a page queried but did not
-    take are queried again by the next page), so pages are complete and in order whatever the shards hold; on the
-    last page every shard is done and the cursor is null. `keys` are the attributes of the index's keys (the
+    take are queried again by the next page), and the sort key of the last item the walk took: a shard nothing was
+    taken from yet resumes there, not at its own start, where a post written since would come first. So pages are
+    complete and in order whatever the shards hold and whatever is written between them; on the last page every
+    shard is done and the cursor is null. `keys` are the attributes of the index's keys (the
     table's key and the index's), all strings: the items a query gives (KEYS_ONLY) and the start keys it takes.
     """
 
@@ -209,6 +211,7 @@ class ShardedListing:
         self.names = sorted(keys - {attribute})  # what a position holds: the shard's own name is its place
         self.context = ("dynamodb-shards", table, index, attribute, *shards)
         self.shards = [_Shard(name) for name in shards]
+        self.boundary: str | None = None  # the sort key of the last item taken, on this page or an earlier one
         if cursor is not None:
             self._restore(unopaque(cursor, self.context))
 
@@ -226,6 +229,7 @@ class ShardedListing:
                     break
                 newest = max(showing, key=lambda shard: shard.buffer[0][self.sort_key]["S"])  # ties: the first
                 newest.after = newest.buffer.popleft()
+                self.boundary = newest.after[self.sort_key]["S"]
                 taken.append(newest.after)
         return taken
 
@@ -234,7 +238,8 @@ class ShardedListing:
         states = [self._state(shard) for shard in self.shards]
         if all(state == DONE for state in states):
             return None
-        payload = bytearray()
+        assert self.boundary is not None  # a page that leaves a shard not done has taken an item
+        payload = bytearray(_pack({self.sort_key: {"S": self.boundary}}, [self.sort_key]))
         for shard, state in zip(self.shards, states, strict=True):
             payload.append(state)
             if state == AFTER:
@@ -249,7 +254,9 @@ class ShardedListing:
         return START if shard.after is None else AFTER
 
     def _restore(self, payload: bytes) -> None:
-        position = 0
+        boundary: dict[str, Any] = {}
+        position = _unpack(payload, 0, [self.sort_key], boundary)
+        self.boundary = boundary[self.sort_key]["S"]
         for shard in self.shards:
             if position >= len(payload) or payload[position] not in (START, AFTER, DONE):
                 raise BadRequest(INVALID_CURSOR)
@@ -280,6 +287,10 @@ class ShardedListing:
         }
         if shard.after is not None:
             query["ExclusiveStartKey"] = {name: shard.after[name] for name in (*self.names, self.attribute)}
+        elif self.boundary is not None:  # nothing taken from it yet: only what is not newer than the walk's place
+            query["KeyConditionExpression"] += " AND #sort <= :boundary"
+            query["ExpressionAttributeNames"]["#sort"] = self.sort_key
+            query["ExpressionAttributeValues"][":boundary"] = {"S": self.boundary}
         result = dynamodb().query(**query)
         shard.buffer.extend(result["Items"])
         shard.finished = "LastEvaluatedKey" not in result
