@@ -77,7 +77,19 @@ def load_module(path: Path, name: str) -> ModuleType:
 
 
 def max_memory_mb() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # KiB on Linux
+    """This process's own peak resident memory, as Lambda's "Max Memory Used". Not getrusage's ru_maxrss alone:
+    Linux carries it over fork and exec, so a worker started by a large process (pytest, a dev server that has run
+    for hours) would report that process's peak as its own, and be stopped as over its MemorySize. VmHWM is the
+    process's own (https://www.kernel.org/doc/html/latest/filesystems/proc.html)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024  # kB
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak // (1024 * 1024) if sys.platform == "darwin" else peak // 1024  # bytes on macOS, KiB on Linux
 
 
 def error_payload(error_type: str, message: str, request_id: str, error: BaseException) -> str:
