@@ -1,12 +1,13 @@
 """GraphiQL, the in-browser IDE, on GET /api/graphql when a browser asks for a page; its files under ASSET_PATH.
 
 No routes here: app.py decides when to answer with page() (enabled() and wants_ide()) and routes ASSET_PATH's files
-to asset(). What is served is read once, at cold start: GraphiQL and React as `make graphiql` vendors them into
-graphiql/ from the pinned npm packages, and our initializer.js and page.css beside this file.
+to asset(). What is served is read once, on the first request for GraphiQL: GraphiQL and React as `make graphiql`
+vendors them into graphiql/ from the pinned npm packages, and our initializer.js and page.css beside this file.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from aws_lambda_powertools.event_handler import Response
@@ -48,22 +49,31 @@ PAGE_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "Referrer-Po
 
 # The allow-list: a name in the URL only ever picks one of these; no path is built from it.
 ASSETS = {
-    "react.production.min.js": File.read(VENDORED / "react.production.min.js", JAVASCRIPT),
-    "react-dom.production.min.js": File.read(VENDORED / "react-dom.production.min.js", JAVASCRIPT),
-    "graphiql.min.js": File.read(VENDORED / "graphiql.min.js", JAVASCRIPT),
-    "graphiql.min.css": File.read(VENDORED / "graphiql.min.css", CSS),
-    "initializer.js": File.read(HERE / "initializer.js", JAVASCRIPT),
-    "page.css": File.read(HERE / "page.css", CSS),
+    "react.production.min.js": (VENDORED / "react.production.min.js", JAVASCRIPT),
+    "react-dom.production.min.js": (VENDORED / "react-dom.production.min.js", JAVASCRIPT),
+    "graphiql.min.js": (VENDORED / "graphiql.min.js", JAVASCRIPT),
+    "graphiql.min.css": (VENDORED / "graphiql.min.css", CSS),
+    "initializer.js": (HERE / "initializer.js", JAVASCRIPT),
+    "page.css": (HERE / "page.css", CSS),
 }
 
 
+@cache
+def _files() -> dict[str, File]:
+    """Read on the first request for GraphiQL, not at cold start: off on AWS by default, its 1.3 MB (about 5 ms to
+    read and hash) would otherwise be paid by every new execution environment of the GraphQL function."""
+    return {name: File.read(path, content_type) for name, (path, content_type) in ASSETS.items()}
+
+
 def _url(name: str) -> str:
-    return f"{ASSET_PATH}/{name}?v={ASSETS[name].version}"
+    return f"{ASSET_PATH}/{name}?v={_files()[name].version}"
 
 
-# The scripts in this order: GraphiQL's build expects the globals React and ReactDOM, initializer.js all three.
-PAGE = File(
-    f"""<!doctype html>
+@cache
+def _page() -> File:
+    # The scripts in this order: GraphiQL's build expects the globals React and ReactDOM, initializer.js all three.
+    return File(
+        f"""<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -82,8 +92,8 @@ PAGE = File(
 </body>
 </html>
 """.encode(),
-    HTML,
-)
+        HTML,
+    )
 
 
 def enabled() -> bool:
@@ -105,13 +115,13 @@ def wants_ide(event: APIGatewayProxyEventV2) -> bool:
 def page(event: APIGatewayProxyEventV2) -> Response[str | bytes]:
     """The page: revalidated on each visit (ETag, 304), so that after a deploy it links the new files."""
     _require_enabled()
-    return serve(event, PAGE, REVALIDATE, PAGE_HEADERS)
+    return serve(event, _page(), REVALIDATE, PAGE_HEADERS)
 
 
 def asset(name: str, event: APIGatewayProxyEventV2) -> Response[str | bytes]:
     """One of ASSETS, cached for a year under the ?v= the page links it with; 404 problem+json for any other name."""
     _require_enabled()
-    file = ASSETS.get(name)
+    file = _files().get(name)
     if file is None:
         raise NotFound("No such file in GraphiQL.")
     return serve_asset(event, file)
